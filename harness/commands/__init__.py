@@ -1,0 +1,1 @@
+"""Sub-commands of `xbee-hil`, one module each (see harness.cli)."""

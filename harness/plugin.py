@@ -1,0 +1,1 @@
+"""The xbee-hil pytest plugin: options, fixtures, markers and hooks (the composition root)."""

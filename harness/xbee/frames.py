@@ -1,0 +1,242 @@
+"""The API frame envelope: start delimiter, length, frame data, checksum (reference §1.1, §1.2).
+
+Pure and allocation-light, because every byte of every test goes through it. `encode` builds
+a frame for AP=1 or AP=2; `Deframer` takes bytes in arbitrary chunks and hands back whole
+frames and error events (never exceptions), so a capture of a broken line still decodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+START = 0x7E  # D-FMT-C1
+ESCAPE = 0x7D  # D-ESC
+XON = 0x11  # D-ESC
+XOFF = 0x13  # D-ESC
+ESCAPE_XOR = 0x20  # D-ESC: "the byte XOR 0x20"
+SPECIAL = frozenset((START, ESCAPE, XON, XOFF))
+
+# Longest frame-data field the Deframer accepts before it calls a length bad. The largest
+# documented frame is a 1500-byte payload plus a 13-byte header (0x20, 0xB0); 0x3B file
+# writes are smaller. ASSUMPTION (docs/assumptions.md A-FRAME-MAX): a real module rejects
+# longer frames too; the exact limit is not in the reference.
+MAX_FRAME_DATA = 0x0800
+
+_ESCAPE_TABLE = {b: bytes((ESCAPE, b ^ ESCAPE_XOR)) for b in SPECIAL}
+
+
+def checksum(frame_data: bytes) -> int:
+    """0xFF minus the 8-bit sum of the frame data (type byte … last data byte). D-88, L-PY."""
+    return 0xFF - (sum(frame_data) & 0xFF)
+
+
+def escape(data: bytes) -> bytes:
+    """Escape 0x7E 0x7D 0x11 0x13 as 0x7D, byte ^ 0x20 (AP=2). D-ESC."""
+    if not any(b in SPECIAL for b in data):
+        return bytes(data)
+    return b"".join(_ESCAPE_TABLE.get(b) or bytes((b,)) for b in data)
+
+
+def unescape(data: bytes) -> bytes:
+    """Undo `escape`. A trailing lone 0x7D is kept as it is (the caller decides it is short)."""
+    data = bytes(data)
+    i = data.find(ESCAPE)
+    if i < 0:
+        return data
+    out = bytearray()
+    pos = 0
+    n = len(data)
+    while i >= 0:
+        out += data[pos:i]
+        if i + 1 >= n:
+            out.append(ESCAPE)
+            return bytes(out)
+        out.append(data[i + 1] ^ ESCAPE_XOR)
+        pos = i + 2
+        i = data.find(ESCAPE, pos)
+    out += data[pos:]
+    return bytes(out)
+
+
+def encode(frame_data: bytes, *, escaped: bool = False) -> bytes:
+    """Wrap frame data (type byte + fields) in the envelope; AP=2 escapes all but the delimiter."""
+    n = len(frame_data)
+    if not 1 <= n <= 0xFFFF:
+        raise ValueError(f"frame data must be 1..65535 bytes, got {n}")
+    body = bytes((n >> 8, n & 0xFF)) + bytes(frame_data) + bytes((checksum(frame_data),))
+    return bytes((START,)) + (escape(body) if escaped else body)
+
+
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    """One whole frame off the wire: its frame data (type first) and the bytes it came in."""
+
+    data: bytes
+    raw: bytes
+
+    @property
+    def type(self) -> int:
+        return self.data[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameError:
+    """Bytes that looked like a frame and were not one. `kind`: checksum, length or truncated."""
+
+    kind: str
+    raw: bytes
+    detail: str
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self.detail} in {self.raw.hex(' ')}"
+
+
+class Deframer:
+    """Streaming frame splitter for AP=1 (`escaped=False`) and AP=2 (`escaped=True`).
+
+    Bytes before a start delimiter are discarded (and counted in `discarded`), as the module
+    does (D-FMT-C1). After a bad checksum or a bad length the search restarts one byte after
+    the delimiter, so a valid frame that the bad one seemed to cover is still found. In AP=2
+    every 0x7E starts a new frame (D-FMT-C1 p.121), which ends a short one as truncated.
+    `escaped` may be changed between calls, as the module's AP changes.
+    """
+
+    def __init__(self, *, escaped: bool = False, max_frame_data: int = MAX_FRAME_DATA) -> None:
+        self.escaped = escaped
+        self.max_frame_data = max_frame_data
+        self.discarded = 0
+        self._buf = bytearray()
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes held back waiting for the rest of a frame."""
+        return bytes(self._buf)
+
+    def feed(self, chunk: bytes) -> list[RawFrame | FrameError]:
+        self._buf += chunk
+        if self.escaped:
+            return self._split_escaped(final=False)
+        return self._split_plain(final=False)
+
+    def flush(self) -> list[RawFrame | FrameError]:
+        """End of stream: whatever is held back is reported as truncated (then rescanned)."""
+        if self.escaped:
+            return self._split_escaped(final=True)
+        return self._split_plain(final=True)
+
+    def _split_plain(self, *, final: bool) -> list[RawFrame | FrameError]:
+        buf = self._buf
+        out: list[RawFrame | FrameError] = []
+        pos = 0
+        n = len(buf)
+        find = buf.find
+        limit = self.max_frame_data
+        while True:
+            start = find(0x7E, pos)
+            if start < 0:
+                self.discarded += n - pos
+                pos = n
+                break
+            self.discarded += start - pos
+            if n - start < 3:
+                if final:
+                    out.append(_truncated(bytes(buf[start:])))
+                    pos = start + 1
+                    continue
+                pos = start
+                break
+            length = (buf[start + 1] << 8) | buf[start + 2]
+            if length == 0 or length > limit:
+                out.append(FrameError("length", bytes(buf[start : start + 3]), _bad_len(length)))
+                pos = start + 1
+                continue
+            end = start + length + 4
+            if end > n:
+                if final:
+                    out.append(_truncated(bytes(buf[start:])))
+                    pos = start + 1
+                    continue
+                pos = start
+                break
+            data = bytes(buf[start + 3 : end - 1])
+            if (sum(data) + buf[end - 1]) & 0xFF != 0xFF:
+                out.append(_bad_checksum(bytes(buf[start:end]), data, buf[end - 1]))
+                pos = start + 1
+                continue
+            out.append(RawFrame(data, bytes(buf[start:end])))
+            pos = end
+        del buf[:pos]
+        return out
+
+    def _split_escaped(self, *, final: bool) -> list[RawFrame | FrameError]:
+        buf = self._buf
+        out: list[RawFrame | FrameError] = []
+        pos = 0
+        n = len(buf)
+        find = buf.find
+        limit = self.max_frame_data
+        while True:
+            start = find(0x7E, pos)
+            if start < 0:
+                self.discarded += n - pos
+                pos = n
+                break
+            self.discarded += start - pos
+            nxt = find(0x7E, start + 1)
+            closed = nxt >= 0 or final
+            seg_end = nxt if nxt >= 0 else n
+            body = unescape(bytes(buf[start + 1 : seg_end]))
+            wire = bytes(buf[start:seg_end])
+            if len(body) < 2:
+                if not closed:
+                    pos = start
+                    break
+                out.append(_truncated(wire))
+                pos = seg_end
+                continue
+            length = (body[0] << 8) | body[1]
+            if length == 0 or length > limit:
+                out.append(FrameError("length", wire[:3], _bad_len(length)))
+                pos = seg_end if nxt >= 0 else start + 1
+                continue
+            need = length + 3
+            if len(body) < need or (len(body) == need and buf[seg_end - 1] == ESCAPE):
+                if not closed:
+                    pos = start
+                    break
+                out.append(_truncated(wire))
+                pos = seg_end
+                continue
+            data = body[2 : 2 + length]
+            cks = body[2 + length]
+            frame_wire = wire[: _wire_len(wire, need)]
+            if (sum(data) + cks) & 0xFF != 0xFF:
+                out.append(_bad_checksum(frame_wire, data, cks))
+            else:
+                out.append(RawFrame(data, frame_wire))
+            self.discarded += len(wire) - len(frame_wire)
+            pos = seg_end
+        del buf[:pos]
+        return out
+
+
+def _wire_len(wire: bytes, unescaped_len: int) -> int:
+    """How many wire bytes (delimiter included) carry `unescaped_len` bytes after the delimiter."""
+    i, got = 1, 0
+    while got < unescaped_len and i < len(wire):
+        i += 2 if wire[i] == ESCAPE else 1
+        got += 1
+    return min(i, len(wire))
+
+
+def _truncated(raw: bytes) -> FrameError:
+    return FrameError("truncated", raw, f"frame cut off after {len(raw)} bytes")
+
+
+def _bad_len(length: int) -> str:
+    return f"bad length 0x{length:04X}"
+
+
+def _bad_checksum(raw: bytes, data: bytes, got: int) -> FrameError:
+    want = checksum(data)
+    return FrameError("checksum", raw, f"bad checksum 0x{got:02X}, expected 0x{want:02X}")
