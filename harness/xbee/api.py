@@ -522,7 +522,8 @@ class SocketConnect(Frame):
     def from_data(cls, data: bytes) -> Self:
         data = bytes(data)
         if len(data) < 6 or data[0] != cls.FRAME_TYPE:
-            return super().from_data(data)  # raises with the usual message
+            # The usual checks and messages; `super()` does not work in a slots dataclass.
+            return Frame.from_data.__func__(cls, data)  # type: ignore[attr-defined]
         fid, sock, port, atype = data[1], data[2], (data[3] << 8) | data[4], data[5]
         raw = data[6:]
         if atype == ADDRESS_BINARY_IPV4:
