@@ -1,0 +1,631 @@
+"""YAML profiles: what a bench (or the simulator) is, validated strictly, errors at file:line.
+
+A profile says which module is on the bench and how to reach and reset it, the network it
+registers on, the AT baseline every test starts from, the HTTP/HTTPS targets, which modes and
+TLS variants the suites run, and what may be written to the module's NVM. `extends:` builds a
+profile on another one (deep merge; the child's lists and scalars replace the parent's).
+
+Why the line numbers: a profile is hand-written and a typo must not cost a bench run. The YAML
+is composed into PyYAML nodes (which keep their marks), turned into plain data with a map
+from key path to (file, line, column), validated by pydantic (`extra="forbid"`), and every
+pydantic error location is mapped back to the YAML line that caused it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shlex
+import types
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FilePath,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+# Where `--profile NAME` and the default profile are looked up when not found from the cwd.
+BUILTIN_PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
+DEFAULT_PROFILE = "sim"
+PROFILE_SUFFIXES = (".yaml", ".yml")
+
+Mode = Literal["transparent", "api", "api-escaped"]
+MODES: tuple[str, ...] = get_args(Mode)
+# The API mode each mode sets (D-AP): AP=0 transparent, AP=1 API, AP=2 API with escapes.
+AP_FOR_MODE: dict[str, int] = {"transparent": 0, "api": 1, "api-escaped": 2}
+
+# TLS variants, by what they are; the suites give each its test. Each row says where the
+# behaviour it probes comes from (reference §5).
+TLS_VARIANTS: dict[str, str] = {
+    "no-ca": "$0 ';;': encrypted, server not authenticated (D-TLS p.100)",
+    "root-ca": "CA file = the self-signed root of the server's chain (D-TLS p.100)",
+    "leaf-as-ca": "CA file = the server's own, non-self-signed leaf (F-HTTPS; D-TLS p.100)",
+    "intermediate-as-ca": "CA file = the issuing intermediate: 'not enough' (D-TLS p.100)",
+    "wrong-ca": "CA file = a root that did not sign the server's chain (D-TLS p.100)",
+    "self-signed-as-ca": "server presents a self-signed cert, used as CA (L-MP ussl.pyi)",
+    "missing-file": "$0 names a file not on /flash (D-TLS p.100; D-89 0x86)",
+    "path-name": "$0 names the CA by a plain name, relative to /flash/cert (D-TLS p.100)",
+    "path-absolute": "$0 names the CA as /flash/cert/NAME (D-TLS p.100)",
+    "path-relative": "$0 names the CA as ../cert/NAME (D-TLS p.100)",
+    "path-no-slash": "$0 names the CA as flash/cert/NAME, no leading slash (F-HTTPS)",
+    "client-cert": "mutual TLS with client cert + PKCS#1 key (D-TLS p.100-101)",
+    "mutual-no-client-cert": "server asks for a client cert, $0 has none (D-TLS p.100)",
+    "client-key-pkcs8": "client key in PKCS#8, not PKCS#1 (D-TLS p.101)",
+    "client-key-encrypted": "client key encrypted with a passphrase (D-TLS p.101)",
+}
+TlsVariant = Literal[tuple(TLS_VARIANTS)]  # type: ignore[valid-type]
+
+# D-BD: BD table rates, and the non-standard range 0x4B0-0xEC400 the module also accepts.
+STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+NONSTANDARD_BAUD_RANGE = (0x4B0, 0xEC400)
+
+# Parameters the harness sets itself from another part of the profile or from the test axes;
+# a baseline that sets them would fight the harness.
+HARNESS_OWNED: dict[str, str] = {
+    "AP": "the mode axis (`modes:`, --mode)",  # D-AP
+    "BD": "`device.baud`",  # D-BD
+    "$0": "the TLS-variant axis (`tls_variants:`)",  # D-TLS p.100
+    "$1": "the TLS-variant axis (`tls_variants:`)",
+    "$2": "the TLS-variant axis (`tls_variants:`)",
+    "AN": "`network.apn`",  # L-TG
+    "CU": "`network.apn_user`",  # L-TG
+    "CW": "`network.apn_password`",  # L-TG
+}
+# Commands that do something rather than hold a value (D-CMD, D-SPECIAL, D-FSCMD, D-ENTER).
+ACTION_COMMANDS = frozenset({"AC", "WR", "RE", "FR", "SD", "CN", "FS", "ND"})
+# Read-only registers (reference §3.2, §7): a baseline cannot set them.
+READ_ONLY = frozenset(
+    {"AI", "CI", "OD", "VR", "HV", "IM", "S#", "II", "MN", "HS", "MV", "DB", "SH", "SL", "SI", "MY"}
+)
+AT_NAME = re.compile(r"^[A-Z0-9$%#]{2}$")  # D-CMD: AT + two-character command
+SECRET_KEYS = frozenset({"apn_user", "apn_password"})
+PATH_KEYS = ("ca", "client_cert", "client_key")  # target files, relative to their profile file
+
+
+# ----- errors --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem in a profile, at the place a person must edit."""
+
+    file: str
+    line: int | None
+    column: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used; `str()` is one `file:line:col: key: message` per issue."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+# ----- YAML with marks -----------------------------------------------------------------------
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    file: str
+    line: int
+    column: int
+
+
+def _mark(file: str, node: yaml.Node) -> Mark:
+    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _display(path: Path) -> str:
+    """A path as the user typed it when it is relative to the cwd, else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[Path_, Mark]]:
+    """Load one YAML file into plain data plus a mark for every key path (and the root ())."""
+    file = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError([Issue(file, None, None, "", "no such profile file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError([Issue(file, None, None, "", f"cannot read: {exc}")]) from None
+    loader = yaml.SafeLoader(text)
+    loader.name = file
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}, {(): Mark(file, 1, 1)}
+        marks: dict[Path_, Mark] = {}
+        data = _walk(loader, node, (), marks, file)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ProfileError([Issue(file, line, col, "", f"YAML syntax: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ProfileError([Issue(file, None, None, "", f"YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    return data, marks
+
+
+def _walk(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path_, marks: dict[Path_, Mark], file: str
+) -> Any:
+    marks.setdefault(path, _mark(file, node))
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # YAML merge keys (<<), as SafeLoader would
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ProfileError(
+                    [Issue(file, *_lc(key_node), _dotted(path), "a key must be a plain scalar")]
+                )
+            key = loader.construct_object(key_node)
+            if key in out:
+                first = marks[(*path, key)]
+                raise ProfileError(
+                    [
+                        Issue(
+                            file,
+                            *_lc(key_node),
+                            _dotted((*path, key)),
+                            f"duplicate key (first set at line {first.line})",
+                        )
+                    ]
+                )
+            marks[(*path, key)] = _mark(file, key_node)
+            out[key] = _walk(loader, value_node, (*path, key), marks, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(loader, item, (*path, i), marks, file) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _lc(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# ----- schema --------------------------------------------------------------------------------
+
+
+def _check_at_name(name: str) -> str:
+    if not AT_NAME.match(name):
+        hint = f" (did you mean {name.upper()!r}?)" if AT_NAME.match(name.upper()) else ""
+        raise ValueError(f"not an AT command name: {name!r}; Digi names are two characters{hint}")
+    if name in ACTION_COMMANDS:
+        raise ValueError(f"{name} is a command, not a parameter a baseline can hold")
+    if name in READ_ONLY:
+        raise ValueError(f"{name} is read-only on the module")
+    known = _at_catalogue()
+    if known is not None and name not in known:
+        raise ValueError(f"{name} is not in the AT catalogue (harness/xbee/at.py)")
+    return name
+
+
+def _check_baseline_name(name: str) -> str:
+    _check_at_name(name)
+    if name in HARNESS_OWNED:
+        raise ValueError(f"{name} is set by the harness from {HARNESS_OWNED[name]}")
+    return name
+
+
+def _at_catalogue() -> frozenset[str] | None:
+    """Names in `harness.xbee.at`'s catalogue, or None while that module has no catalogue."""
+    try:
+        from harness.xbee import at  # optional until the catalogue lands
+    except ImportError:
+        return None
+    for attr in ("CATALOGUE", "CATALOG", "COMMANDS"):
+        table = getattr(at, attr, None)
+        if isinstance(table, Mapping) and table:
+            return frozenset(str(k).upper() for k in table)
+    return None
+
+
+def _check_scalar(value: Any) -> int | str:
+    # A YAML int (0x64 is hex in YAML 1.1) is a number the configure step writes in hex;
+    # a string goes to the module as written (DL: google.com, DE: 1BB).
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(
+            "an AT value is a number or a string (quote YAML words like yes/no/on/off), "
+            f"not {type(value).__name__}"
+        )
+    return value
+
+
+def _check_baud(value: int) -> int:
+    low, high = NONSTANDARD_BAUD_RANGE
+    if value not in STANDARD_BAUDS and not low <= value <= high:
+        raise ValueError(f"{value} is not a rate BD can set ({low}-{high}; D-BD)")
+    return value
+
+
+def _secret_from_env(value: Any) -> Any:
+    """`{env: NAME}` takes a secret from the environment, so it is never in the YAML file."""
+    if isinstance(value, Mapping):
+        if set(value) != {"env"} or not isinstance(value["env"], str):
+            raise ValueError("a secret is a string or {env: VARIABLE_NAME}")
+        name = value["env"]
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set")
+        return os.environ[name]
+    return value
+
+
+AtName = Annotated[str, AfterValidator(_check_at_name)]
+BaselineName = Annotated[str, AfterValidator(_check_baseline_name)]
+AtValue = Annotated[Any, BeforeValidator(_check_scalar)]
+Secret = Annotated[SecretStr, BeforeValidator(_secret_from_env)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AtReset(_Strict):
+    """Reset by `ATFR` (software reset; TinyGSM does the same: L-TG)."""
+
+    method: Literal["at"] = "at"
+
+
+class CommandReset(_Strict):
+    """Reset by an external command (relay, PDU, GPIO), run without a shell."""
+
+    method: Literal["command"]
+    command: list[str] = Field(min_length=1)
+    timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return shlex.split(value) if isinstance(value, str) else value
+
+
+def _reset_shorthand(value: Any) -> Any:
+    return {"method": value} if isinstance(value, str) else value
+
+
+Reset = Annotated[
+    AtReset | CommandReset, Field(discriminator="method"), BeforeValidator(_reset_shorthand)
+]
+
+
+class Device(_Strict):
+    baud: Annotated[int, AfterValidator(_check_baud)] = 9600  # D-BD default BD=3
+    personality: str | None = None  # the simulator's firmware personality; ignored on hardware
+    reset: Reset = AtReset()
+
+
+class Network(_Strict):
+    apn: str | None = None
+    apn_user: Secret | None = None
+    apn_password: Secret | None = None
+    # A-REG-TIMEOUT: how long AI may take to reach 0x00 after a reset
+    registration_timeout: float = Field(default=180.0, gt=0)
+
+
+class Target(_Strict):
+    url: str
+    expect_status: int = Field(default=200, ge=100, le=599)
+    ca: FilePath | None = None
+    client_cert: FilePath | None = None
+    client_key: FilePath | None = None
+    local: bool = False  # served by harness.servers on loopback (the simulator's internet)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        return value
+
+    @property
+    def scheme(self) -> str:
+        return urllib.parse.urlsplit(self.url).scheme
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> Target:
+        if self.scheme == "http" and (self.ca or self.client_cert or self.client_key):
+            raise ValueError("ca / client_cert / client_key only make sense for an https URL")
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("client_cert and client_key go together (D-TLS p.100)")
+        return self
+
+
+class Nvm(_Strict):
+    """What the harness may persist on the module. WR also needs --allow-nvm-write."""
+
+    params: list[AtName] = Field(default_factory=list)
+    upload_certificates: bool = True  # files on /flash/cert are always persistent (D-FS)
+
+
+def _unique(values: list[str]) -> list[str]:
+    dupes = sorted({v for v in values if values.count(v) > 1})
+    if dupes:
+        raise ValueError(f"listed twice: {', '.join(dupes)}")
+    return values
+
+
+class Profile(_Strict):
+    """A validated profile. `source` is the file it came from, `chain` its extends chain."""
+
+    name: str | None = None
+    description: str = ""
+    device: Device = Device()
+    network: Network = Network()
+    baseline: dict[BaselineName, AtValue] = Field(default_factory=dict)
+    targets: dict[str, Target] = Field(default_factory=dict)
+    modes: Annotated[list[Mode], AfterValidator(_unique)] = Field(
+        default_factory=lambda: list(MODES), min_length=1
+    )
+    tls_variants: Annotated[list[TlsVariant], AfterValidator(_unique)] = Field(
+        default_factory=lambda: list(TLS_VARIANTS)
+    )
+    nvm: Nvm = Nvm()
+
+    _source: Path | None = PrivateAttr(default=None)
+    _chain: tuple[Path, ...] = PrivateAttr(default=())
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def chain(self) -> tuple[Path, ...]:
+        return self._chain
+
+    @property
+    def label(self) -> str:
+        """The name reports show: `name:`, else the file's stem."""
+        if self.name:
+            return self.name
+        return self._source.stem if self._source else "profile"
+
+    def redacted(self) -> dict[str, Any]:
+        """The profile as JSON-able data with secrets masked (for reports and logs)."""
+        return self.model_dump(mode="json")  # SecretStr dumps as '**********'
+
+
+# ----- loading -------------------------------------------------------------------------------
+
+
+def find_profile(ref: str, search: tuple[Path, ...] = ()) -> Path:
+    """A `--profile` value to a file: a path as given, else NAME(.yaml) in `profiles/` dirs.
+
+    `search` lists directories to try first (the invocation dir's `profiles/`); the profiles
+    shipped with the harness come last, so `--profile sim` works from anywhere.
+    """
+    direct = Path(ref).expanduser()
+    if direct.is_file():
+        return direct.resolve()
+    if os.sep not in ref and "/" not in ref:
+        names = [ref] if ref.endswith(PROFILE_SUFFIXES) else [ref + s for s in PROFILE_SUFFIXES]
+        for directory in (*search, BUILTIN_PROFILE_DIR):
+            for name in names:
+                candidate = directory / name
+                if candidate.is_file():
+                    return candidate.resolve()
+    raise ProfileError([Issue(ref, None, None, "", "no such profile file or profile name")])
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Load, merge (`extends:`) and validate a profile. Raises `ProfileError`, nothing else."""
+    path = Path(path).resolve()
+    data, marks, chain = _load_chain(path, (), None)
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_issues(exc, marks, _display(path))) from None
+    profile._source = path
+    profile._chain = chain
+    return profile
+
+
+def check(path: str | Path) -> list[Issue]:
+    """Every issue in a profile (empty when it is good); for `xbee-hil profile check`."""
+    try:
+        load_profile(path)
+    except ProfileError as exc:
+        return exc.issues
+    return []
+
+
+def _load_chain(
+    path: Path, stack: tuple[Path, ...], referrer: Mark | None
+) -> tuple[dict[str, Any], dict[Path_, Mark], tuple[Path, ...]]:
+    if path in stack:
+        cycle = " -> ".join(_display(p) for p in (*stack[stack.index(path) :], path))
+        if referrer is None:
+            raise ProfileError([Issue(_display(path), None, None, "extends", f"cycle: {cycle}")])
+        raise ProfileError(
+            [Issue(referrer.file, referrer.line, referrer.column, "extends", f"cycle: {cycle}")]
+        )
+    data, marks = read_yaml(path)
+    file = _display(path)
+    if not isinstance(data, dict):
+        m = marks[()]
+        raise ProfileError([Issue(file, m.line, m.column, "", "a profile is a YAML mapping")])
+    _resolve_paths(data, path.parent)
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return data, marks, (path,)
+    where = marks[("extends",)]
+    if not isinstance(parent_ref, str) or not parent_ref:
+        raise ProfileError(
+            [Issue(file, where.line, where.column, "extends", "extends names one profile file")]
+        )
+    parent_path = _extends_target(path.parent, parent_ref)
+    if parent_path is None:
+        raise ProfileError(
+            [Issue(file, where.line, where.column, "extends", f"no such profile: {parent_ref}")]
+        )
+    base, base_marks, chain = _load_chain(parent_path, (*stack, path), where)
+    merged, merged_marks = _merge(base, base_marks, data, marks, ())
+    return merged, merged_marks, (path, *chain)
+
+
+def _extends_target(directory: Path, ref: str) -> Path | None:
+    candidate = (directory / ref).resolve()
+    if candidate.is_file():
+        return candidate
+    if not ref.endswith(PROFILE_SUFFIXES):
+        for suffix in PROFILE_SUFFIXES:
+            if (with_suffix := candidate.with_name(candidate.name + suffix)).is_file():
+                return with_suffix
+    return None
+
+
+def _resolve_paths(data: dict[str, Any], directory: Path) -> None:
+    """Target files are relative to the profile file that names them, not to the cwd."""
+    targets = data.get("targets")
+    if not isinstance(targets, dict):
+        return
+    for target in targets.values():
+        if not isinstance(target, dict):
+            continue
+        for key in PATH_KEYS:
+            value = target.get(key)
+            if isinstance(value, str) and value:
+                target[key] = str((directory / Path(value).expanduser()).resolve())
+
+
+def _merge(
+    base: Any, base_marks: dict[Path_, Mark], child: Any, child_marks: dict[Path_, Mark], at: Path_
+) -> tuple[Any, dict[Path_, Mark]]:
+    """Deep-merge mappings; anything else in the child replaces the base (marks follow)."""
+    marks = dict(base_marks) if at == () else base_marks
+    if isinstance(base, dict) and isinstance(child, dict):
+        out = dict(base)
+        for key, value in child.items():
+            sub = (*at, key)
+            if key in out:
+                out[key], marks = _merge(out[key], marks, value, child_marks, sub)
+            else:
+                out[key] = value
+                marks.update(_subtree(child_marks, sub))
+            marks[sub] = child_marks[sub]
+        return out, marks
+    for key in [k for k in marks if k[: len(at)] == at and len(k) > len(at)]:
+        del marks[key]
+    marks.update(_subtree(child_marks, at))
+    return child, marks
+
+
+def _subtree(marks: dict[Path_, Mark], at: Path_) -> Iterator[tuple[Path_, Mark]]:
+    return ((k, m) for k, m in marks.items() if k[: len(at)] == at)
+
+
+_PYDANTIC_LOC_NOISE = re.compile(r"^(function-|\[key\]$|int$|str$|list\[|dict\[|tagged-union)")
+
+
+def _issues(exc: ValidationError, marks: dict[Path_, Mark], root_file: str) -> list[Issue]:
+    issues = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        matched: Path_ = ()
+        for part in loc:
+            if (*matched, part) in marks:
+                matched = (*matched, part)
+        key_parts = list(matched)
+        if error["type"] == "missing" and loc and loc[-1] not in key_parts:
+            key_parts.append(loc[-1])
+        mark = marks.get(matched) or marks.get(())
+        key = _dotted(tuple(key_parts))
+        message = _message(error, matched)
+        if mark is None:
+            issues.append(Issue(root_file, None, None, key, message))
+        else:
+            issues.append(Issue(mark.file, mark.line, mark.column, key, message))
+    return sorted(issues, key=lambda i: (i.file, i.line or 0, i.column or 0))
+
+
+def _allowed_keys(path: Path_) -> list[str]:
+    """The keys the schema takes at `path` (for "did you mean"), or [] when it cannot tell."""
+    model: Any = Profile
+    expect_key = False  # the previous part was a dict field: this part is a free name
+    for part in path:
+        if expect_key:
+            expect_key = False
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model, expect_key = _unwrap(field.annotation)
+    if expect_key or not hasattr(model, "model_fields"):
+        return []
+    return [*model.model_fields, *(["extends"] if model is Profile else [])]
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """The model a field holds (through Optional / Annotated / dict values / unions)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if origin is dict:
+        return _unwrap(get_args(annotation)[1])[0], True
+    if origin in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            if hasattr(arg, "model_fields"):
+                return arg, False
+    return annotation, False
+
+
+def _message(error: Mapping[str, Any], path: Path_) -> str:
+    kind = error["type"]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(path[:-1])
+        if not allowed:
+            return "unknown key"
+        close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown key ({hint}keys here: {', '.join(allowed)})"
+    if kind == "missing":
+        return "required key is missing"
+    if any(p in SECRET_KEYS for p in path):
+        return message  # never echo a secret
+    value = error.get("input")
+    if kind not in ("value_error", "assertion_error") and isinstance(value, str | int | float):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        message += f" (got {shown})"
+    return message
