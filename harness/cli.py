@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "harness.commands.decode",
     "harness.commands.codes",
+    "harness.commands.profile",
 )
 
 
