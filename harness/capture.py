@@ -1,0 +1,701 @@
+"""The capture format: one JSON Lines file per test, every byte both ways plus annotations.
+
+Line 1 is a header (test, device spec, personality/firmware, profile, start time, harness
+version). Every later line is one event, flushed as it is written, so a crash keeps
+everything up to the crash:
+
+- ``{"ev": "tx"|"rx", "t": s, "hex": "…"}`` raw bytes, host→module (tx) or module→host (rx);
+  ``t`` is seconds since the header's monotonic ``t0``. A redacted chunk adds
+  ``"redacted": [what…]``; a chunk that was a secret as a whole has no ``hex`` but
+  ``size`` and ``sha256`` (a private key, an XPUT upload).
+- annotations: ``mode``, ``at``, ``frame``, ``code``, ``http``, ``identity``, ``note``
+  (any other ``ev`` is kept and shown as it is).
+
+Secrets never reach the file in clear: `Redactor` filters the wire before it is written,
+and `CaptureWriter.note` filters annotations. Which AT parameters are secret is decided
+in one place, `SECRET_WRITES` / `IDENTITY_QUERIES` below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from harness import __version__
+from harness.xbee import at as _at
+from harness.xbee import codes as _codes
+from harness.xbee import frames as _frames
+
+FORMAT = "xbee-hil-capture/1"
+TX = "tx"  # host → module
+RX = "rx"  # module → host
+WIRE_EVENTS = (TX, RX)
+
+# Which AT parameters are secret is decided in one place: the AT catalogue's `secret` flag
+# (harness/xbee/at.py). Writable secrets (CU/CW, the APN user and password, L-TG) are hidden
+# when the host writes them; read-only ones (IM, S#, II: IMEI, ICCID, IMSI) when the module
+# answers them. AN, the APN name, is published by operators and stays readable.
+SECRET_WRITES = frozenset(r.name for r in _at.CATALOGUE.values() if r.secret and not r.readonly)
+IDENTITY_QUERIES = frozenset(r.name for r in _at.CATALOGUE.values() if r.secret and r.readonly)
+REDACTED = b"<redacted>"
+
+# Lines that look like an IMEI (15 digits), IMSI (15) or ICCID (18-22 digits, maybe an F
+# filler) are redacted even when the query that asked for them was not seen.
+_IDENTITY_LINE = re.compile(rb"^\s*(\d{14,15}|89\d{16,20}F?)\s*$")
+_KEY_BEGIN = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+_KEY_END = re.compile(rb"-----END [A-Z ]*PRIVATE KEY-----")
+_AT_PREFIX = re.compile(rb"^\s*AT", re.IGNORECASE)
+_MAX_HELD = 4096  # a held-back tail longer than this cannot be a line or a frame
+
+
+class CaptureError(Exception):
+    """A capture file that cannot be read; the message names the file and line."""
+
+
+# ----- splitting a byte stream into text lines and API frames ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A piece of one direction's stream: a text line (`kind="text"`), an API frame
+    (`kind="frame"`, `data` = frame data, `escaped` = AP=2 form) or opaque bytes."""
+
+    kind: str
+    raw: bytes
+    data: bytes = b""
+    escaped: bool = False
+
+
+def _try_frame(buf: bytes, pos: int) -> tuple[Unit | None, bool]:
+    """A whole API frame at `buf[pos]` (a 0x7E), in AP=1 or AP=2 form. Returns (unit, need_more)."""
+    n = len(buf)
+    need_more = False
+    # AP=1
+    if n - pos >= 3:
+        length = (buf[pos + 1] << 8) | buf[pos + 2]
+        if 0 < length <= _frames.MAX_FRAME_DATA:
+            end = pos + length + 4
+            if end <= n:
+                data = buf[pos + 3 : end - 1]
+                if (sum(data) + buf[end - 1]) & 0xFF == 0xFF:
+                    return Unit("frame", buf[pos:end], data, False), False
+            else:
+                need_more = True
+    else:
+        need_more = True
+    # AP=2: unescape after the delimiter until length + 3 bytes are known
+    body = bytearray()
+    i = pos + 1
+    want = 2
+    while len(body) < want:
+        if i >= n or buf[i] == _frames.START:
+            return None, need_more or i >= n
+        if buf[i] == _frames.ESCAPE:
+            if i + 1 >= n:
+                return None, True
+            body.append(buf[i + 1] ^ _frames.ESCAPE_XOR)
+            i += 2
+        else:
+            body.append(buf[i])
+            i += 1
+        if len(body) == 2:
+            length = (body[0] << 8) | body[1]
+            if not 0 < length <= _frames.MAX_FRAME_DATA:
+                return None, need_more
+            want = length + 3
+    data, cks = bytes(body[2:-1]), body[-1]
+    if (sum(data) + cks) & 0xFF == 0xFF:
+        return Unit("frame", bytes(buf[pos:i]), data, True), False
+    return None, need_more
+
+
+def split_units(
+    buf: bytes, *, final: bool, hold_text: Callable[[bytes], bool]
+) -> tuple[list[Unit], bytes]:
+    """Split `buf` into units; return them and the tail held back for more bytes.
+
+    A tail is held when it may be the start of a frame, or when `hold_text(tail)` says an
+    unfinished text line must wait for its CR (because it may carry a secret).
+    """
+    out: list[Unit] = []
+    pos = 0
+    n = len(buf)
+    while pos < n:
+        if buf[pos] == _frames.START:
+            unit, need_more = _try_frame(buf, pos)
+            if unit is not None:
+                out.append(unit)
+                pos += len(unit.raw)
+                continue
+            if need_more and not final and n - pos < _MAX_HELD:
+                break
+            nxt = _next_boundary(buf, pos + 1)
+            out.append(Unit("opaque", buf[pos:nxt]))
+            pos = nxt
+            continue
+        nxt = _next_boundary(buf, pos)
+        cr = buf.find(b"\r", pos, nxt)
+        if cr >= 0:
+            out.append(Unit("text", buf[pos : cr + 1]))
+            pos = cr + 1
+            continue
+        tail = buf[pos:nxt]
+        if nxt == n and not final and len(tail) < _MAX_HELD and hold_text(tail):
+            break
+        out.append(Unit("text", tail))
+        pos = nxt
+    return out, bytes(buf[pos:])
+
+
+def _next_boundary(buf: bytes, pos: int) -> int:
+    i = buf.find(bytes((_frames.START,)), pos)
+    return len(buf) if i < 0 else i
+
+
+def split_at_line(line: bytes) -> list[tuple[str, bytes]]:
+    """`ATDL1.2.3.4,DE1BB,AC\\r` → [("DL", b"1.2.3.4"), ("DE", b"1BB"), ("AC", b"")].
+
+    Only what redaction needs (the command names); formatting and value parsing belong to
+    `harness.xbee.at`. Syntax: D-CMD (comma-separated commands after one AT).
+    """
+    m = _AT_PREFIX.match(line)
+    if not m:
+        return []
+    body = line[m.end() :].rstrip(b"\r\n")
+    out = []
+    for seg in body.split(b","):
+        seg = seg.lstrip()
+        if len(seg) >= 2:
+            out.append((seg[:2].decode("latin-1").upper(), seg[2:]))
+    return out
+
+
+def _reencode(unit: Unit, data: bytes) -> bytes:
+    return _frames.encode(data, escaped=unit.escaped)
+
+
+def redact_frame_data(data: bytes) -> tuple[bytes, list[str]]:
+    """Hide secret AT parameters (0x08/0x09 sets, D-08) and identity values (0x88, D-88)."""
+    if len(data) >= 4 and data[0] in (0x08, 0x09):
+        cmd = data[2:4].decode("latin-1").upper()
+        if cmd in SECRET_WRITES and len(data) > 4:
+            return data[:4] + REDACTED, [cmd]
+    if len(data) >= 5 and data[0] == 0x88:
+        cmd = data[2:4].decode("latin-1").upper()
+        if cmd in IDENTITY_QUERIES and len(data) > 5:
+            return data[:5] + REDACTED, [cmd]
+    return data, []
+
+
+@dataclass
+class WireRecord:
+    """One chunk to write: bytes (maybe redacted) or, for a whole secret, its size and hash."""
+
+    direction: str
+    t: float
+    data: bytes | None
+    redacted: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_event(self) -> dict[str, Any]:
+        ev: dict[str, Any] = {"ev": self.direction, "t": round(self.t, 6)}
+        if self.data is not None:
+            ev["hex"] = self.data.hex()
+        if self.redacted:
+            ev["redacted"] = self.redacted
+        ev.update(self.extra)
+        return ev
+
+
+@dataclass
+class _Upload:
+    what: str
+    t: float
+    size: int = 0
+    sha: Any = field(default_factory=hashlib.sha256)
+
+
+class Redactor:
+    """Sans-IO filter between the wire and the capture: bytes in, `WireRecord`s out.
+
+    Knows just enough of the protocol to find secrets: AT command lines and 0x08/0x09 frames
+    that set a `SECRET_WRITES` parameter, replies to `IDENTITY_QUERIES` (text lines after the
+    query, 0x88 frames) and PEM private keys. An unfinished line or frame that may hold a
+    secret is held back until it is complete; everything else passes at once, so guard-time
+    gaps around `+++` stay visible. During `begin_upload` … `end_upload` the host's bytes are
+    only counted and hashed.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, bytes] = {TX: b"", RX: b""}
+        self._held_t: dict[str, float] = {TX: 0.0, RX: 0.0}
+        self._expect: list[str] = []  # commands of the last AT line, in reply order
+        self._in_key = False
+        self._upload: _Upload | None = None
+
+    # --- public ---
+    def feed(self, direction: str, data: bytes, now: float) -> list[WireRecord]:
+        if direction == TX and self._upload is not None:
+            self._upload.size += len(data)
+            self._upload.sha.update(data)
+            return []
+        if not self._held[direction]:
+            self._held_t[direction] = now
+        buf = self._held[direction] + bytes(data)
+        return self._process(direction, buf, final=False)
+
+    def flush(self) -> list[WireRecord]:
+        out = []
+        for direction in WIRE_EVENTS:
+            if self._held[direction]:
+                out += self._process(direction, self._held[direction], final=True)
+        return out
+
+    def begin_upload(self, what: str, now: float) -> list[WireRecord]:
+        out = self._process(TX, self._held[TX], final=True) if self._held[TX] else []
+        self._upload = _Upload(what, now)
+        return out
+
+    def end_upload(self, content: bytes | None = None) -> list[WireRecord]:
+        up, self._upload = self._upload, None
+        if up is None:
+            return []
+        extra: dict[str, Any] = {"what": up.what}
+        if content is not None:
+            extra.update(size=len(content), sha256=hashlib.sha256(content).hexdigest())
+        else:
+            extra.update(size=up.size, sha256=up.sha.hexdigest())
+        extra.update(wire_size=up.size, wire_sha256=up.sha.hexdigest())
+        return [WireRecord(TX, up.t, None, ["upload"], extra)]
+
+    @property
+    def uploading(self) -> bool:
+        return self._upload is not None
+
+    # --- internals ---
+    def _hold_text(self, direction: str) -> Callable[[bytes], bool]:
+        if direction == TX:
+            return lambda tail: bool(_AT_PREFIX.match(tail))
+        return lambda tail: bool(self._expect) or tail.strip().isdigit()
+
+    def _process(self, direction: str, buf: bytes, *, final: bool) -> list[WireRecord]:
+        units, held = split_units(buf, final=final, hold_text=self._hold_text(direction))
+        t = self._held_t[direction]
+        self._held[direction] = held
+        out: list[WireRecord] = []
+        raw = bytearray()
+        labels: list[str] = []
+        for unit in units:
+            piece, why = self._redact_unit(direction, unit)
+            if piece is None:  # a whole secret: flush what came before, then its summary
+                if raw:
+                    out.append(WireRecord(direction, t, bytes(raw), labels))
+                    raw, labels = bytearray(), []
+                out.append(
+                    WireRecord(
+                        direction,
+                        t,
+                        None,
+                        why,
+                        {"size": len(unit.raw), "sha256": hashlib.sha256(unit.raw).hexdigest()},
+                    )
+                )
+                continue
+            raw += piece
+            labels += why
+        if raw:
+            out.append(WireRecord(direction, t, bytes(raw), labels))
+        return out
+
+    def _redact_unit(self, direction: str, unit: Unit) -> tuple[bytes | None, list[str]]:
+        if self._key_material(unit.raw):
+            return None, ["private-key"]
+        if unit.kind == "frame":
+            data, why = redact_frame_data(unit.data)
+            return (_reencode(unit, data) if why else unit.raw), why
+        if unit.kind != "text":
+            return unit.raw, []
+        if direction == TX:
+            return self._redact_at_line(unit.raw)
+        return self._redact_reply_line(unit.raw)
+
+    def _key_material(self, raw: bytes) -> bool:
+        if self._in_key:
+            if _KEY_END.search(raw):
+                self._in_key = False
+            return True
+        begin = _KEY_BEGIN.search(raw)
+        if begin is None:
+            return False
+        self._in_key = _KEY_END.search(raw, begin.end()) is None
+        return True
+
+    def _redact_at_line(self, line: bytes) -> tuple[bytes, list[str]]:
+        cmds = split_at_line(line)
+        if not cmds:
+            return line, []
+        self._expect = [name for name, _ in cmds]
+        if not any(name in SECRET_WRITES and value.strip() for name, value in cmds):
+            return line, []
+        m = _AT_PREFIX.match(line)
+        assert m is not None
+        segs = []
+        why = []
+        for seg in line[m.end() :].rstrip(b"\r\n").split(b","):
+            stripped = seg.lstrip()
+            name = stripped[:2].decode("latin-1").upper()
+            if name in SECRET_WRITES and stripped[2:].strip():
+                seg = seg[: len(seg) - len(stripped) + 2] + REDACTED
+                why.append(name)
+            segs.append(seg)
+        ending = line[len(line.rstrip(b"\r\n")) :]
+        return line[: m.end()] + b",".join(segs) + ending, why
+
+    def _redact_reply_line(self, line: bytes) -> tuple[bytes, list[str]]:
+        cmd = self._expect.pop(0) if self._expect and line.endswith(b"\r") else None
+        body = line.rstrip(b"\r\n")
+        if body in (b"OK", b"ERROR") or not body:
+            return line, []
+        if cmd in IDENTITY_QUERIES:
+            return REDACTED + line[len(body) :], [cmd]
+        if _IDENTITY_LINE.match(body):
+            return REDACTED + line[len(body) :], ["identity"]
+        return line, []
+
+
+# ----- writing ------------------------------------------------------------------------------
+
+
+def _redact_note(ev: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Annotations pass the same rules as the wire: secret AT values never reach the file."""
+    if ev == "at":
+        cmd = str(fields.get("cmd", "")).upper()
+        if cmd in SECRET_WRITES and fields.get("param") not in (None, ""):
+            fields["param"] = REDACTED.decode()
+        if cmd in IDENTITY_QUERIES and fields.get("reply") not in (None, "", "OK", "ERROR"):
+            fields["reply"] = REDACTED.decode()
+    return fields
+
+
+class CaptureWriter:
+    """Writes one capture file; thread-safe, one flushed line per event.
+
+    `wire()` is what a tap calls for every chunk; `note()` adds annotations. Use as a context
+    manager or call `close()`; held-back bytes are written on close.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        test: str,
+        device: str,
+        personality: str | None = None,
+        firmware: dict[str, str] | None = None,
+        profile: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._redactor = Redactor()
+        self.t0 = clock()
+        self._fh: IO[str] | None = self.path.open("w", encoding="utf-8")
+        self._line(
+            {
+                "ev": "header",
+                "format": FORMAT,
+                "test": test,
+                "device": device,
+                "personality": personality,
+                "firmware": dict(firmware or {}),
+                "profile": profile,
+                "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
+                "harness": __version__,
+                "clock": "monotonic",
+                "t0": self.t0,
+            }
+        )
+
+    def now(self) -> float:
+        return self._clock() - self.t0
+
+    def _line(self, obj: dict[str, Any]) -> None:
+        if self._fh is None:
+            return
+        self._fh.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+        self._fh.flush()
+
+    def _records(self, records: list[WireRecord]) -> None:
+        for rec in records:
+            self._line(rec.to_event())
+
+    def wire(self, direction: str, data: bytes) -> None:
+        """Record bytes seen on the wire in `direction` (TX host→module, RX module→host)."""
+        if direction not in WIRE_EVENTS:
+            raise ValueError(f"direction must be 'tx' or 'rx', got {direction!r}")
+        if not data:
+            return
+        with self._lock:
+            self._records(self._redactor.feed(direction, data, self.now()))
+
+    def note(self, ev: str, **fields: Any) -> None:
+        """An annotation (mode, at, frame, code, http, identity, note …) at the current time."""
+        if ev in WIRE_EVENTS or ev == "header":
+            raise ValueError(f"{ev!r} is not an annotation")
+        with self._lock:
+            self._line({"ev": ev, "t": round(self.now(), 6), **_redact_note(ev, fields)})
+
+    def frame(self, direction: str, data: bytes) -> None:
+        """Annotate a decoded API frame (frame data), its fields and its codes' meanings."""
+        data, why = redact_frame_data(data)
+        fields: dict[str, Any] = {"dir": direction, "type": data[0], "data": data.hex()}
+        fields.update(decode_frame(data))
+        if why:
+            fields["redacted"] = why
+        self.note("frame", **fields)
+
+    @contextlib.contextmanager
+    def redact_upload(self, what: str, content: bytes | None = None) -> Iterator[None]:
+        """Record the host's bytes inside the block as one size+SHA-256 event (XPUT, keys).
+
+        `content`, when given, is the file being sent: the event then carries its size and
+        hash (what `ATFS HASH` prints), plus the wire's byte count and hash.
+        """
+        with self._lock:
+            self._records(self._redactor.begin_upload(what, self.now()))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._records(self._redactor.end_upload(content))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is None:
+                return
+            self._records(self._redactor.end_upload())
+            self._records(self._redactor.flush())
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ----- reading ------------------------------------------------------------------------------
+
+
+@dataclass
+class Capture:
+    path: Path
+    header: dict[str, Any]
+    events: list[dict[str, Any]]
+
+    def wire(self, direction: str | None = None) -> bytes:
+        """All recorded bytes of one direction (or both, interleaved), redactions as written."""
+        return b"".join(
+            bytes.fromhex(e["hex"])
+            for e in self.events
+            if e["ev"] in WIRE_EVENTS and "hex" in e and direction in (None, e["ev"])
+        )
+
+
+def iter_capture(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the header, then each event; a bad line raises `CaptureError` naming file:line."""
+    path = Path(path)
+    try:
+        fh = path.open("r", encoding="utf-8")
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot read capture: {exc.strerror or exc}") from None
+    lineno = 0
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            where = f"{path}:{lineno}"
+            if not line.endswith("\n"):
+                raise CaptureError(f"{where}: truncated line (file cut off mid-event)")
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CaptureError(
+                    f"{where}: corrupt line: {exc.msg} at column {exc.colno}"
+                ) from None
+            _check_event(obj, where, first=lineno == 1)
+            yield obj
+    if lineno == 0:
+        raise CaptureError(f"{path}:1: empty capture (no header)")
+
+
+def _check_event(obj: Any, where: str, *, first: bool) -> None:
+    if not isinstance(obj, dict) or not isinstance(obj.get("ev"), str):
+        raise CaptureError(f"{where}: not an event (a JSON object with an 'ev' key)")
+    if first:
+        if obj["ev"] != "header" or obj.get("format") != FORMAT:
+            raise CaptureError(f"{where}: not an xbee-hil capture (header with format {FORMAT})")
+        return
+    if obj["ev"] == "header":
+        raise CaptureError(f"{where}: second header")
+    if not isinstance(obj.get("t"), int | float):
+        raise CaptureError(f"{where}: event {obj['ev']!r} has no number 't'")
+    if obj["ev"] in WIRE_EVENTS:
+        if "hex" in obj:
+            try:
+                bytes.fromhex(obj["hex"])
+            except (TypeError, ValueError):
+                raise CaptureError(f"{where}: 'hex' is not hex bytes") from None
+        elif "sha256" not in obj:
+            raise CaptureError(f"{where}: {obj['ev']} event has neither 'hex' nor 'sha256'")
+
+
+def read_capture(path: str | Path) -> Capture:
+    items = iter(iter_capture(path))
+    header = next(items)
+    return Capture(Path(path), header, list(items))
+
+
+# ----- the readable view --------------------------------------------------------------------
+
+
+def decode_frame(data: bytes) -> dict[str, Any]:
+    """`{"fields": to_dict(), "codes": {table: meaning}}` for frame data; never raises."""
+    out: dict[str, Any] = {}
+    try:
+        from harness.xbee import api  # late: capture must not need the frame classes to load
+    except ImportError:  # pragma: no cover - only while api.py is being written
+        return out
+    try:
+        frame = api.parse(data)
+        fields = frame.to_dict()
+    except Exception as exc:  # a capture of a broken frame must still print
+        return {"error": f"cannot decode: {exc}"}
+    out["fields"] = fields
+    cds = frame_codes(data)
+    if cds:
+        out["codes"] = cds
+    return out
+
+
+# Which byte of which frame carries a code, and its table (reference §2.4-§2.12).
+_CODE_AT: dict[int, tuple[int, str]] = {
+    0x88: (4, "AT"),  # D-88
+    0x89: (2, "TX"),  # D-89
+    0x8A: (1, "MODEM"),  # D-8A
+    0xC0: (3, "SOCKET-CREATE"),  # D-SF p.267
+    0xC1: (4, "SOCKET-OPTION"),  # D-SF p.269
+    0xC2: (3, "SOCKET-CONNECT"),  # D-SF p.271
+    0xC3: (3, "SOCKET-CLOSE"),  # D-XS p.174
+    0xC6: (3, "SOCKET-LISTEN"),  # D-SF p.277
+    0xCF: (2, "SOCKET"),  # D-SF p.281
+    0xBB: (3, "FS"),  # D-BB
+    0xFE: (1, "FRAME-ERROR"),  # L-PY FrameError
+}
+
+
+def frame_codes(data: bytes) -> dict[str, str]:
+    """The code bytes a frame carries, with Digi's meaning (the raw value is always kept)."""
+    spot = _CODE_AT.get(data[0]) if data else None
+    if spot is None or len(data) <= spot[0]:
+        return {}
+    value = data[spot[0]]
+    return {spot[1]: _codes.describe(spot[1], value)}
+
+
+def _text(raw: bytes) -> str:
+    out = []
+    for b in raw:
+        if b == 0x0D:
+            out.append("\\r")
+        elif b == 0x0A:
+            out.append("\\n")
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        else:
+            out.append(f"\\x{b:02x}")
+    return "".join(out)
+
+
+def _frame_line(data: bytes) -> str:
+    dec = decode_frame(data)
+    fields = dec.get("fields")
+    if isinstance(fields, dict):
+        body = " ".join(f"{k}={_short(v)}" for k, v in fields.items())
+    else:
+        body = data.hex(" ")
+    codes_ = "; ".join(dec.get("codes", {}).values())
+    return f"[0x{data[0]:02X}] {body}" + (f"  => {codes_}" if codes_ else "")
+
+
+def _short(v: Any) -> str:
+    s = v if isinstance(v, str) else json.dumps(v, default=str)
+    return s if len(s) <= 120 else s[:117] + "..."
+
+
+ARROW = {TX: "->", RX: "<-"}
+
+
+def render(
+    events: list[dict[str, Any]] | Capture, header: dict[str, Any] | None = None
+) -> Iterator[str]:
+    """A readable transcript: AT lines as text, frames decoded with their codes' meanings."""
+    if isinstance(events, Capture):
+        header, events = events.header, events.events
+    if header is not None:
+        yield render_header(header)
+    held = {TX: b"", RX: b""}
+    for ev in events:
+        kind = ev["ev"]
+        t = f"{ev.get('t', 0.0):10.3f}"
+        if kind in WIRE_EVENTS:
+            arrow = ARROW[kind]
+            if "hex" not in ev:
+                what = ", ".join(ev.get("redacted", [])) or "secret"
+                label = f" {ev['what']}" if ev.get("what") else ""
+                yield (
+                    f"{t} {arrow} <{what} redacted{label}: {ev.get('size')} bytes,"
+                    f" sha256 {ev.get('sha256')}>"
+                )
+                continue
+            units, held[kind] = split_units(
+                held[kind] + bytes.fromhex(ev["hex"]), final=False, hold_text=lambda _t: False
+            )
+            for unit in units:
+                if unit.kind == "frame":
+                    esc = " (escaped)" if unit.escaped else ""
+                    yield f"{t} {arrow} {_frame_line(unit.data)}{esc}"
+                else:
+                    yield f"{t} {arrow} {_text(unit.raw)}"
+            continue
+        rest = {k: v for k, v in ev.items() if k not in ("ev", "t")}
+        if kind == "mode":
+            yield f"{t} ~~ mode: {rest.get('mode')}"
+        elif kind == "at":
+            yield f"{t} ~~ AT{rest.get('cmd', '')}{rest.get('param') or ''} => {rest.get('reply')}"
+        elif kind == "frame":
+            yield f"{t} ~~ frame {rest.get('dir')} {_frame_line(bytes.fromhex(rest['data']))}"
+        else:
+            yield f"{t} ~~ {kind}: " + " ".join(f"{k}={_short(v)}" for k, v in rest.items())
+    for direction, rest_bytes in held.items():
+        if rest_bytes:
+            yield f"{'end':>10} {ARROW[direction]} {_text(rest_bytes)} (incomplete)"
+
+
+def render_header(h: dict[str, Any]) -> str:
+    fw = " ".join(f"{k}={v}" for k, v in (h.get("firmware") or {}).items()) or "unknown"
+    return (
+        f"# {h.get('test')}  device={h.get('device')}  personality={h.get('personality')}"
+        f"  firmware {fw}  profile={h.get('profile')}  started {h.get('started')}"
+        f"  harness {h.get('harness')}"
+    )

@@ -1,0 +1,218 @@
+"""Command mode over a byte port: `+++` with guard times, AT queries and sets, `ATCN`.
+
+Works the same on a real module and the simulator: it only sees a `Tap`. Every wait is
+bounded and a timeout names the command it was waiting for. Line syntax and value
+parsing come from the AT catalogue (`harness.xbee.at`); this module adds only timing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from harness.device.errors import CommandError, DeviceTimeout
+from harness.device.transport import Tap
+from harness.xbee import at
+
+DEFAULT_GT = 1.0  # GT default 0x3E8 ms (D-GT)
+MAX_GT = 0x6D3 / 1000  # GT range 0x2-0x6D3 ms (D-GT): the longest guard a module can want
+DEFAULT_CT = 10.0  # CT default 0x64 × 100 ms (D-ENTER)
+GUARD_MARGIN = 1.1  # wait 10 % longer than GT on each side of +++
+REPLY_TIMEOUT = 2.0  # per AT line; ASSUMPTION A-AT-REPLY-TIME (docs/assumptions.md)
+SLOW_COMMANDS = {"FS": 15.0, "WR": 5.0, "SD": 130.0, "LA": 45.0, "RE": 5.0}  # D-SPECIAL, L-TG
+
+# An ATFS error line: capital E, capitals/digits, a space, text (D-FSCMD; L-PY's regex).
+FS_ERROR = re.compile(r"^E[A-Z0-9]+ ")
+
+Value = at.Value | None
+Command = str | tuple[str, Value]
+
+
+class CommandMode:
+    """One module's command mode. Use as a context manager: enters on entry, `ATCN` on exit.
+
+    `guard_time` is the module's GT in seconds when known (default 1 s). If `+++` gets no
+    `OK`, `enter()` retries once with the longest guard the module allows (GT may have been
+    set higher), then probes with `AT` in case the module was already in command mode.
+    """
+
+    def __init__(
+        self,
+        tap: Tap,
+        *,
+        guard_time: float | None = None,
+        command_timeout: float = DEFAULT_CT,
+        cc: bytes = b"+",
+        reply_timeout: float = REPLY_TIMEOUT,
+    ) -> None:
+        self.tap = tap
+        self.guard_time = DEFAULT_GT if guard_time is None else guard_time
+        self.command_timeout = command_timeout
+        self.cc = cc
+        self.reply_timeout = reply_timeout
+        self.active = False
+
+    # --- entering and leaving ---
+    def enter(self) -> None:
+        """Enter command mode (silence ≥ GT, `+++`, silence ≥ GT, then `OK\\r`: D-ENTER)."""
+        guards = [self.guard_time] + ([MAX_GT] if self.guard_time < MAX_GT else [])
+        for guard in guards:
+            if self._escape(guard):
+                self.guard_time = guard
+                self._entered()
+                return
+        if self._probe():
+            self._entered()
+            return
+        tried = ", ".join(f"{g:g} s" for g in guards)
+        raise DeviceTimeout(
+            f"{self.tap.spec}: no OK to {self.cc.decode() * 3} (guard times tried: {tried});"
+            " is the baud rate right and is the module powered?"
+        )
+
+    def _escape(self, guard: float) -> bool:
+        self._silence(guard * GUARD_MARGIN)
+        self.tap.reset_input_buffer()
+        self.tap.write(self.cc * 3)  # no CR after +++ (D-ENTER)
+        try:
+            self.tap.read_until(b"OK\r", guard * GUARD_MARGIN + self.reply_timeout, what="OK")
+        except DeviceTimeout:
+            return False
+        return True
+
+    def _probe(self) -> bool:
+        """`AT\\r` answers OK only in command mode (D-CMD); used as a last resort."""
+        self.tap.reset_input_buffer()
+        self.tap.write(b"AT\r")
+        try:
+            self.tap.read_until(b"OK\r", self.reply_timeout, what="OK to AT")
+        except DeviceTimeout:
+            return False
+        return True
+
+    def _silence(self, seconds: float) -> None:
+        """Sleep until the host has sent nothing for `seconds` (the guard before +++)."""
+        wait = self.tap.last_tx + seconds - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+    def _entered(self) -> None:
+        self.active = True
+        self.tap.note("mode", mode="command")
+
+    def exit(self) -> None:
+        """`ATCN`: apply pending changes and return to the previous mode (D-CMD, D-ENTER)."""
+        if not self.active:
+            return
+        try:
+            self.run("CN")
+        finally:
+            self.active = False
+            self.tap.note("mode", mode="previous")
+
+    def __enter__(self) -> CommandMode:
+        self.enter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.exit()
+
+    # --- AT exchanges ---
+    def query(self, name: str, *, timeout: float | None = None) -> str:
+        """`AT<name>\\r` → the reply text (without CR). ERROR raises CommandError."""
+        return self.run((name, None), timeout=timeout)[0]
+
+    def get(self, name: str, *, timeout: float | None = None) -> Any:
+        """A query, parsed by the AT catalogue (numbers as int, addresses as text …)."""
+        return at.from_text(name, self.query(name, timeout=timeout))
+
+    def set(self, name: str, value: at.Value, *, timeout: float | None = None) -> None:
+        """`AT<name><value>\\r` → OK, else CommandError. Ints go as hex digits (D-CMD)."""
+        self.run((name, value), timeout=timeout)
+
+    def apply(self) -> None:
+        self.run("AC")
+
+    def run(self, *commands: Command, timeout: float | None = None) -> list[str]:
+        """Send commands in one comma-batched line (`ATDLx,DE1BB,AC`, D-CMD); one reply each.
+
+        A command is a bare name (`"AC"`, `"CN"`, `"VR"`: executes or queries), or
+        `(name, value)`; value None is a query, anything else a set. Returns the reply
+        lines; the first ERROR raises.
+        """
+        if not commands:
+            return []
+        self._keep_alive()
+        pairs = [_pair(c) for c in commands]
+        line = at.format_chain(pairs)
+        wait = timeout if timeout is not None else self._timeout_for(pairs)
+        label = ",".join(n for n, _ in pairs)
+        self.tap.write(line)
+        replies: list[str] = []
+        for name, value in pairs:
+            raw = self.tap.read_until(b"\r", wait, what=f"reply to AT{name} (in AT{label})")
+            text = raw[:-1].decode("latin-1").lstrip("\n")
+            replies.append(text)
+            self.tap.note("at", cmd=name, param=_shown(value), reply=text)
+            if text == "ERROR":
+                raise CommandError(name if len(pairs) == 1 else f"{name} (in AT{label})", text)
+        if any(n == "CN" for n, _ in pairs):
+            self.active = False
+        return replies
+
+    def lines(
+        self, line: str, *, timeout: float = REPLY_TIMEOUT, end: Iterable[str] = ("",)
+    ) -> list[str]:
+        """A command with a multi-line answer (`ATFS LS`, `ATSI`): lines until one in `end`.
+
+        `end` defaults to the blank line that ends listings (D-FSCMD, D-SI). A line starting
+        with `E` + capitals (an FS error, D-FSCMD) or `ERROR` raises CommandError.
+        """
+        self._keep_alive()
+        stop = set(end)
+        self.tap.write(line.encode("latin-1") + b"\r")
+        out: list[str] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = max(0.0, deadline - time.monotonic())
+            raw = self.tap.read_until(b"\r", left, what=f"reply to {line}")
+            text = raw[:-1].decode("latin-1").lstrip("\n")
+            if text == "ERROR" or FS_ERROR.match(text):
+                self.tap.note("at", cmd=line, reply=text)
+                raise CommandError(line.removeprefix("AT"), text)
+            if text in stop:
+                self.tap.note("at", cmd=line, reply="\n".join(out))
+                return out
+            out.append(text)
+
+    def send_line(self, line: str) -> None:
+        """Write one raw command line (CR added), e.g. `ATFS XPUT key.pem` before YMODEM."""
+        self._keep_alive()
+        self.tap.write(line.encode("latin-1") + b"\r")
+
+    # --- helpers ---
+    def _keep_alive(self) -> None:
+        """Re-enter if CT may have expired since the last byte we sent (D-ENTER)."""
+        if not self.active:
+            self.enter()
+            return
+        idle = time.monotonic() - self.tap.last_tx
+        if idle > self.command_timeout * 0.9:
+            self.active = False
+            self.enter()
+
+    def _timeout_for(self, pairs: Sequence[tuple[str, Value]]) -> float:
+        return max([self.reply_timeout] + [SLOW_COMMANDS.get(n, 0.0) for n, _ in pairs])
+
+
+def _pair(c: Command) -> tuple[str, Value]:
+    if isinstance(c, str):
+        return (c, None)
+    name, value = c
+    return (name, value)
+
+
+def _shown(value: Value) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,260 @@
+"""Open a `--device` spec through pyserial and tap every byte into the test's capture.
+
+A spec is a path (`/dev/ttyUSB0`, a pty from the simulator), `rfc2217://host:port` (a
+ser2net bench rig) or `socket://host:port` (the simulator's TCP server). This module is the
+only place that knows that; above it, the device layer sees a `Tap` and cannot tell a real
+module from a simulated one. Opening failures become one-line `PortError`s naming the port
+and the cause (missing, held by another process and by whom, permission, refused).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import serial
+
+from harness.capture import RX, TX, CaptureWriter
+from harness.device.errors import DeviceTimeout, PortError
+
+URL_SCHEMES = ("rfc2217://", "socket://", "loop://")
+DEFAULT_BAUD = 9600  # BD=3 default (D-BD, reference §8)
+READ_POLL = 0.05  # seconds a single read may block; waits above it are loops with deadlines
+
+
+def is_url(spec: str) -> bool:
+    return "://" in spec
+
+
+def open_serial(
+    spec: str, baudrate: int = DEFAULT_BAUD, *, timeout: float = READ_POLL
+) -> serial.SerialBase:
+    """Open `spec` with pyserial (exclusively, for local ports) or raise a one-line PortError."""
+    if not spec:
+        raise PortError("''", "empty device spec (give a path, rfc2217://host:port or socket://…)")
+    kwargs: dict[str, Any] = {"baudrate": baudrate, "timeout": timeout, "write_timeout": 5.0}
+    if not is_url(spec):
+        kwargs["exclusive"] = True  # flock(LOCK_EX|LOCK_NB) on POSIX, like digi-xbee (§2a)
+    try:
+        port = serial.serial_for_url(spec, do_not_open=True, **kwargs)
+    except (ValueError, serial.SerialException) as exc:
+        raise PortError(spec, _plain(exc)) from None
+    try:
+        port.open()
+    except (serial.SerialException, OSError) as exc:
+        raise PortError(spec, explain_open_error(spec, exc)) from None
+    return port
+
+
+def explain_open_error(spec: str, exc: BaseException) -> str:
+    """The cause of an open failure in words a bench user can act on."""
+    code = getattr(exc, "errno", None)
+    text = _plain(exc)
+    if code is None:
+        m = re.search(r"\[Errno (\d+)\]", text)
+        code = int(m.group(1)) if m else None
+    if "exclusively lock" in text or code in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY):
+        who = holders(spec)
+        return "port is in use by another process" + (f" ({who})" if who else "")
+    if code == errno.ENOENT:
+        return "no such port (is the module plugged in? see ls /dev/serial/by-id)"
+    if code in (errno.EACCES, errno.EPERM):
+        return (
+            "permission denied (add your user to the 'dialout' group: "
+            "sudo usermod -aG dialout $USER, then log in again)"
+        )
+    if code == errno.ECONNREFUSED or "refused" in text.lower():
+        return "connection refused (is the simulator or ser2net listening there?)"
+    if code in (errno.ETIMEDOUT, errno.EHOSTUNREACH) or "timed out" in text.lower():
+        return "no answer from the host (timed out)"
+    return text
+
+
+def _plain(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def holders(path: str) -> str:
+    """Who holds `path`: pids and names from /proc/locks (flock) and /proc/*/fd. Best effort."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    pids: list[int] = []
+    major, minor = os.major(st.st_dev), os.minor(st.st_dev)
+    wanted = {f"{major:02x}:{minor:02x}:{st.st_ino}", f"{major}:{minor}:{st.st_ino}"}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/locks").read_text().splitlines():
+            parts = line.split()
+            # "1: FLOCK  ADVISORY  WRITE 1234 00:19:5 0 EOF"
+            if len(parts) >= 6 and parts[5] in wanted and parts[4].isdigit():
+                pids.append(int(parts[4]))
+    if not pids:
+        pids = _fd_holders(os.path.realpath(path))
+    seen: list[str] = []
+    for pid in dict.fromkeys(pids):
+        seen.append(f"pid {pid} {_proc_name(pid)}".rstrip())
+    return ", ".join(seen)
+
+
+def _fd_holders(real: str) -> list[int]:
+    out = []
+    me = os.getpid()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            with contextlib.suppress(OSError):
+                for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                    with contextlib.suppress(OSError):
+                        if os.readlink(fd.path) == real:
+                            out.append(int(entry.name))
+                            break
+    return out
+
+
+def _proc_name(pid: int) -> str:
+    try:
+        return "(" + Path(f"/proc/{pid}/comm").read_text().strip() + ")"
+    except OSError:
+        return ""
+
+
+class Tap:
+    """A byte port that records every byte both ways, with monotonic timestamps.
+
+    Wraps a pyserial port. `write`/`read*` are the only ways bytes move, so nothing escapes
+    the capture. With no capture, it is a plain bounded-wait port. `redact_upload()` marks a
+    secret upload (XPUT): the capture keeps only its size and SHA-256.
+    """
+
+    def __init__(
+        self, port: serial.SerialBase, capture: CaptureWriter | None = None, spec: str = ""
+    ) -> None:
+        self.port = port
+        self.capture = capture
+        self.spec = spec or str(port.port)
+        self.last_rx = 0.0  # monotonic time of the last byte received
+        self.last_tx = 0.0
+
+    # --- recording ---
+    def _rx(self, data: bytes) -> bytes:
+        if data:
+            self.last_rx = time.monotonic()
+            if self.capture is not None:
+                self.capture.wire(RX, data)
+        return data
+
+    def note(self, ev: str, **fields: Any) -> None:
+        if self.capture is not None:
+            self.capture.note(ev, **fields)
+
+    @contextlib.contextmanager
+    def redact_upload(self, what: str, content: bytes | None = None) -> Iterator[None]:
+        """Inside this block, host→module bytes are recorded as size + SHA-256 only."""
+        if self.capture is None:
+            yield
+            return
+        with self.capture.redact_upload(what, content):
+            yield
+
+    # --- bytes ---
+    def write(self, data: bytes) -> int:
+        data = bytes(data)
+        if self.capture is not None:
+            self.capture.wire(TX, data)
+        try:
+            n = self.port.write(data)
+            self.port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise PortError(self.spec, f"write failed: {_plain(exc)}") from None
+        self.last_tx = time.monotonic()
+        return len(data) if n is None else n
+
+    def read(self, size: int = 1) -> bytes:
+        """Up to `size` bytes, blocking at most the port's short poll timeout."""
+        try:
+            return self._rx(self.port.read(size))
+        except (serial.SerialException, OSError) as exc:
+            raise PortError(self.spec, f"read failed: {_plain(exc)}") from None
+
+    def read_available(self, wait: float = 0.0) -> bytes:
+        """Whatever is buffered now (waiting up to `wait` s for the first byte)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                n = self.port.in_waiting
+            except (serial.SerialException, OSError) as exc:
+                raise PortError(self.spec, f"read failed: {_plain(exc)}") from None
+            if n:
+                return self.read(n)
+            if time.monotonic() >= deadline:
+                return b""
+            chunk = self.read(1)
+            if chunk:
+                return chunk + self.read_available(0.0)
+
+    def read_until(
+        self, expected: bytes | tuple[bytes, ...], timeout: float, *, what: str
+    ) -> bytes:
+        """Read until the buffer ends with one of `expected`; DeviceTimeout names `what`."""
+        ends = (expected,) if isinstance(expected, bytes) else expected
+        deadline = time.monotonic() + timeout
+        buf = bytearray()
+        while True:
+            if any(buf.endswith(e) for e in ends):
+                return bytes(buf)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                got = bytes(buf[-64:])
+                raise DeviceTimeout(
+                    f"{self.spec}: no {what} within {timeout:g} s (last bytes: {got!r})"
+                )
+            buf += self.read_available(min(left, READ_POLL))
+
+    def drain(self, quiet: float = 0.05, limit: float = 1.0) -> bytes:
+        """Read and return what arrives until `quiet` s pass with nothing (at most `limit` s)."""
+        end = time.monotonic() + limit
+        out = bytearray()
+        while time.monotonic() < end:
+            chunk = self.read_available(quiet)
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+
+    def reset_input_buffer(self) -> None:
+        """Discard unread input, but record it first: nothing the module said is lost."""
+        self.read_available(0.0)
+
+    # --- lifecycle ---
+    @property
+    def timeout(self) -> float | None:
+        return self.port.timeout
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.port.close()
+
+    def __enter__(self) -> Tap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Tap({self.spec!r})"
+
+
+def open_device(
+    spec: str, baudrate: int = DEFAULT_BAUD, capture: CaptureWriter | None = None
+) -> Tap:
+    """Open a `--device` spec and wrap it in a `Tap` recording into `capture`."""
+    return Tap(open_serial(spec, baudrate), capture, spec)
