@@ -1,0 +1,813 @@
+"""The simulated cellular network: DNS, routes to loopback, real sockets, real TLS.
+
+The world the simulated module lives in (`SimServer`'s `world`). The pure Modem asks for
+`OpenConnection` / `SendData` / `CloseConnection` / `Listen` / `Reset`; `Network.perform`
+queues each for its own thread, which carries it out with real non-blocking sockets and a
+real TLS handshake (`sim.tlsrules`: no SNI, Digi's CA rules) and posts the outcome back as
+events (`ConnectionOpened`, `ConnectionFailed`, `DataReceived`, `ConnectionClosed`,
+`ClientAccepted`) through the `post` callable given to `start`.
+
+The network is small: a DNS map (name → IPv4), routes (IPv4[:port] → a real host:port on
+loopback) and loopback itself. A name not in DNS fails the lookup; an address with no route
+is a server that never answers (the connect fails after `no_route_timeout`). Optional
+`latency` (round trip) and `tls_handshake_time` make timing realistic; `stats()` accounts
+the time the network imposed, for the host to subtract or report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import heapq
+import ipaddress
+import itertools
+import logging
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.sim import tlsrules
+from harness.sim.effects import (
+    ClientAccepted,
+    CloseConnection,
+    ConnectionClosed,
+    ConnectionFailed,
+    ConnectionOpened,
+    DataReceived,
+    Effect,
+    Event,
+    Failure,
+    Listen,
+    OpenConnection,
+    Protocol,
+    Reset,
+    SendData,
+)
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+# Connection ids the network gives to clients accepted on a listener. The Modem numbers its
+# own connections from a small counter; this range keeps the two apart (docs/design.md).
+ACCEPTED_ID_BASE = 0x10000
+RECV_SIZE = 65536
+UDP_MAX = 65507
+
+# How long a connect to an address with no route takes to fail. The real module's TCP
+# connect timeout is not in the reference (CI 0x24 "No server - timed out on connection",
+# D-CI): ASSUMPTION A-NET-NOROUTE, one place to change (or `no_route_timeout` in config).
+DEFAULT_NO_ROUTE_TIMEOUT = 5.0
+DEFAULT_CONNECT_TIMEOUT = 10.0  # a routed server that accepts but never finishes TLS
+
+
+# ----- configuration ------------------------------------------------------------------------
+
+
+class NetworkConfigError(ValueError):
+    """A network config that cannot be used; the message names the file, line and key."""
+
+
+def _ipv4(text: str, what: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text.strip()))
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a dotted-quad IPv4 address") from None
+
+
+def _port(text: str, what: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise ValueError(f"{what} port {text!r} is not a number") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"{what} port {port} is not in 1..65535")
+    return port
+
+
+def parse_route(key: str, target: str) -> tuple[tuple[str, int | None], tuple[str, int]]:
+    """`"IP[:PORT]"`, `"HOST:PORT"` → ((ip, port or None), (host, port)). ValueError if bad."""
+    ip_text, _, port_text = key.strip().partition(":")
+    ip = _ipv4(ip_text, "route source")
+    port = _port(port_text, "route source") if port_text else None
+    host, sep, tport = target.strip().rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"route target {target!r} must be HOST:PORT")
+    return (ip, port), (host, _port(tport, "route target"))
+
+
+class NetworkConfig(BaseModel):
+    """The `network:` block of `xbee-sim --config FILE` (all keys optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hosts: dict[str, str] = Field(default_factory=dict)  # DNS: name → IPv4
+    routes: dict[str, str] = Field(default_factory=dict)  # "IP[:PORT]" → "HOST:PORT"
+    latency: float = Field(0.0, ge=0.0, le=30.0)  # round trip, seconds
+    tls_handshake_time: float = Field(0.0, ge=0.0, le=60.0)  # on top of the real handshake
+    no_route_timeout: float = Field(DEFAULT_NO_ROUTE_TIMEOUT, gt=0.0, le=600.0)
+    connect_timeout: float = Field(DEFAULT_CONNECT_TIMEOUT, gt=0.0, le=600.0)
+    loopback_direct: bool = True  # 127.0.0.0/8 reaches the real loopback without a route
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for name, ip in value.items():
+            if not name or any(c.isspace() for c in name):
+                raise ValueError(f"host name {name!r} is empty or has spaces")
+            out[name.lower().rstrip(".")] = _ipv4(str(ip), f"address of {name}")
+        return out
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, target in value.items():
+            parse_route(str(key), str(target))
+        return {str(k): str(v) for k, v in value.items()}
+
+    def route_table(self) -> dict[tuple[str, int | None], tuple[str, int]]:
+        return dict(parse_route(k, v) for k, v in self.routes.items())
+
+
+def load_config(path: str | Path, *, section: str = "network") -> NetworkConfig:
+    """Read the `network:` block of a YAML config; errors name the file, line and key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NetworkConfigError(f"{p}: cannot read network config: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark else str(p)
+        raise NetworkConfigError(
+            f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if data is None:
+        return NetworkConfig()
+    if not isinstance(data, dict):
+        raise NetworkConfigError(f"{p}:1: the config must be a mapping with a {section!r} key")
+    block = data.get(section, {}) or {}
+    node = _child(root, section)
+    try:
+        return NetworkConfig.model_validate(block)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(x) for x in err["loc"]]
+        line = _line_of(node, loc) or (node.start_mark.line + 1 if node else 1)
+        key = ".".join([section, *loc])
+        raise NetworkConfigError(f"{p}:{line}: {key}: {err['msg']}") from None
+
+
+def _child(node: Any, key: str) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if str(k.value) == key:
+                return v
+    return None
+
+
+def _line_of(node: Any, loc: list[str]) -> int | None:
+    """1-based line of the key at `loc` inside a composed YAML node, best effort."""
+    line = None
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for k, v in node.value:
+            if str(k.value) == key:
+                line, node = k.start_mark.line + 1, v
+                break
+        else:
+            break
+    return line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The network's options for `xbee-sim` (serve.py calls this once)."""
+    g = parser.add_argument_group("simulated network")
+    g.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="NAME=IP",
+        type=_host_arg,
+        help="DNS entry of the simulated network (repeatable), e.g. google.com=142.250.72.14",
+    )
+    g.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="IP[:PORT]=HOST:PORT",
+        type=_route_arg,
+        help="where a simulated address really goes (repeatable), e.g. "
+        "142.250.72.14:443=127.0.0.1:8443",
+    )
+    g.add_argument("--latency", type=float, metavar="SECONDS", help="network round-trip time")
+    g.add_argument(
+        "--tls-handshake-time", type=float, metavar="SECONDS", help="added per TLS handshake"
+    )
+    g.add_argument(
+        "--no-route-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="connect to an unrouted address fails after",
+    )
+
+
+def _host_arg(text: str) -> tuple[str, str]:
+    name, sep, ip = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--host {text!r}: expected NAME=IP")
+    try:
+        return name.strip(), _ipv4(ip, f"--host {name}")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _route_arg(text: str) -> tuple[str, str]:
+    key, sep, target = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--route {text!r}: expected IP[:PORT]=HOST:PORT")
+    try:
+        parse_route(key, target)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--route {text!r}: {exc}") from None
+    return key.strip(), target.strip()
+
+
+def config_from_args(args: argparse.Namespace, base: NetworkConfig | None = None) -> NetworkConfig:
+    """Command-line options over a config file's block (the command line wins)."""
+    data = (base or NetworkConfig()).model_dump()
+    data["hosts"].update(dict(getattr(args, "host", []) or []))
+    data["routes"].update(dict(getattr(args, "route", []) or []))
+    for name in ("latency", "tls_handshake_time", "no_route_timeout"):
+        value = getattr(args, name, None)
+        if value is not None:
+            data[name] = value
+    try:
+        return NetworkConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise NetworkConfigError(
+            f"command line: {'.'.join(map(str, err['loc']))}: {err['msg']}"
+        ) from None
+
+
+# ----- the network --------------------------------------------------------------------------
+
+
+@dataclass
+class _Conn:
+    conn_id: int
+    protocol: Protocol
+    sock: socket.socket
+    remote: tuple[str, int]  # simulated address (after DNS)
+    real: tuple[str, int] | None  # where it really goes
+    local_port: int = 0
+    state: str = "connecting"  # connecting, handshaking, open, closing
+    tls: tlsrules.ClientTls | None = None
+    out: bytearray = field(default_factory=bytearray)
+    want_write: bool = False
+    started: float = 0.0
+    deadline: float | None = None
+    listener: bool = False  # made by Listen (TCP: accepts; UDP: bound socket)
+    ready_at: float = 0.0  # when ConnectionOpened is posted (events for it come after)
+
+
+class Network:
+    """Carries out the Modem's network effects with real sockets on its own thread."""
+
+    def __init__(
+        self, config: NetworkConfig | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.config = config or NetworkConfig()
+        self.clock = clock
+        self._routes = self.config.route_table()
+        self._reverse = {real: (ip, port or real[1]) for (ip, port), real in self._routes.items()}
+        self._post: Callable[[Event], None] = lambda event: None
+        self._sel = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, None)
+        self._commands: deque[Effect] = deque()
+        self._lock = threading.Lock()
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._conns: dict[int, _Conn] = {}
+        self._listen_ports: dict[int, tuple[str, int]] = {}
+        self._accepted_ids = itertools.count(ACCEPTED_ID_BASE)
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._stats: dict[str, float] = {
+            "network_delay_s": 0.0,
+            "tls_handshake_delay_s": 0.0,
+            "connections_opened": 0,
+            "connections_failed": 0,
+            "bytes_sent": 0,
+            "bytes_received": 0,
+        }
+
+    # -- the world interface (see docs/design.md "The world") -------------------------------
+
+    def start(self, post: Callable[[Event], None]) -> Network:
+        """Begin carrying out effects; every outcome is handed to `post` (from our thread)."""
+        self._post = post
+        self._thread = threading.Thread(target=self._run, name="sim-network", daemon=True)
+        self._thread.start()
+        return self
+
+    def perform(self, effect: Effect) -> None:
+        """Queue a network effect (thread-safe, never blocks). Other effects are ignored."""
+        if not isinstance(effect, OpenConnection | SendData | CloseConnection | Listen | Reset):
+            return
+        with self._lock:
+            self._commands.append(effect)
+        self._wake()
+
+    def stats(self) -> dict[str, float]:
+        """Time the network imposed (latency, handshake time) and traffic, for `--stats`."""
+        with self._lock:
+            return dict(self._stats)
+
+    def close(self) -> None:
+        """Stop the thread and close every socket (no events are posted for them)."""
+        self._stopping.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        for conn in list(self._conns.values()):
+            self._drop(conn)
+        with contextlib.suppress(OSError):
+            self._sel.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> Network:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def resolve(self, host: str) -> str | None:
+        """Simulated DNS: a dotted quad is itself; a name is looked up, case-insensitively."""
+        try:
+            return str(ipaddress.IPv4Address(host))
+        except ValueError:
+            return self.config.hosts.get(host.lower().rstrip("."))
+
+    def route(self, ip: str, port: int) -> tuple[str, int] | None:
+        """Where the simulated address really goes, or None (no route)."""
+        real = self._routes.get((ip, port)) or self._routes.get((ip, None))
+        if real is not None:
+            return real if real[1] else (real[0], port)
+        if self.config.loopback_direct and ipaddress.IPv4Address(ip).is_loopback:
+            return (ip, port)
+        return None
+
+    def listening_address(self, port: int) -> tuple[str, int] | None:
+        """The real loopback address of the module's listener on simulated `port`."""
+        with self._lock:
+            return self._listen_ports.get(port)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            timeout = None
+            if self._timers:
+                timeout = max(0.0, self._timers[0][0] - self.clock())
+            deadlines = [c.deadline for c in self._conns.values() if c.deadline is not None]
+            if deadlines:
+                dl = max(0.0, min(deadlines) - self.clock())
+                timeout = dl if timeout is None else min(timeout, dl)
+            for key, mask in self._sel.select(timeout if timeout is None else min(timeout, 1.0)):
+                if key.data is None:
+                    with contextlib.suppress(OSError):
+                        self._wake_r.recv(4096)
+                    continue
+                conn = key.data
+                if self._conns.get(conn.conn_id) is not conn:
+                    continue
+                try:
+                    self._on_ready(conn, mask)
+                except Exception as exc:  # never let one socket kill the network thread
+                    log.exception("network: connection %d failed unexpectedly", conn.conn_id)
+                    self._fail(conn, Failure.RESET_BY_PEER, f"internal: {exc}")
+            self._run_commands()
+            self._run_timers()
+            self._run_deadlines()
+
+    def _run_commands(self) -> None:
+        while True:
+            with self._lock:
+                if not self._commands:
+                    return
+                effect = self._commands.popleft()
+            try:
+                self._apply(effect)
+            except Exception as exc:
+                log.exception("network: %s failed", type(effect).__name__)
+                cid = getattr(effect, "conn_id", None)
+                if cid is not None:
+                    self._post(ConnectionFailed(cid, Failure.TIMEOUT, f"internal: {exc}"))
+
+    def _run_timers(self) -> None:
+        now = self.clock()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, fn = heapq.heappop(self._timers)
+            fn()
+
+    def _run_deadlines(self) -> None:
+        now = self.clock()
+        for conn in list(self._conns.values()):
+            if conn.deadline is not None and conn.deadline <= now:
+                if conn.state == "handshaking":
+                    self._fail(conn, Failure.TIMEOUT, "TLS handshake did not complete")
+                else:
+                    self._fail(conn, Failure.TIMEOUT, f"connect to {conn.real} timed out")
+
+    def _later(self, delay: float, fn: Callable[[], None]) -> None:
+        self._at(self.clock() + delay, fn)
+
+    def _at(self, due: float, fn: Callable[[], None]) -> None:
+        """Run `fn` on the network thread at monotonic time `due`; equal times run FIFO."""
+        heapq.heappush(self._timers, (due, next(self._seq), fn))
+
+    def _account(self, key: str, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self._stats[key] += seconds
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._stats[key] += n
+
+    def _emit(self, event: Event, delay: float = 0.0) -> None:
+        if delay > 0:
+            self._account("network_delay_s", delay)
+            self._later(delay, lambda: self._post(event))
+        else:
+            self._post(event)
+
+    # -- effects --------------------------------------------------------------------------
+
+    def _apply(self, effect: Effect) -> None:
+        one_way = self.config.latency / 2
+        if isinstance(effect, OpenConnection):
+            self._open(effect)
+        elif isinstance(effect, SendData):
+            if one_way:
+                self._account("network_delay_s", one_way)
+                self._later(one_way, lambda: self._send(effect))
+            else:
+                self._send(effect)
+        elif isinstance(effect, CloseConnection):
+            if one_way:
+                self._later(one_way, lambda: self._close(effect.conn_id))
+            else:
+                self._close(effect.conn_id)
+        elif isinstance(effect, Listen):
+            self._listen(effect)
+        elif isinstance(effect, Reset):
+            for conn in list(self._conns.values()):
+                self._drop(conn)
+            self._timers.clear()
+            with self._lock:
+                self._listen_ports.clear()
+
+    def _open(self, eff: OpenConnection) -> None:
+        rtt = self.config.latency
+        ip = self.resolve(eff.host)
+        if ip is None:
+            self._count("connections_failed")
+            self._emit(
+                ConnectionFailed(eff.conn_id, Failure.DNS_FAILED, f"no DNS entry for {eff.host!r}"),
+                rtt,
+            )
+            return
+        tls = None
+        if eff.protocol == Protocol.TLS:
+            if eff.tls is None:
+                self._count("connections_failed")
+                self._post(
+                    ConnectionFailed(eff.conn_id, Failure.TLS_CONFIG, "TLS without a profile")
+                )
+                return
+            try:
+                tls = tlsrules.client_context(eff.tls)
+            except tlsrules.TlsConfigError as exc:
+                self._count("connections_failed")
+                self._post(ConnectionFailed(eff.conn_id, exc.failure, exc.detail))
+                return
+        real = self.route(ip, eff.port)
+        if eff.protocol == Protocol.UDP:
+            self._open_udp(eff, ip, real)
+            return
+        if real is None:
+            # A server that never answers: the connect times out (A-NET-NOROUTE).
+            self._count("connections_failed")
+            wait = self.config.no_route_timeout
+            detail = f"no route to {ip}:{eff.port}: no answer in {wait:g} s"
+            self._emit(ConnectionFailed(eff.conn_id, Failure.NO_ROUTE, detail), wait)
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        conn = _Conn(eff.conn_id, eff.protocol, sock, (ip, eff.port), real, eff.local_port, tls=tls)
+        conn.started = self.clock()
+        conn.deadline = conn.started + self.config.connect_timeout
+        self._conns[eff.conn_id] = conn
+        err = sock.connect_ex(real)
+        if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            self._connect_error(conn, err)
+            return
+        self._sel.register(sock, selectors.EVENT_WRITE, conn)
+
+    def _open_udp(self, eff: OpenConnection, ip: str, real: tuple[str, int] | None) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind((LOOPBACK, 0))
+        conn = _Conn(
+            eff.conn_id, Protocol.UDP, sock, (ip, eff.port), real, eff.local_port, state="open"
+        )
+        self._conns[eff.conn_id] = conn
+        self._sel.register(sock, selectors.EVENT_READ, conn)
+        self._count("connections_opened")
+        local = eff.local_port or sock.getsockname()[1]
+        self._post(ConnectionOpened(eff.conn_id, (ip, eff.port), local))
+
+    def _listen(self, eff: Listen) -> None:
+        kind = socket.SOCK_DGRAM if eff.protocol == Protocol.UDP else socket.SOCK_STREAM
+        sock = socket.socket(socket.AF_INET, kind)
+        sock.setblocking(False)
+        try:
+            sock.bind((LOOPBACK, 0))
+            if kind == socket.SOCK_STREAM:
+                sock.listen(8)
+        except OSError as exc:
+            sock.close()
+            self._post(ConnectionFailed(eff.conn_id, Failure.REFUSED, f"listen failed: {exc}"))
+            return
+        conn = _Conn(eff.conn_id, eff.protocol, sock, ("0.0.0.0", 0), None, eff.port, state="open")
+        conn.listener = True
+        self._conns[eff.conn_id] = conn
+        self._sel.register(sock, selectors.EVENT_READ, conn)
+        with self._lock:
+            self._listen_ports[eff.port] = sock.getsockname()
+        self._post(ConnectionOpened(eff.conn_id, ("0.0.0.0", 0), eff.port))
+
+    def _send(self, eff: SendData) -> None:
+        conn = self._conns.get(eff.conn_id)
+        if conn is None:
+            log.debug("network: data for connection %d, which is gone; dropped", eff.conn_id)
+            return
+        if conn.protocol == Protocol.UDP:
+            dest = eff.dest or conn.remote
+            ip = self.resolve(dest[0]) or dest[0]
+            real = self.route(ip, dest[1])
+            if real is None:
+                log.info("network: UDP datagram to %s:%d has no route; dropped", ip, dest[1])
+                return
+            with contextlib.suppress(OSError):
+                conn.sock.sendto(eff.data[:UDP_MAX], real)
+                self._count("bytes_sent", len(eff.data))
+            return
+        conn.out += eff.data
+        if conn.state == "open":
+            self._flush(conn)
+
+    def _close(self, conn_id: int) -> None:
+        conn = self._conns.get(conn_id)
+        if conn is None:
+            return
+        if conn.out and conn.state == "open":
+            conn.state = "closing"  # send what is queued first (0x20 close-after-send)
+            self._update(conn)
+            return
+        self._drop(conn)
+
+    # -- readiness ------------------------------------------------------------------------
+
+    def _on_ready(self, conn: _Conn, mask: int) -> None:
+        if conn.state == "connecting":
+            err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                self._connect_error(conn, err)
+                return
+            if conn.tls is not None:
+                conn.state = "handshaking"
+                conn.sock = conn.tls.wrap(conn.sock)
+                self._sel.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+                self._handshake(conn)
+            else:
+                self._opened(conn)
+            return
+        if conn.state == "handshaking":
+            self._handshake(conn)
+            return
+        if conn.listener and conn.protocol != Protocol.UDP:
+            self._accept(conn)
+            return
+        if mask & selectors.EVENT_WRITE:
+            self._flush(conn)
+        if mask & selectors.EVENT_READ and conn.conn_id in self._conns:
+            self._read(conn)
+
+    def _connect_error(self, conn: _Conn, err: int) -> None:
+        if err == errno.ECONNREFUSED:
+            self._fail(conn, Failure.REFUSED, f"{conn.real}: connection refused (RST)")
+        elif err in (errno.ETIMEDOUT,):
+            self._fail(conn, Failure.TIMEOUT, f"{conn.real}: connect timed out")
+        else:
+            self._fail(conn, Failure.NO_ROUTE, f"{conn.real}: {errno.errorcode.get(err, err)}")
+
+    def _handshake(self, conn: _Conn) -> None:
+        assert isinstance(conn.sock, ssl.SSLSocket)
+        try:
+            conn.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._sel.modify(conn.sock, selectors.EVENT_READ, conn)
+            return
+        except ssl.SSLWantWriteError:
+            self._sel.modify(conn.sock, selectors.EVENT_WRITE, conn)
+            return
+        except (ssl.SSLError, OSError) as exc:
+            self._fail(conn, tlsrules.classify(exc), tlsrules.describe(exc))
+            return
+        self._opened(conn, tls_time=self.config.tls_handshake_time)
+
+    def _opened(self, conn: _Conn, tls_time: float = 0.0) -> None:
+        """Report the connection open no sooner than one round trip (+ handshake time) after
+        it was asked for; data that arrives meanwhile is reported after it (timers are FIFO)."""
+        conn.state = "open"
+        conn.deadline = None
+        self._count("connections_opened")
+        now = self.clock()
+        delay = max(0.0, self.config.latency + tls_time - (now - conn.started))
+        conn.ready_at = now + delay
+        hs = min(delay, tls_time)
+        self._account("tls_handshake_delay_s", hs)
+        self._account("network_delay_s", delay - hs)
+        opened = ConnectionOpened(conn.conn_id, conn.remote, self._local(conn))
+        self._at(conn.ready_at, lambda: self._post(opened))
+        self._update(conn)
+        if conn.out:
+            self._flush(conn)
+
+    def _local(self, conn: _Conn) -> int:
+        if conn.local_port:
+            return conn.local_port
+        with contextlib.suppress(OSError):
+            return conn.sock.getsockname()[1]
+        return 0
+
+    def _flush(self, conn: _Conn) -> None:
+        while conn.out:
+            try:
+                n = conn.sock.send(bytes(conn.out[:16384]))
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                break
+            except ssl.SSLError as exc:
+                self._closed(conn, tlsrules.classify(exc), tlsrules.describe(exc))
+                return
+            except OSError as exc:
+                self._closed(conn, Failure.RESET_BY_PEER, f"send failed: {exc.strerror or exc}")
+                return
+            if n <= 0:
+                break
+            del conn.out[:n]
+            self._count("bytes_sent", n)
+        if not conn.out and conn.state == "closing":
+            self._drop(conn)
+            return
+        self._update(conn)
+
+    def _read(self, conn: _Conn) -> None:
+        one_way = self.config.latency / 2
+        if conn.protocol == Protocol.UDP:
+            while True:
+                try:
+                    data, peer = conn.sock.recvfrom(RECV_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    return
+                self._count("bytes_received", len(data))
+                source = self._reverse.get(peer, peer)
+                self._emit(DataReceived(conn.conn_id, data, source), one_way)
+        chunks: list[bytes] = []
+        failure: tuple[Failure, str] | None = None
+        while True:
+            try:
+                data = conn.sock.recv(RECV_SIZE)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                break
+            except ssl.SSLZeroReturnError:
+                failure = (Failure.CLOSED_BY_PEER, "TLS close_notify")
+                break
+            except ssl.SSLError as exc:
+                # e.g. TLS 1.3: the server rejects a missing client certificate after the
+                # client's side of the handshake finished; it surfaces on the first read.
+                failure = (tlsrules.classify(exc), tlsrules.describe(exc))
+                break
+            except ConnectionResetError:
+                failure = (Failure.RESET_BY_PEER, "connection reset by peer")
+                break
+            except OSError as exc:
+                failure = (Failure.RESET_BY_PEER, f"recv failed: {exc.strerror or exc}")
+                break
+            if not data:
+                failure = (Failure.CLOSED_BY_PEER, "remote closed the connection")
+                break
+            chunks.append(data)
+        if chunks:
+            data = b"".join(chunks)
+            self._count("bytes_received", len(data))
+            self._emit_after_open(conn, DataReceived(conn.conn_id, data), one_way)
+        if failure is not None:
+            self._closed(conn, *failure)
+
+    def _accept(self, listener: _Conn) -> None:
+        while True:
+            try:
+                sock, peer = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            sock.setblocking(False)
+            cid = next(self._accepted_ids)
+            conn = _Conn(
+                cid, listener.protocol, sock, peer, peer, listener.local_port, state="open"
+            )
+            self._conns[cid] = conn
+            self._sel.register(sock, selectors.EVENT_READ, conn)
+            self._count("connections_opened")
+            self._post(ClientAccepted(listener.conn_id, cid, peer))
+
+    # -- endings --------------------------------------------------------------------------
+
+    def _fail(self, conn: _Conn, failure: Failure, detail: str) -> None:
+        """A connection that never opened."""
+        self._drop(conn)
+        self._count("connections_failed")
+        elapsed = self.clock() - conn.started
+        self._emit(
+            ConnectionFailed(conn.conn_id, failure, detail), max(0.0, self.config.latency - elapsed)
+        )
+
+    def _closed(self, conn: _Conn, failure: Failure, detail: str) -> None:
+        """A connection that was open and ended from the far side."""
+        self._drop(conn)
+        closed = ConnectionClosed(conn.conn_id, failure, detail)
+        self._emit_after_open(conn, closed, self.config.latency / 2)
+
+    def _emit_after_open(self, conn: _Conn, event: Event, delay: float) -> None:
+        """Post `event` after `delay`, but never before the connection's ConnectionOpened."""
+        now = self.clock()
+        due = max(now + delay, conn.ready_at)
+        if due <= now and not self._timers:
+            self._post(event)
+            return
+        self._account("network_delay_s", max(0.0, due - now))
+        self._at(due, lambda: self._post(event))
+
+    def _drop(self, conn: _Conn) -> None:
+        if self._conns.get(conn.conn_id) is conn:
+            del self._conns[conn.conn_id]
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._sel.unregister(conn.sock)
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+        if conn.listener:
+            with self._lock:
+                self._listen_ports.pop(conn.local_port, None)
+
+    def _update(self, conn: _Conn) -> None:
+        if self._conns.get(conn.conn_id) is not conn:
+            return
+        mask = selectors.EVENT_READ
+        if conn.out:
+            mask |= selectors.EVENT_WRITE
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.modify(conn.sock, mask, conn)
