@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "harness.commands.decode",
     "harness.commands.codes",
     "harness.commands.profile",
+    "harness.commands.capture",
 )
 
 
