@@ -8,15 +8,14 @@ does not yet exist", D-TLS). The TL command's numbers are kept in one table, `TL
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 
-FLASH_ROOT = "/flash"  # D-FS: "/flash, the only entry at the root level"
-CERT_DIR = "/flash/cert"  # D-TLS p.100: plain names are "in the certs/ directory" (= /flash/cert)
+from harness.xbee import fspath
+
+CERT_DIR = fspath.CERT_DIR  # D-TLS p.100: plain names are "in the certs/ directory"
 PROFILE_COUNT = 3  # D-TLS: $0, $1, $2; 0x23 and socket option 0x00 choose 0–2
 DEFAULT_PROFILE = ";;"  # D-TLS p.100: default ";;" = encrypted, not authenticated
 FIELD_SEPARATOR = ";"
-MAX_PATH = 255  # D-FS: "full absolute path ≤ 255 characters"
 
 # TL (SSL/TLS protocol version). The numbers are UNVERIFIED (reference §3.2, §10 item 1):
 # one user writes `ATTL3 (TLS 1.2)` (F-AZ), XCTU shows a "TLSv1.2" choice (F-HTTPS). We
@@ -71,25 +70,19 @@ class TlsProfile:
 
 
 def resolve(name: str, cert_dir: str = CERT_DIR) -> str:
-    """Digi's rule for a file named in a profile (D-TLS p.100, D-FS).
+    """Digi's rule for a file named in a profile (D-TLS p.100, D-FS via `xbee.fspath`).
 
     A plain name is relative to `/flash/cert`; `../x` and `/flash/x` both mean `/flash/x`;
     a name without the leading slash is always relative, so `flash/cert/x` resolves to
     `/flash/cert/flash/cert/x` (inference from the rule, UNVERIFIED: A-TLS-RELPATH).
-    Raises `ProfileError` for a path outside `/flash` or longer than 255 characters.
+    Raises `ProfileError` for a bad name, a path outside `/flash` or one over 255 characters.
     """
     if not name:
         raise ProfileError("empty file name in TLS profile")
-    joined = name if name.startswith("/") else posixpath.join(cert_dir, name)
-    path = posixpath.normpath(joined)
-    if path.startswith("//"):
-        path = "/" + path.lstrip("/")
-    if path != FLASH_ROOT and not path.startswith(FLASH_ROOT + "/"):
-        # D-FS: "absolute paths … must start with /flash"
-        raise ProfileError(f"TLS profile file {name!r} resolves to {path!r}, outside {FLASH_ROOT}")
-    if len(path) > MAX_PATH:
-        raise ProfileError(f"TLS profile file {name!r}: path longer than {MAX_PATH} characters")
-    return path
+    try:
+        return fspath.resolve(name, cert_dir)
+    except fspath.PathError as exc:
+        raise ProfileError(f"TLS profile file {name!r}: {exc.why}") from None
 
 
 def tl_version(value: int) -> str:
