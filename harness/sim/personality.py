@@ -1,0 +1,257 @@
+"""Personalities: one YAML file per firmware, loaded into a typed, checked object.
+
+Firmware differences are data, not `if` chains: identity values, parameter defaults and
+ranges, registration timing, the features the firmware has, socket limits, the code a
+`Failure` becomes, and quirks. Every row carries its provenance (a source tag, or
+`assumption: true` with evidence); a file without it does not load. A bad file gives a
+`PersonalityError` naming the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.sim import features as feature_registry
+from harness.sim.effects import Failure
+from harness.xbee import at
+
+DEFAULT = "cat1-3100C"
+CODE_KINDS = ("ci", "tx_status", "socket_status")
+
+
+class PersonalityError(ValueError):
+    """A personality file that cannot be used; the message names file, line and key."""
+
+
+class _Sourced(BaseModel):
+    """Provenance every row carries: a reference source tag, or a marked assumption."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str | None = None
+    assumption: bool = False
+    evidence: str | None = None
+
+    @model_validator(mode="after")
+    def _has_provenance(self) -> _Sourced:
+        if self.assumption and not self.evidence:
+            raise ValueError("an assumption needs `evidence`")
+        if not self.assumption and not self.source:
+            raise ValueError("needs `source` (a reference tag) or `assumption: true` + `evidence`")
+        return self
+
+
+class Row(_Sourced):
+    value: Any
+
+
+class Registration(_Sourced):
+    initializing_s: float = Field(ge=0)  # AI 0xFF
+    registering_s: float = Field(ge=0)  # AI 0x22
+    connecting_s: float = Field(ge=0)  # AI 0x23
+
+
+class FeatureRow(_Sourced):
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in feature_registry.FEATURE_NAMES:
+            raise ValueError(f"unknown feature {name!r}; known: "
+                             f"{', '.join(feature_registry.FEATURE_NAMES)}")
+        return name
+
+
+class Sockets(_Sourced):
+    max_total: int = Field(ge=1)
+    max_tcp: int = Field(ge=0)
+    max_udp: int = Field(ge=0)
+    max_tls: int = Field(ge=0)
+
+
+class Codes(_Sourced):
+    ci: int = Field(ge=0, le=0xFF)
+    tx_status: int = Field(ge=0, le=0xFF)
+    socket_status: int = Field(ge=0, le=0xFF)
+
+
+class Timing(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    reset_s: Row
+
+
+class _File(BaseModel):
+    """The YAML file as written."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    product: str
+    source: str
+    identity: dict[str, Row]
+    network: dict[str, Row] = {}
+    defaults: dict[str, Row] = {}
+    ranges: dict[str, Row] = {}
+    registration: Registration
+    timing: Timing
+    features: list[FeatureRow]
+    sockets: Sockets
+    codes: dict[str, Codes]
+    quirks: dict[str, Row] = {}
+
+    @field_validator("identity", "network", "defaults")
+    @classmethod
+    def _values_fit_catalogue(cls, rows: dict[str, Row]) -> dict[str, Row]:
+        for name, row in rows.items():
+            try:
+                at.validate(name, row.value)
+            except at.AtError as err:
+                raise ValueError(f"{name}: {err}") from None
+        return rows
+
+    @field_validator("ranges")
+    @classmethod
+    def _ranges_shape(cls, rows: dict[str, Row]) -> dict[str, Row]:
+        for name, row in rows.items():
+            if at.spec(name).kind is not at.Kind.HEX:
+                raise ValueError(f"{name}: ranges only apply to numeric commands")
+            ok = isinstance(row.value, list) and all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(v, int) for v in r)
+                and r[0] <= r[1] for r in row.value)
+            if not ok:
+                raise ValueError(f"{name}: value must be a list of [low, high] pairs")
+        return rows
+
+    @field_validator("codes")
+    @classmethod
+    def _every_failure(cls, rows: dict[str, Codes]) -> dict[str, Codes]:
+        known = {f.value for f in Failure}
+        unknown = sorted(set(rows) - known)
+        if unknown:
+            raise ValueError(f"unknown failure reason(s) {unknown}; known: {sorted(known)}")
+        missing = sorted(known - set(rows))
+        if missing:
+            raise ValueError(f"missing failure reason(s) {missing}")
+        return rows
+
+
+class Personality:
+    """A firmware's data, ready for the Modem and its features."""
+
+    def __init__(self, data: _File, path: Path) -> None:
+        self.path = path
+        self.name = data.name
+        self.product = data.product
+        self.identity: dict[str, at.Value] = {k.upper(): v.value for k, v in data.identity.items()}
+        self.network: dict[str, at.Value] = {k.upper(): v.value for k, v in data.network.items()}
+        self.defaults: dict[str, at.Value] = {k.upper(): v.value for k, v in data.defaults.items()}
+        self.ranges: dict[str, tuple[tuple[int, int], ...]] = {
+            k.upper(): tuple((lo, hi) for lo, hi in v.value) for k, v in data.ranges.items()}
+        self.registration = data.registration
+        self.reset_s = float(data.timing.reset_s.value)
+        self.features: tuple[str, ...] = tuple(f.name for f in data.features)
+        self.sockets = data.sockets
+        self.codes: dict[Failure, Codes] = {Failure(k): v for k, v in data.codes.items()}
+        self.quirks: dict[str, Any] = {k: v.value for k, v in data.quirks.items()}
+        self.raw = data
+
+    def __repr__(self) -> str:
+        return f"Personality({self.name!r}, VR={self.identity.get('VR', 0):X})"
+
+    def has_feature(self, name: str) -> bool:
+        return name in self.features
+
+    def default(self, name: str) -> at.Value | None:
+        """This firmware's default for a parameter: the file's, else the catalogue's."""
+        name = name.upper()
+        if name in self.defaults:
+            return self.defaults[name]
+        return at.spec(name).default
+
+    def allows(self, name: str, value: int) -> bool:
+        """Range check with this firmware's overrides (e.g. BD on *13 and earlier, D-BD)."""
+        name = name.upper()
+        if name in self.ranges:
+            return any(lo <= value <= hi for lo, hi in self.ranges[name])
+        return at.spec(name).allows(value)
+
+    def code(self, failure: Failure, kind: str) -> int:
+        """CI / TX status / socket status for a failure reason on this firmware."""
+        if kind not in CODE_KINDS:
+            raise KeyError(f"code kind {kind!r}; expected one of {CODE_KINDS}")
+        return int(getattr(self.codes[failure], kind))
+
+    def quirk(self, name: str, default: Any = None) -> Any:
+        return self.quirks.get(name, default)
+
+
+def available() -> list[str]:
+    """Names of the personalities shipped with the package."""
+    folder = importlib.resources.files("harness.sim") / "personalities"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def load(name_or_path: str | Path = DEFAULT) -> Personality:
+    """A shipped personality by name (`cat1-3100C`), or any YAML file by path."""
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+        folder = importlib.resources.files("harness.sim") / "personalities"
+        candidate = folder / f"{name_or_path}.yaml"
+        if not candidate.is_file():
+            raise PersonalityError(
+                f"no personality {str(name_or_path)!r}; available: {', '.join(available())}")
+        path = Path(str(candidate))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PersonalityError(f"{path}: cannot read: {err.strerror}") from None
+    return loads(text, path)
+
+
+def loads(text: str, path: Path | str = "<personality>") -> Personality:
+    """Parse and check personality YAML text; `path` is only used in error messages."""
+    path = Path(path)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise PersonalityError(f"{where}: not valid YAML: {getattr(err, 'problem', err)}") from None
+    if not isinstance(data, dict):
+        raise PersonalityError(f"{path}: expected a mapping at the top level")
+    try:
+        parsed = _File.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = tuple(str(p) for p in first["loc"])
+        line = _line_of(node, loc)
+        where = f"{path}:{line}" if line else str(path)
+        key = ".".join(loc) or "(top level)"
+        extra = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        raise PersonalityError(f"{where}: {key}: {first['msg']}{extra}") from None
+    return Personality(parsed, path)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[str, ...]) -> int | None:
+    """1-based line of the deepest YAML node along a pydantic error location."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if str(k.value) == part), None)
+            if nxt is None:
+                break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
