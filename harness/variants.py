@@ -1,0 +1,94 @@
+"""The TLS certificate set-ups the HTTPS suite runs, as data.
+
+Each variant says which files go to `/flash/cert` (by their PKI name, see
+`harness.servers.FILES`), what `$0` is set to, which server it talks to (plain TLS or
+mutual TLS), and what the module should do: answer (`ok`) or fail for a reason. Reasons
+are the simulator's `Failure` values (`tls_auth`, `tls_config`, `tls_handshake`); which
+code a reason becomes is personality data, so the expectation holds on every firmware.
+Where a variant's outcome rests on an inference of the reference, `basis` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file for `/flash/cert`: its name on the module and its PKI name on the host."""
+
+    name: str
+    pki: str
+    secure: bool = False  # ATFS XPUT: private keys (D-TLS p.100)
+
+
+@dataclass(frozen=True)
+class TlsVariant:
+    name: str
+    profile: str  # the $0 string, "ca;cert;key" (D-TLS p.100)
+    expect: str  # OK or a failure reason
+    server: str = "tls"  # "tls" or "mutual"
+    uploads: tuple[Upload, ...] = field(default=())
+    basis: str = ""  # source tag or the assumption that decides the expectation
+
+    @property
+    def expects_success(self) -> bool:
+        return self.expect == OK
+
+
+_ROOT = Upload("root.crt", "root_ca")
+_LEAF = Upload("wgc.crt", "server_cert")  # the forum's name for google.com's certificate
+_INTER = Upload("inter.crt", "intermediate_ca")
+_WRONG = Upload("other.crt", "wrong_ca")
+_CLIENT = Upload("client.crt", "client_cert")
+_KEY = Upload("client.key", "client_key", secure=True)
+
+VARIANTS: dict[str, TlsVariant] = {
+    v.name: v
+    for v in (
+        TlsVariant("no-ca", ";;", OK, basis="D-TLS p.100: ;; = encrypted, not authenticated"),
+        TlsVariant("root-ca", "root.crt;;", OK, uploads=(_ROOT,), basis="D-TLS p.100"),
+        TlsVariant(
+            "leaf-as-ca", "wgc.crt;;", "tls_auth", uploads=(_LEAF,),
+            basis="D-TLS p.100: a non-self-signed certificate is not a CA; F-HTTPS",
+        ),
+        TlsVariant(
+            "intermediate-as-ca", "inter.crt;;", "tls_auth", uploads=(_INTER,),
+            basis="D-TLS p.100: intermediate CAs are not enough",
+        ),
+        TlsVariant("wrong-ca", "other.crt;;", "tls_auth", uploads=(_WRONG,), basis="D-TLS"),
+        TlsVariant(
+            "missing-file", "absent.crt;;", "tls_config",
+            basis="D-89 0x86: invalid TLS configuration (missing file)",
+        ),
+        TlsVariant(
+            "path-absolute", "/flash/cert/root.crt;;", OK, uploads=(_ROOT,),
+            basis="D-TLS p.100: absolute paths start with /flash",
+        ),
+        TlsVariant(
+            "path-relative", "../cert/root.crt;;", OK, uploads=(_ROOT,),
+            basis="D-TLS p.100: relative to certs/",
+        ),
+        TlsVariant(
+            "path-no-slash", "flash/cert/root.crt;;", "tls_config", uploads=(_ROOT,),
+            basis="inference from D-TLS p.100 (A-TLS-NOSLASH): resolves under /flash/cert/flash",
+        ),
+        TlsVariant(
+            "client-cert", "root.crt;client.crt;client.key", OK, server="mutual",
+            uploads=(_ROOT, _CLIENT, _KEY), basis="D-TLS p.100: client cert and PKCS#1 key",
+        ),
+        TlsVariant(
+            "mutual-no-client-cert", "root.crt;;", "tls_handshake", server="mutual",
+            uploads=(_ROOT,), basis="D-TLS p.100: no client cert may fail mutual auth",
+        ),
+    )
+}
+
+
+def get(name: str) -> TlsVariant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise KeyError(f"unknown TLS variant {name!r}; known: {', '.join(VARIANTS)}") from None
