@@ -39,9 +39,13 @@ from pydantic import (
     model_validator,
 )
 
+from harness.variants import VARIANTS
+
 # Where `--profile NAME` and the default profile are looked up when not found from the cwd.
 BUILTIN_PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
 DEFAULT_PROFILE = "sim"
+# The simulator's firmware personalities (data files of harness.sim), by file stem.
+PERSONALITY_DIR = Path(__file__).resolve().parent / "sim" / "personalities"
 PROFILE_SUFFIXES = (".yaml", ".yml")
 
 Mode = Literal["transparent", "api", "api-escaped"]
@@ -49,25 +53,8 @@ MODES: tuple[str, ...] = get_args(Mode)
 # The API mode each mode sets (D-AP): AP=0 transparent, AP=1 API, AP=2 API with escapes.
 AP_FOR_MODE: dict[str, int] = {"transparent": 0, "api": 1, "api-escaped": 2}
 
-# TLS variants, by what they are; the suites give each its test. Each row says where the
-# behaviour it probes comes from (reference §5).
-TLS_VARIANTS: dict[str, str] = {
-    "no-ca": "$0 ';;': encrypted, server not authenticated (D-TLS p.100)",
-    "root-ca": "CA file = the self-signed root of the server's chain (D-TLS p.100)",
-    "leaf-as-ca": "CA file = the server's own, non-self-signed leaf (F-HTTPS; D-TLS p.100)",
-    "intermediate-as-ca": "CA file = the issuing intermediate: 'not enough' (D-TLS p.100)",
-    "wrong-ca": "CA file = a root that did not sign the server's chain (D-TLS p.100)",
-    "self-signed-as-ca": "server presents a self-signed cert, used as CA (L-MP ussl.pyi)",
-    "missing-file": "$0 names a file not on /flash (D-TLS p.100; D-89 0x86)",
-    "path-name": "$0 names the CA by a plain name, relative to /flash/cert (D-TLS p.100)",
-    "path-absolute": "$0 names the CA as /flash/cert/NAME (D-TLS p.100)",
-    "path-relative": "$0 names the CA as ../cert/NAME (D-TLS p.100)",
-    "path-no-slash": "$0 names the CA as flash/cert/NAME, no leading slash (F-HTTPS)",
-    "client-cert": "mutual TLS with client cert + PKCS#1 key (D-TLS p.100-101)",
-    "mutual-no-client-cert": "server asks for a client cert, $0 has none (D-TLS p.100)",
-    "client-key-pkcs8": "client key in PKCS#8, not PKCS#1 (D-TLS p.101)",
-    "client-key-encrypted": "client key encrypted with a passphrase (D-TLS p.101)",
-}
+# TLS variants by name; what each one is (files, $0, expected outcome) is `harness.variants`.
+TLS_VARIANTS: tuple[str, ...] = tuple(VARIANTS)
 TlsVariant = Literal[tuple(TLS_VARIANTS)]  # type: ignore[valid-type]
 
 # D-BD: BD table rates, and the non-standard range 0x4B0-0xEC400 the module also accepts.
@@ -279,6 +266,19 @@ def _check_baud(value: int) -> int:
     return value
 
 
+def known_personalities() -> list[str]:
+    return sorted(p.stem for p in PERSONALITY_DIR.glob("*.yaml"))
+
+
+def _check_personality(name: str) -> str:
+    known = known_personalities()
+    if known and name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"no simulator personality {name!r} ({hint}known: {', '.join(known)})")
+    return name
+
+
 def _secret_from_env(value: Any) -> Any:
     """`{env: NAME}` takes a secret from the environment, so it is never in the YAML file."""
     if isinstance(value, Mapping):
@@ -294,6 +294,7 @@ def _secret_from_env(value: Any) -> Any:
 AtName = Annotated[str, AfterValidator(_check_at_name)]
 BaselineName = Annotated[str, AfterValidator(_check_baseline_name)]
 AtValue = Annotated[Any, BeforeValidator(_check_scalar)]
+Personality = Annotated[str, AfterValidator(_check_personality)]
 Secret = Annotated[SecretStr, BeforeValidator(_secret_from_env)]
 
 
@@ -331,7 +332,8 @@ Reset = Annotated[
 
 class Device(_Strict):
     baud: Annotated[int, AfterValidator(_check_baud)] = 9600  # D-BD default BD=3
-    personality: str | None = None  # the simulator's firmware personality; ignored on hardware
+    # The simulator's firmware personality (`--device sim` without `:NAME`); unused on hardware.
+    personality: Personality | None = None
     reset: Reset = AtReset()
 
 
