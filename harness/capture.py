@@ -629,13 +629,26 @@ def _text(raw: bytes) -> str:
 
 def _frame_line(data: bytes) -> str:
     dec = decode_frame(data)
-    fields = dec.get("fields")
-    if isinstance(fields, dict):
-        body = " ".join(f"{k}={_short(v)}" for k, v in fields.items())
-    else:
-        body = data.hex(" ")
+    fields = dict(dec.get("fields") or {})
+    name = fields.pop("name", "frame")
+    fields.pop("type", None)
+    fields.pop("status_name", None)  # the code's meaning follows, from codes.py
+    body = " ".join(f"{k}={_show_value(k, v)}" for k, v in fields.items()) or data.hex(" ")
     codes_ = "; ".join(dec.get("codes", {}).values())
-    return f"[0x{data[0]:02X}] {body}" + (f"  => {codes_}" if codes_ else "")
+    return f"[0x{data[0]:02X} {name}] {body}" + (f"  => {codes_}" if codes_ else "")
+
+
+def _show_value(key: str, v: Any) -> str:
+    """Payloads and AT values as text when they are printable, else hex."""
+    if isinstance(v, str) and key in ("value", "parameter", "payload", "data", "option_data"):
+        try:
+            raw = bytes.fromhex(v)
+        except ValueError:
+            return _short(v)
+        if raw and all(0x20 <= b < 0x7F or b in (0x0D, 0x0A) for b in raw):
+            return _short(repr(raw.decode("ascii")))
+        return _short(v) if v else "''"
+    return _short(v)
 
 
 def _short(v: Any) -> str:
@@ -646,18 +659,42 @@ def _short(v: Any) -> str:
 ARROW = {TX: "->", RX: "<-"}
 
 
+_TEXT_GAP = 0.1  # s: pieces of one line closer than this print as one line
+
+
 def render(
-    events: list[dict[str, Any]] | Capture, header: dict[str, Any] | None = None
+    events: list[dict[str, Any]] | Capture,
+    header: dict[str, Any] | None = None,
+    *,
+    notes: bool = False,
 ) -> Iterator[str]:
-    """A readable transcript: AT lines as text, frames decoded with their codes' meanings."""
+    """A readable transcript: AT lines as text, frames decoded with their codes' meanings.
+
+    `frame` and `at` annotations repeat what the wire shows, so they are printed only with
+    `notes=True` (or when the capture holds no wire bytes at all).
+    """
     if isinstance(events, Capture):
         header, events = events.header, events.events
     if header is not None:
         yield render_header(header)
+    has_wire = any(e["ev"] in WIRE_EVENTS for e in events)
     held = {TX: b"", RX: b""}
+    text = {TX: (0.0, b""), RX: (0.0, b"")}  # an unfinished text line: (first t, bytes)
+
+    def flush_text(direction: str) -> Iterator[str]:
+        t0, raw = text[direction]
+        if raw:
+            text[direction] = (0.0, b"")
+            yield f"{t0:10.3f} {ARROW[direction]} {_text(raw)}"
+
     for ev in events:
         kind = ev["ev"]
-        t = f"{ev.get('t', 0.0):10.3f}"
+        now = float(ev.get("t", 0.0))
+        t = f"{now:10.3f}"
+        for d in WIRE_EVENTS:
+            t0, raw = text[d]
+            if raw and (d != kind or now - t0 > _TEXT_GAP):
+                yield from flush_text(d)
         if kind in WIRE_EVENTS:
             arrow = ARROW[kind]
             if "hex" not in ev:
@@ -673,20 +710,28 @@ def render(
             )
             for unit in units:
                 if unit.kind == "frame":
+                    yield from flush_text(kind)
                     esc = " (escaped)" if unit.escaped else ""
                     yield f"{t} {arrow} {_frame_line(unit.data)}{esc}"
-                else:
-                    yield f"{t} {arrow} {_text(unit.raw)}"
+                    continue
+                t0, raw = text[kind]
+                text[kind] = (t0 if raw else now, raw + unit.raw)
+                if unit.raw.endswith(b"\r"):
+                    yield from flush_text(kind)
             continue
         rest = {k: v for k, v in ev.items() if k not in ("ev", "t")}
         if kind == "mode":
             yield f"{t} ~~ mode: {rest.get('mode')}"
+        elif kind in ("at", "frame") and has_wire and not notes:
+            continue
         elif kind == "at":
             yield f"{t} ~~ AT{rest.get('cmd', '')}{rest.get('param') or ''} => {rest.get('reply')}"
         elif kind == "frame":
             yield f"{t} ~~ frame {rest.get('dir')} {_frame_line(bytes.fromhex(rest['data']))}"
         else:
             yield f"{t} ~~ {kind}: " + " ".join(f"{k}={_short(v)}" for k, v in rest.items())
+    for d in WIRE_EVENTS:
+        yield from flush_text(d)
     for direction, rest_bytes in held.items():
         if rest_bytes:
             yield f"{'end':>10} {ARROW[direction]} {_text(rest_bytes)} (incomplete)"

@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
         description="Print a capture: AT lines as text, frames decoded with their codes.",
     )
     show.add_argument("file", metavar="FILE", help="a .jsonl capture file")
+    show.add_argument("--notes", action="store_true", help="also print AT and frame annotations")
     show.set_defaults(func=run_show)
 
 
@@ -43,7 +44,7 @@ def run_show(args: argparse.Namespace) -> int:
     except CaptureError as exc:
         error = exc
     if header is not None:
-        for line in render(events, header):
+        for line in render(events, header, notes=args.notes):
             print(line)
     if error is not None:
         print(f"xbee-hil capture show: {error}", file=sys.stderr)

@@ -143,6 +143,7 @@ class Tap:
         self.spec = spec or str(port.port)
         self.last_rx = 0.0  # monotonic time of the last byte received
         self.last_tx = 0.0
+        self._unread = bytearray()  # read from the port (and recorded) but not yet consumed
 
     # --- recording ---
     def _rx(self, data: bytes) -> bytes:
@@ -178,15 +179,27 @@ class Tap:
         self.last_tx = time.monotonic()
         return len(data) if n is None else n
 
-    def read(self, size: int = 1) -> bytes:
-        """Up to `size` bytes, blocking at most the port's short poll timeout."""
+    def _read_port(self, size: int) -> bytes:
         try:
             return self._rx(self.port.read(size))
         except (serial.SerialException, OSError) as exc:
             raise PortError(self.spec, f"read failed: {_plain(exc)}") from None
 
+    def _take(self, size: int) -> bytes:
+        out = bytes(self._unread[:size])
+        del self._unread[:size]
+        return out
+
+    def read(self, size: int = 1) -> bytes:
+        """Up to `size` bytes, blocking at most the port's short poll timeout."""
+        if self._unread:
+            return self._take(size)
+        return self._read_port(size)
+
     def read_available(self, wait: float = 0.0) -> bytes:
         """Whatever is buffered now (waiting up to `wait` s for the first byte)."""
+        if self._unread:
+            return self._take(len(self._unread))
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -194,25 +207,36 @@ class Tap:
             except (serial.SerialException, OSError) as exc:
                 raise PortError(self.spec, f"read failed: {_plain(exc)}") from None
             if n:
-                return self.read(n)
+                return self._read_port(n)
             if time.monotonic() >= deadline:
                 return b""
-            chunk = self.read(1)
+            chunk = self._read_port(1)
             if chunk:
                 return chunk + self.read_available(0.0)
+
+    def unread(self, data: bytes) -> None:
+        """Give bytes back: the next read returns them first (they are recorded already)."""
+        self._unread[:0] = data
 
     def read_until(
         self, expected: bytes | tuple[bytes, ...], timeout: float, *, what: str
     ) -> bytes:
-        """Read until the buffer ends with one of `expected`; DeviceTimeout names `what`."""
+        """Bytes up to and including the first of `expected`; the rest stays for the next read.
+
+        DeviceTimeout names `what` and shows the last bytes that did come.
+        """
         ends = (expected,) if isinstance(expected, bytes) else expected
         deadline = time.monotonic() + timeout
         buf = bytearray()
         while True:
-            if any(buf.endswith(e) for e in ends):
-                return bytes(buf)
+            hits = [(i + len(e)) for e in ends if (i := buf.find(e)) >= 0]
+            if hits:
+                cut = min(hits)
+                self.unread(bytes(buf[cut:]))
+                return bytes(buf[:cut])
             left = deadline - time.monotonic()
             if left <= 0:
+                self.unread(bytes(buf))
                 got = bytes(buf[-64:])
                 raise DeviceTimeout(
                     f"{self.spec}: no {what} within {timeout:g} s (last bytes: {got!r})"
@@ -232,6 +256,7 @@ class Tap:
 
     def reset_input_buffer(self) -> None:
         """Discard unread input, but record it first: nothing the module said is lost."""
+        self._unread.clear()
         self.read_available(0.0)
 
     # --- lifecycle ---
