@@ -220,8 +220,17 @@ class WireRecord:
 class _Upload:
     what: str
     t: float
+    auto: bool = False  # started by an ATFS XPUT line, ends with the YMODEM batch end
     size: int = 0
     sha: Any = field(default_factory=hashlib.sha256)
+    tail: bytes = b""
+
+
+# The end of a YMODEM batch: an empty block 0 (SOH 00 FF, 128 zero bytes, CRC 0000), and an
+# abort (CAN CAN) - reference §6.3, L-PY util/xmodem.py.
+_YMODEM_END = b"\x01\x00\xff" + bytes(130)
+_CANCEL = b"\x18\x18"
+_XPUT = re.compile(rb"^\s*AT\s*FS\s+XPUT\s+(\S+)", re.IGNORECASE)
 
 
 class Redactor:
@@ -241,17 +250,27 @@ class Redactor:
         self._expect: list[str] = []  # commands of the last AT line, in reply order
         self._in_key = False
         self._upload: _Upload | None = None
+        self._auto_what: str | None = None
 
     # --- public ---
     def feed(self, direction: str, data: bytes, now: float) -> list[WireRecord]:
-        if direction == TX and self._upload is not None:
-            self._upload.size += len(data)
-            self._upload.sha.update(data)
+        up = self._upload
+        if direction == TX and up is not None:
+            up.size += len(data)
+            up.sha.update(data)
+            up.tail = (up.tail + bytes(data))[-len(_YMODEM_END) :]
+            if up.auto and (up.tail.endswith(_YMODEM_END) or up.tail.endswith(_CANCEL)):
+                return self.end_upload()
             return []
         if not self._held[direction]:
             self._held_t[direction] = now
         buf = self._held[direction] + bytes(data)
-        return self._process(direction, buf, final=False)
+        out = self._process(direction, buf, final=False)
+        if self._auto_what is not None and direction == TX:
+            # ATFS XPUT seen without redact_upload(): treat what follows as the upload
+            self._upload = _Upload(self._auto_what, now, auto=True)
+            self._auto_what = None
+        return out
 
     def flush(self) -> list[WireRecord]:
         out = []
@@ -261,7 +280,11 @@ class Redactor:
         return out
 
     def begin_upload(self, what: str, now: float) -> list[WireRecord]:
+        if self._upload is not None:  # already counting (an XPUT line was seen): keep it
+            self._upload.what, self._upload.auto = what, False
+            return []
         out = self._process(TX, self._held[TX], final=True) if self._held[TX] else []
+        self._auto_what = None
         self._upload = _Upload(what, now)
         return out
 
@@ -343,6 +366,9 @@ class Redactor:
         cmds = split_at_line(line)
         if not cmds:
             return line, []
+        xput = _XPUT.match(line)
+        if xput is not None:
+            self._auto_what = "XPUT " + xput.group(1).decode("latin-1")
         self._expect = [name for name, _ in cmds]
         if not any(name in SECRET_WRITES and value.strip() for name, value in cmds):
             return line, []

@@ -211,3 +211,23 @@ def test_capture_show_cli(tmp_path):
     assert f"{path}:4: corrupt line" in res.stderr
     assert "Traceback" not in res.stderr
     assert "3100C" in res.stdout  # what came before the bad line is still shown
+
+
+def test_xput_without_redact_upload_is_still_hidden(tmp_path):
+    key = b"-----BEGIN RSA PRIVATE KEY-----\nSECRETSECRET\n-----END RSA PRIVATE KEY-----\n"
+    block = b"\x02\x01\xfe" + key.ljust(1024, b"\x1a") + b"\x12\x34"
+    with _writer(tmp_path) as w:
+        w.wire(TX, b"ATFS XPUT /flash/cert/k.pem\r")
+        w.wire(RX, b"Receiving file with YMODEM...\rC")
+        w.wire(TX, block)
+        w.wire(RX, b"\x06")
+        w.wire(TX, b"\x04")
+        w.wire(TX, b"\x01\x00\xff" + bytes(130))  # batch end
+        w.wire(TX, b"ATCN\r")
+    text = (tmp_path / "cap.jsonl").read_text()
+    assert b"SECRETSECRET".hex() not in text
+    cap = read_capture(tmp_path / "cap.jsonl")
+    up = [e for e in cap.events if e.get("redacted") == ["upload"]]
+    assert len(up) == 1 and up[0]["what"] == "XPUT /flash/cert/k.pem"
+    assert up[0]["size"] == len(block) + 1 + 133
+    assert cap.wire(TX).endswith(b"ATCN\r")  # recording resumes after the batch end
