@@ -88,9 +88,9 @@ def set_parameters(**values: str | None) -> None:
             allure.dynamic.parameter(name, value)
 
 
-def hide_parameter(name: str) -> None:
+def hide_parameter(name: str, value: str = "") -> None:
     """Keep a pytest argument (e.g. `xbee_mode`) out of the report: shown under another name."""
-    allure.dynamic.parameter(name, "", excluded=True, mode=allure.parameter_mode.HIDDEN)
+    allure.dynamic.parameter(name, value, excluded=True, mode=allure.parameter_mode.HIDDEN)
 
 
 def set_labels(**values: str | None) -> None:

@@ -1,0 +1,217 @@
+"""The state of one pytest run of the harness: which module, which profile, which axes.
+
+The plugin builds one `HilSession` at configure time and keeps it in the pytest stash; every
+fixture that talks to a module (the port, the capture, the configured device, the targets)
+starts from it and from `xbee_device_spec`. It also carries what the run learns: the module's
+firmware (for report labels), its features (for `requires(...)`), the matrix of outcomes, and
+the "broken module" flag that skips the rest of the run with one reason.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from harness.profiles import PERSONALITY_DIR, Profile, known_personalities
+from harness.report import Matrix
+
+# pyserial URL handlers a --device may use (pyserial `serial_for_url`).
+URL_SCHEMES = ("rfc2217", "socket", "spy", "hwgrep", "alt")
+SIM_PREFIX = "sim"
+REPLAY_PREFIX = "replay:"
+
+
+class DeviceKind(enum.Enum):
+    SIM = "sim"  # the built-in simulator on a pty (harness.sim.serve)
+    REPLAY = "replay"  # a capture served back (harness.sim.replay)
+    SERIAL = "serial"  # a serial device path on this machine
+    URL = "url"  # a pyserial URL: rfc2217://, socket://, …
+
+
+class DeviceSpecError(ValueError):
+    """A --device value that names nothing usable."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """A parsed `--device` value."""
+
+    raw: str
+    kind: DeviceKind
+    target: str | None = None  # personality (sim), capture path (replay), path or URL
+
+    @property
+    def simulated(self) -> bool:
+        return self.kind in (DeviceKind.SIM, DeviceKind.REPLAY)
+
+    @property
+    def label(self) -> str:
+        """A short name for test ids and report labels (`sim-cat1-3100C`, `ttyUSB0`)."""
+        if self.kind is DeviceKind.SIM:
+            return f"sim-{self.target}" if self.target else "sim"
+        if self.kind is DeviceKind.REPLAY:
+            return f"replay-{Path(self.target or '').stem}"
+        if self.kind is DeviceKind.SERIAL:
+            return Path(self.target or self.raw).name
+        return re.sub(r"[^A-Za-z0-9_.:-]+", "-", self.raw.split("://", 1)[1]).strip("-")
+
+    def __str__(self) -> str:
+        return self.raw
+
+
+def parse_device(raw: str) -> DeviceSpec:
+    """`sim`, `sim:PERSONALITY`, `replay:PATH`, `rfc2217://…` / `socket://…`, or a path."""
+    spec = raw.strip()
+    if not spec:
+        raise DeviceSpecError("--device is empty")
+    if spec == SIM_PREFIX:
+        return DeviceSpec(raw, DeviceKind.SIM)
+    if spec.startswith(SIM_PREFIX + ":"):
+        personality = spec.split(":", 1)[1]
+        known = known_personalities()
+        if not personality or (known and personality not in known):
+            raise DeviceSpecError(
+                f"--device {raw}: no simulator personality {personality!r}"
+                + (f"; known: {', '.join(known)}" if known else "")
+            )
+        return DeviceSpec(raw, DeviceKind.SIM, personality)
+    if spec.startswith(REPLAY_PREFIX):
+        path = Path(spec[len(REPLAY_PREFIX) :]).expanduser()
+        if not path.is_file():
+            raise DeviceSpecError(f"--device {raw}: no capture file {path}")
+        return DeviceSpec(raw, DeviceKind.REPLAY, str(path.resolve()))
+    if "://" in spec:
+        scheme = spec.split("://", 1)[0].lower()
+        if scheme not in URL_SCHEMES:
+            raise DeviceSpecError(
+                f"--device {raw}: unknown URL scheme {scheme!r}; use {', '.join(URL_SCHEMES)}"
+            )
+        return DeviceSpec(raw, DeviceKind.URL, spec)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise DeviceSpecError(
+            f"--device {raw}: no such serial device (use sim, sim:PERSONALITY, replay:PATH, "
+            "a device path or rfc2217://HOST:PORT)"
+        )
+    return DeviceSpec(raw, DeviceKind.SERIAL, str(path))
+
+
+class ModuleBroken(Exception):
+    """Raise from a fixture or test when the module stops answering: the test errors with
+    this reason and every later test is skipped with it, instead of timing out one by one."""
+
+
+@dataclass
+class HilSession:
+    """Everything the run knows about its modules; one per pytest process."""
+
+    devices: tuple[DeviceSpec, ...]
+    profile: Profile
+    modes: tuple[str, ...]
+    tls_variants: tuple[str, ...]
+    baud: int
+    reports_dir: Path
+    record_dir: Path | None = None
+    allow_nvm_write: bool = False
+    alluredir: Path | None = None
+    matrix: Matrix = field(default_factory=Matrix)
+    # learned during the run, by device label
+    firmware: dict[str, dict[str, str]] = field(default_factory=dict)
+    features: dict[str, frozenset[str]] = field(default_factory=dict)
+    _broken: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- the broken-module stop --
+
+    @property
+    def broken(self) -> str | None:
+        """Why the run stopped, or None."""
+        return self._broken
+
+    def mark_broken(self, reason: str) -> None:
+        """Stop the run: every test not yet started is skipped with this reason (first wins)."""
+        with self._lock:
+            if self._broken is None:
+                self._broken = reason.strip() or "module broken"
+
+    # -- what a device is --
+
+    @property
+    def simulated(self) -> bool:
+        return all(d.simulated for d in self.devices)
+
+    def personality(self, device: DeviceSpec) -> str | None:
+        """The simulator personality a device runs (`sim:NAME`, else the profile's)."""
+        if device.kind is not DeviceKind.SIM:
+            return None
+        return device.target or self.profile.device.personality
+
+    def set_firmware(self, device: DeviceSpec, vr: int | str | None, hv: int | str | None) -> None:
+        """Record the module's VR / HV (read by the device layer) for labels and environment."""
+        values = {}
+        for name, value in (("VR", vr), ("HV", hv)):
+            if value is not None:
+                values[name] = f"{value:X}" if isinstance(value, int) else str(value)
+        self.firmware[device.label] = values
+
+    def set_features(self, device: DeviceSpec, names: Iterable[str]) -> None:
+        """Record what a module can do (for `@pytest.mark.requires(...)`)."""
+        self.features[device.label] = frozenset(names)
+
+    def features_of(self, device: DeviceSpec) -> frozenset[str] | None:
+        """Known features of a device: recorded ones, else its personality's; None = unknown."""
+        if device.label in self.features:
+            return self.features[device.label]
+        name = self.personality(device)
+        if name is None:
+            return None
+        found = personality_features(name)
+        if found is not None:
+            self.features[device.label] = found
+        return found
+
+    # -- what reports need --
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values to mask in captures and reports (APN credentials)."""
+        net = self.profile.network
+        return tuple(
+            s.get_secret_value() for s in (net.apn_user, net.apn_password) if s is not None
+        )
+
+    def environment(self) -> dict[str, str]:
+        """Allure's environment.properties: what was tested, with what (no secrets)."""
+        env = {
+            "devices": ", ".join(d.raw for d in self.devices),
+            "profile": self.profile.label,
+            "profile.file": str(self.profile.source or ""),
+            "modes": ", ".join(self.modes),
+            "tls_variants": ", ".join(self.tls_variants),
+            "baud": str(self.baud),
+        }
+        for device in self.devices:
+            if (name := self.personality(device)) is not None:
+                env[f"personality.{device.label}"] = name
+            for key, value in self.firmware.get(device.label, {}).items():
+                env[f"{key}.{device.label}"] = value
+        return env
+
+
+def personality_features(name: str) -> frozenset[str] | None:
+    """The `features:` names of a simulator personality file, or None when it has none."""
+    path = PERSONALITY_DIR / f"{name}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    rows = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        return None
+    names = (r.get("name") if isinstance(r, dict) else r for r in rows)
+    return frozenset(str(n) for n in names if n)
