@@ -210,8 +210,9 @@ class HttpExchange:
 
     def request_bytes(self) -> bytes:
         conn = self._conn
-        out = conn.send(h11.Request(method=self.method, target=self.url_target.target,
-                                    headers=self._headers))
+        out = conn.send(
+            h11.Request(method=self.method, target=self.url_target.target, headers=self._headers)
+        )
         if self._body:
             out += conn.send(h11.Data(data=self._body))
         out += conn.send(h11.EndOfMessage())
@@ -248,8 +249,9 @@ class HttpExchange:
             if isinstance(event, h11.Response):
                 self.status = event.status_code
                 self.reason = event.reason.decode("latin-1")
-                self.headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                                for k, v in event.headers]
+                self.headers = [
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers
+                ]
             elif isinstance(event, h11.Data):
                 self._chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
@@ -286,4 +288,3 @@ class Clock:
 def chunks(data: bytes, size: int) -> Sequence[bytes]:
     """Split a payload into frame-sized pieces (0x20/0x23/0x44 carry at most 1500: D-20)."""
     return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
-

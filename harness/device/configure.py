@@ -1,0 +1,648 @@
+"""Bring a module to a wanted configuration, verify it, and put it back afterwards.
+
+Input is a plain mapping of AT name → wanted value plus a mode (`transparent`, `api`,
+`api-escaped`), so this module does not depend on the profile schema. The work is split:
+
+- `plan` (pure): wanted vs actual → the changes, in the order they must be made.
+- `Module`: one module behind a `Tap`, in whichever mode it is: finds the mode (API probe
+  with an 0x08 AP query, then `+++`), hands out a `CommandMode` or an `ApiClient` for it,
+  and counts what it did (`Stats`), because a benchmark reports these per test.
+- `Configurator`: read → plan → set → AC → read back → verify → (WR only if allowed);
+  snapshot/restore as a context manager; reset (FR or an external command); wait for
+  registration.
+
+Every wait is bounded; every failure names the parameter, the wanted and the actual value.
+Secrets (APN user/password) are shown masked (`xbee.at.redact`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.device.api import ApiClient
+from harness.device.command import CommandMode
+from harness.device.errors import CommandError, DeviceError, DeviceTimeout
+from harness.device.transport import Tap
+from harness.xbee import at, codes, frames
+from harness.xbee.tls import ProfileError, TlsProfile
+
+# AP value of each mode (D-AP). AP=4 (MicroPython) and 5 (bypass) are not modes we drive.
+MODE_AP: dict[str, int] = {"transparent": 0, "api": 1, "api-escaped": 2}
+AP_MODE: dict[int, str] = {v: k for k, v in MODE_AP.items()}
+
+# How long the API probe waits for the 0x88 answer before trying `+++`. A round trip at
+# 9600 baud is ~20 ms of wire time. ASSUMPTION A-PROBE-TIME (docs/assumptions.md).
+PROBE_TIMEOUT = 0.5
+# Queries per comma-batched command-mode line. D-CMD allows chaining but gives no line
+# limit. ASSUMPTION A-CONF-BATCH (docs/assumptions.md).
+BATCH_MAX = 8
+# Reset: how long to wait for the module to come back (0x8A 0x00 or a `+++` OK), and how
+# long to listen for the 0x8A before trying `+++`. ASSUMPTION A-RESET-TIME.
+RESET_TIMEOUT = 30.0
+BOOT_SIGNAL_WAIT = 2.0
+POWER_UP = bytes((0x8A, 0x00))  # 0x8A Modem Status 0x00 "Hardware reset or power up" (D-8A)
+# Registration polling (AI = 0x00 "Connected to the Internet", reference §3.3).
+REGISTRATION_TIMEOUT = 60.0
+AI_POLL = 0.5
+# Parameters that change how the host must talk to the module: set last, and followed.
+ORDER_LAST = ("GT", "CT", "CC", "BD")
+# BD values and their baud rates (D-BD).
+BAUD_RATES = {0: 1200, 1: 2400, 2: 4800, 3: 9600, 4: 19200, 5: 38400, 6: 57600,
+              7: 115200, 8: 230400, 9: 460800, 0xA: 921600}
+
+
+class ConfigureError(DeviceError):
+    """A profile value the module cannot take, or a step of configuring that failed."""
+
+
+class VerifyError(ConfigureError):
+    """The read-back of a parameter differs from what was written."""
+
+    def __init__(self, name: str, wanted: Any, actual: Any) -> None:
+        self.name, self.wanted, self.actual = name, wanted, actual
+        super().__init__(
+            f"AT{name}: wanted {_show(name, wanted)}, module has {_show(name, actual)} "
+            "after AC"
+        )
+
+
+class NetworkNotReady(DeviceError):
+    """AI did not reach 0x00 in time; the message carries AI and its meaning (codes.py)."""
+
+    def __init__(self, ai: int | None, waited: float) -> None:
+        self.ai = ai
+        if ai is None:
+            what = "AI unreadable"
+        else:
+            row = codes.lookup("AI", ai)
+            meaning = row.meaning[:1].lower() + row.meaning[1:] if row.known else row.name
+            what = f"AI=0x{ai:02X} {meaning}"
+        super().__init__(f"network not ready: {what} (waited {waited:g} s)")
+
+
+def _show(name: str, value: Any) -> str:
+    if value is None:
+        return "nothing"
+    text = at.redact(name, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"0x{value:X}"
+    return repr(text)
+
+
+# ----- what was done ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Stats:
+    """What configuring cost the module: a benchmark reports these per test."""
+
+    command_mode_entries: int = 0
+    at_round_trips: int = 0
+    resets: int = 0
+    nvm_writes: int = 0
+    mode_probes: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def since(self, before: dict[str, int]) -> dict[str, int]:
+        """The counts added since `before` (an `as_dict()` taken earlier)."""
+        return {k: v - before.get(k, 0) for k, v in self.as_dict().items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One parameter to write: its value before and the value wanted."""
+
+    name: str
+    before: Any
+    after: Any
+
+    def __str__(self) -> str:
+        return f"AT{self.name}: {_show(self.name, self.before)} -> {_show(self.name, self.after)}"
+
+
+@dataclass(slots=True)
+class Report:
+    """The outcome of one `apply`: mode before/after, the changes made, what it cost."""
+
+    mode_before: str
+    mode_after: str
+    changes: list[Change] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)  # write-only parameters (CU, CW)
+    written_to_nvm: bool = False
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The module's mode and the values of the parameters a profile touches."""
+
+    mode: str
+    values: dict[str, Any]
+
+
+# ----- the pure part ---------------------------------------------------------------------------
+
+
+def normalize(name: str, value: Any, *, where: str = "profile") -> Any:
+    """A wanted value in the catalogue's form (int for numbers, text otherwise).
+
+    Profiles may write numbers as ints or as hex text (`"1BB"`, `"0x1BB"`, D-CMD); TLS
+    profiles are compared in the module's `ca;cert;key` form. Errors name the key.
+    """
+    try:
+        row = at.spec(name)
+    except at.AtError as exc:
+        raise ConfigureError(f"{where}: {exc}") from None
+    if row.readonly or row.kind is at.Kind.COMMAND:
+        raise ConfigureError(f"{where}: AT{row.name} cannot be set ({row.meaning})")
+    try:
+        if row.kind is at.Kind.HEX and isinstance(value, str):
+            value = at.parse_hex(value, what=f"AT{row.name}")
+        value = at.validate(row.name, value)
+        if row.kind is at.Kind.TLS:
+            value = TlsProfile.parse(str(value)).format()
+        elif value == "":
+            raise at.AtError(
+                f"AT{row.name}: an empty value cannot be written (an empty parameter is a "
+                "query, D-CMD, D-08)"
+            )
+    except (at.AtError, ProfileError) as exc:
+        raise ConfigureError(f"{where}: {exc}") from None
+    return value
+
+
+def same(name: str, wanted: Any, actual: Any) -> bool:
+    """Whether the module's value counts as the wanted one (TLS profiles in `a;b;c` form)."""
+    if actual is None:
+        return False
+    if at.spec(name).kind is at.Kind.TLS:
+        try:
+            return TlsProfile.parse(str(actual)).format() == wanted
+        except ProfileError:
+            return False
+    return bool(actual == wanted)
+
+
+def plan(wanted: Mapping[str, Any], actual: Mapping[str, Any]) -> list[Change]:
+    """The writes that take `actual` to `wanted`: only what differs, in a safe order.
+
+    Write-only parameters (CU, CW: a query answers nothing, L-TG) are always written.
+    Parameters that change the host's side of the line (GT, CT, CC, BD) go last.
+    """
+    changes = []
+    for name, value in wanted.items():
+        row = at.spec(name)
+        if row.write_only or not same(name, value, actual.get(name)):
+            changes.append(Change(row.name, actual.get(name), value))
+    last = {n: i for i, n in enumerate(ORDER_LAST)}
+    return sorted(changes, key=lambda c: last.get(c.name, -1))
+
+
+def split_mode(wanted: Mapping[str, Any], mode: str | None) -> tuple[dict[str, Any], str | None]:
+    """Pull AP out of the mapping: the mode is handled apart (it changes the link)."""
+    params = {k.upper(): v for k, v in wanted.items()}
+    ap = params.pop("AP", None)
+    if mode is None and ap is not None:
+        ap = normalize("AP", ap)
+        if ap not in AP_MODE:
+            raise ConfigureError(f"profile: AP={ap} is not a mode this harness drives")
+        mode = AP_MODE[ap]
+    if mode is not None and mode not in MODE_AP:
+        raise ConfigureError(f"mode {mode!r}: expected one of {', '.join(MODE_AP)}")
+    return params, mode
+
+
+# ----- the module and its links ------------------------------------------------------------------
+
+
+class _CountingCommandMode(CommandMode):
+    def __init__(self, tap: Tap, stats: Stats, **kw: Any) -> None:
+        super().__init__(tap, **kw)
+        self.stats = stats
+
+    def enter(self) -> None:
+        super().enter()
+        self.stats.command_mode_entries += 1
+
+    def run(self, *commands: Any, timeout: float | None = None) -> list[str]:
+        self.stats.at_round_trips += 1
+        return super().run(*commands, timeout=timeout)
+
+    def lines(self, line: str, **kw: Any) -> list[str]:
+        self.stats.at_round_trips += 1
+        return super().lines(line, **kw)
+
+
+class _CountingApiClient(ApiClient):
+    def __init__(self, tap: Tap, stats: Stats, **kw: Any) -> None:
+        super().__init__(tap, **kw)
+        self.stats = stats
+
+    def at(self, name: str, value: Any = None, **kw: Any) -> Any:
+        self.stats.at_round_trips += 1
+        return super().at(name, value, **kw)
+
+
+class Module:
+    """One module behind a tap, in a mode: the link the other device modules talk through.
+
+    Exactly one of the command-mode session and the API reader owns the port at a time:
+    `command()` stops the API reader, `api()` leaves command mode first. `mode` is the
+    module's operating mode (AP), None until found.
+    """
+
+    def __init__(
+        self,
+        tap: Tap,
+        *,
+        mode: str | None = None,
+        guard_time: float | None = None,
+        api_timeout: float = 5.0,
+        stats: Stats | None = None,
+    ) -> None:
+        self.tap = tap
+        self.mode = mode
+        self.stats = stats or Stats()
+        self.api_timeout = api_timeout
+        self._cm = _CountingCommandMode(tap, self.stats, guard_time=guard_time)
+        self._api: _CountingApiClient | None = None
+
+    # --- mode ---
+    def detect_mode(self) -> str:
+        """API probe (0x08 AP query), then `+++` and `ATAP` (the order digi-xbee uses, §2a).
+
+        The probe frame has no byte that AP=2 escapes, so one probe answers both API modes
+        (D-ESC). In transparent mode the probe's 8 bytes go out as data (digi-xbee notes §2a).
+        """
+        self.stats.mode_probes += 1
+        self._stop_api()
+        if not self._cm.active:
+            probe = _CountingApiClient(self.tap, self.stats, timeout=PROBE_TIMEOUT)
+            with probe:
+                try:
+                    res = probe.at("AP")
+                except DeviceTimeout:
+                    res = None
+            if res is not None and res.ok and res.value:
+                ap = int.from_bytes(res.value, "big")
+                self.mode = AP_MODE.get(ap) or self._unsupported(ap)
+                self.tap.note("mode", mode=self.mode, how="api probe")
+                return self.mode
+        cm = self.command()
+        ap = cm.get("AP")
+        self.mode = AP_MODE.get(ap) or self._unsupported(ap)
+        self.tap.note("mode", mode=self.mode, how="command mode")
+        return self.mode
+
+    def _unsupported(self, ap: int) -> str:
+        raise ConfigureError(
+            f"{self.tap.spec}: module is in AP={ap} (4 = MicroPython REPL, 5 = bypass, D-AP); "
+            "set AP to 0, 1 or 2 first"
+        )
+
+    def ensure_mode(self) -> str:
+        return self.mode or self.detect_mode()
+
+    # --- links ---
+    def command(self) -> CommandMode:
+        """Command mode, entered (once) and kept until `leave_command()`."""
+        self._stop_api()
+        if not self._cm.active:
+            self._cm.enter()
+        return self._cm
+
+    @property
+    def in_command_mode(self) -> bool:
+        return self._cm.active
+
+    def leave_command(self) -> None:
+        """`ATCN` if in command mode: back to the operating mode (D-ENTER)."""
+        if self._cm.active:
+            self._cm.exit()
+
+    def api(self) -> ApiClient:
+        """The API client for the current mode (AP=1 or 2), reader running."""
+        mode = self.ensure_mode()
+        if mode not in ("api", "api-escaped"):
+            raise ConfigureError(f"{self.tap.spec}: module is in {mode} mode, not API mode")
+        self.leave_command()
+        escaped = mode == "api-escaped"
+        if self._api is None:
+            self._api = _CountingApiClient(
+                self.tap, self.stats, escaped=escaped, timeout=self.api_timeout
+            ).start()
+        elif self._api.escaped != escaped:
+            self._api.set_escaped(escaped)
+        return self._api
+
+    def data(self) -> None:
+        """Ready for data in the operating mode: out of command mode."""
+        self.leave_command()
+
+    def _stop_api(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+    def follow(self, name: str, value: Any) -> None:
+        """Keep the host side in step with a parameter just applied (GT, CT, CC, BD)."""
+        if name == "GT":
+            self._cm.guard_time = value / 1000  # D-GT: ms
+        elif name == "CT":
+            self._cm.command_timeout = value / 10  # D-ENTER: x100 ms
+        elif name == "CC":
+            self._cm.cc = bytes((value,))
+        elif name == "BD" and value in BAUD_RATES:
+            self.tap.port.baudrate = BAUD_RATES[value]
+
+    # --- AT access in whichever link the mode gives ---
+    def read(self, names: list[str]) -> dict[str, Any]:
+        """Current values (catalogue form). Write-only parameters read as None."""
+        names = [n for n in names if not at.spec(n).write_only]
+        out: dict[str, Any] = {}
+        if self.in_command_mode or self.ensure_mode() == "transparent":
+            cm = self.command()
+            for i in range(0, len(names), BATCH_MAX):
+                batch = names[i : i + BATCH_MAX]
+                replies = cm.run(*((n, None) for n in batch))
+                for name, text in zip(batch, replies, strict=True):
+                    out[name] = _parse(name, text, at.from_text)
+            return out
+        client = self.api()
+        for name in names:
+            res = client.at(name)
+            if not res.ok:
+                raise CommandError(name, f"status {res.meaning()}")
+            out[name] = _parse(name, res.value, at.from_binary)
+        return out
+
+    def write(self, values: dict[str, Any], *, apply: bool = True) -> None:
+        """Set the values, then AC once (D-CMD; 0x09 queues until AC, D-09)."""
+        if not values:
+            return
+        if self.in_command_mode or self.ensure_mode() == "transparent":
+            cm = self.command()
+            items = list(values.items())
+            for i in range(0, len(items), BATCH_MAX):
+                batch = items[i : i + BATCH_MAX]
+                tail = ["AC"] if apply and i + BATCH_MAX >= len(items) else []
+                cm.run(*batch, *tail)
+        else:
+            client = self.api()
+            for name, value in values.items():
+                res = client.at(name, value, queue=apply)
+                if not res.ok:
+                    raise CommandError(name, f"status {res.meaning()} setting "
+                                             f"{_show(name, value)}")
+            if apply:
+                client.execute("AC")
+        for name, value in values.items():
+            self.follow(name, value)
+
+    def execute(self, name: str) -> None:
+        """A command without a value (WR, AC) in the current link."""
+        if self.in_command_mode or self.ensure_mode() == "transparent":
+            self.command().run(name)
+        else:
+            self.api().execute(name)
+
+    def close(self) -> None:
+        """Stop the API reader and leave command mode; the tap stays open (the caller's)."""
+        with contextlib.suppress(DeviceError):
+            self.leave_command()
+        self._stop_api()
+
+
+def _parse(name: str, raw: Any, parse: Any) -> Any:
+    try:
+        return parse(name, raw)
+    except at.AtError as exc:
+        raise ConfigureError(f"reading AT{name}: {exc}") from None
+
+
+# ----- configuring -----------------------------------------------------------------------------
+
+
+class Configurator:
+    """Apply / verify / restore, reset and registration for one `Module`."""
+
+    def __init__(self, module: Module, *, allow_nvm_write: bool = False) -> None:
+        self.module = module
+        self.allow_nvm_write = allow_nvm_write
+
+    @property
+    def stats(self) -> Stats:
+        return self.module.stats
+
+    # --- read and apply ---
+    def snapshot(self, names: list[str]) -> Snapshot:
+        """The mode and the readable values of `names`, to restore later."""
+        mod = self.module
+        mode = mod.ensure_mode()
+        names = [at.spec(n).name for n in names if n.upper() != "AP"]
+        values = mod.read(names)
+        return Snapshot(mode, values)
+
+    def apply(
+        self,
+        wanted: Mapping[str, Any],
+        mode: str | None = None,
+        *,
+        persist: bool = False,
+        actual: Mapping[str, Any] | None = None,
+    ) -> Report:
+        """Bring the module to `wanted` (+ `mode`): read, write only what differs, AC,
+        read back and verify, switch mode last, and WR only when `persist` and allowed.
+
+        `actual` skips the read when the caller has just read the same names (snapshot).
+        """
+        before = self.stats.as_dict()
+        params, mode = split_mode(wanted, mode)
+        want = {at.spec(k).name: normalize(k, v) for k, v in params.items()}
+        mod = self.module
+        mode_before = mod.ensure_mode()
+        target_mode = mode or mode_before
+        if persist and not self.allow_nvm_write:
+            raise ConfigureError(
+                "WR (write to flash) asked for but not allowed: flash wear; pass "
+                "allow_nvm_write=True (--allow-nvm-write) to persist a profile"
+            )
+        current = dict(actual) if actual is not None else mod.read(list(want))
+        changes = plan(want, current)
+        report = Report(mode_before, target_mode, changes)
+        if changes:
+            mod.tap.note("configure", changes=[str(c) for c in changes])
+            mod.write({c.name: c.after for c in changes})
+            self._verify(changes, report)
+        if target_mode != mode_before:
+            self._switch_mode(target_mode)
+        if persist and (changes or target_mode != mode_before):
+            mod.execute("WR")  # D-SPECIAL: nothing else until its OK
+            self.stats.nvm_writes += 1
+            report.written_to_nvm = True
+        report.mode_after = mod.mode or target_mode
+        report.stats = self.stats.since(before)
+        return report
+
+    def _verify(self, changes: list[Change], report: Report) -> None:
+        readable = [c for c in changes if not at.spec(c.name).write_only]
+        report.unverified = [c.name for c in changes if at.spec(c.name).write_only]
+        got = self.module.read([c.name for c in readable])
+        for c in readable:
+            if not same(c.name, c.after, got.get(c.name)):
+                raise VerifyError(c.name, c.after, got.get(c.name))
+
+    def _switch_mode(self, target: str) -> None:
+        """Change AP last (it changes the link itself) and follow it (D-AP)."""
+        mod = self.module
+        ap = MODE_AP[target]
+        if mod.in_command_mode or mod.mode == "transparent":
+            mod.command().run(("AP", ap))
+            mod.leave_command()  # CN applies AP and leaves command mode (D-CMD)
+            if target == "transparent":
+                mod.mode = target  # nothing to read it back with short of another +++
+            else:
+                mod.mode = None
+                got = mod.detect_mode()  # the API probe: one 0x08 round trip
+                if got != target:
+                    raise VerifyError("AP", ap, MODE_AP.get(got))
+        else:
+            client = mod.api()
+            client.set("AP", ap)  # 0x08 applies at once; the 0x88 answer still comes first
+            mod.mode = target
+            if target == "transparent":
+                mod._stop_api()
+                return
+            res = mod.api().at("AP")  # read back in the new framing
+            got = int.from_bytes(res.value, "big") if res.ok and res.value else None
+            if got != ap:
+                raise VerifyError("AP", ap, got)
+        mod.tap.note("mode", mode=target, how="configured")
+
+    # --- snapshot / restore ---
+    @contextlib.contextmanager
+    def configured(
+        self, wanted: Mapping[str, Any], mode: str | None = None, *, persist: bool = False
+    ) -> Iterator[Report]:
+        """Snapshot, apply, run the body, restore: the module is put back also when the
+        body (or the apply itself) raises. A restore failure after a failed body is added
+        to that exception as a note rather than hiding it."""
+        params, _ = split_mode(wanted, mode)
+        snap = self.snapshot(list(params))
+        try:
+            report = self.apply(wanted, mode, persist=persist, actual=snap.values)
+            yield report
+        except BaseException as exc:
+            try:
+                self.restore(snap, persist=persist)
+            except Exception as again:
+                exc.add_note(f"restoring the module also failed: {again}")
+            raise
+        else:
+            self.restore(snap, persist=persist)
+
+    def restore(self, snap: Snapshot, *, persist: bool = False) -> Report:
+        """Put the snapshot back (only what differs; WR only if the apply persisted)."""
+        mod = self.module
+        persist = persist and self.allow_nvm_write
+        try:
+            return self.apply(snap.values, snap.mode, persist=persist)
+        except DeviceTimeout:
+            # the body left the module in another mode than we think: find it, try again
+            mod.close()
+            mod.mode = None
+            return self.apply(snap.values, snap.mode, persist=persist)
+
+    # --- reset ---
+    def reset(self, command: str | None = None, *, timeout: float = RESET_TIMEOUT) -> str:
+        """Reset the module, `FR` (default) or an external shell command (a power switch,
+        `uhubctl …`), then wait until it answers again. Returns the mode it came back in.
+
+        Unsaved parameters revert to their flash values, AP included, so the mode is found
+        anew: an 0x8A 0x00 power-up frame (D-8A, API mode) or an OK to `+++`.
+        """
+        mod = self.module
+        was_api = mod.mode in ("api", "api-escaped") and not mod.in_command_mode
+        if command is None:
+            if was_api:
+                mod.api().take_unsolicited()
+                mod.api().execute("FR")
+            else:
+                mod.command().run("FR")
+        else:
+            mod.close()
+            self._run_external(command, timeout)
+        self.stats.resets += 1
+        mod._stop_api()
+        mod._cm.active = False  # a reset leaves command mode
+        mod.mode = None
+        mod.tap.note("reset", how="external" if command else "FR")
+        return self._wait_back(timeout, listen=was_api)
+
+    def _run_external(self, command: str, timeout: float) -> None:
+        try:
+            done = subprocess.run(
+                shlex.split(command), capture_output=True, timeout=timeout, check=False
+            )
+        except (OSError, ValueError) as exc:
+            raise ConfigureError(f"reset command {command!r} could not run: {exc}") from None
+        except subprocess.TimeoutExpired:
+            raise DeviceTimeout(f"reset command {command!r} ran over {timeout:g} s") from None
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).decode(errors="replace").strip()[-200:]
+            raise ConfigureError(
+                f"reset command {command!r} exited with {done.returncode}: {tail or 'no output'}"
+            )
+
+    def _wait_back(self, timeout: float, *, listen: bool) -> str:
+        """Listen for the 0x8A power-up frame when the module was in API mode (D-8A), then
+        find the mode; retries until `timeout` while the module is still booting."""
+        mod = self.module
+        deadline = time.monotonic() + timeout
+        if listen:
+            deframer = frames.Deframer()
+            until = time.monotonic() + min(BOOT_SIGNAL_WAIT, timeout)
+            while time.monotonic() < until:
+                got = deframer.feed(mod.tap.read_available(0.05))
+                if any(getattr(f, "data", None) == POWER_UP for f in got):
+                    break
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                return mod.detect_mode()
+            except DeviceTimeout as exc:
+                last = exc
+                mod._cm.active = False
+        raise DeviceTimeout(
+            f"{mod.tap.spec}: module did not come back within {timeout:g} s after reset "
+            f"({last})"
+        )
+
+    # --- registration ---
+    def wait_registered(
+        self, timeout: float = REGISTRATION_TIMEOUT, *, poll: float = AI_POLL
+    ) -> float:
+        """Poll AI until 0x00 (reference §3.3); returns the seconds it took.
+        Raises `NetworkNotReady` naming AI and its meaning when time runs out."""
+        mod = self.module
+        start = time.monotonic()
+        ai: int | None = None
+        while True:
+            try:
+                ai = mod.read(["AI"])["AI"]
+            except (CommandError, ConfigureError):
+                ai = None
+            if ai == 0:
+                return time.monotonic() - start
+            waited = time.monotonic() - start
+            if waited + poll > timeout:
+                raise NetworkNotReady(ai, round(waited, 1))
+            time.sleep(poll)
