@@ -219,7 +219,7 @@ def _check_at_name(name: str) -> str:
         hint = f" (did you mean {name.upper()!r}?)" if AT_NAME.match(name.upper()) else ""
         raise ValueError(f"not an AT command name: {name!r}; Digi names are two characters{hint}")
     if name in ACTION_COMMANDS:
-        raise ValueError(f"{name} is a command, not a parameter a baseline can hold")
+        raise ValueError(f"{name} is a command, not a parameter")
     if name in READ_ONLY:
         raise ValueError(f"{name} is read-only on the module")
     known = _at_catalogue()
