@@ -32,10 +32,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from harness.sim import tlsrules
 from harness.sim.effects import (
@@ -69,6 +77,7 @@ UDP_MAX = 65507
 # D-CI): ASSUMPTION A-NET-NOROUTE, one place to change (or `no_route_timeout` in config).
 DEFAULT_NO_ROUTE_TIMEOUT = 5.0
 DEFAULT_CONNECT_TIMEOUT = 10.0  # a routed server that accepts but never finishes TLS
+DRAIN_TIMEOUT = 2.0  # after a host close, how long to wait for the far end's EOF
 
 
 # ----- configuration ------------------------------------------------------------------------
@@ -106,13 +115,32 @@ def parse_route(key: str, target: str) -> tuple[tuple[str, int | None], tuple[st
     return (ip, port), (host, _port(tport, "route target"))
 
 
+def _check_ip(value: str) -> str:
+    return _ipv4(str(value), "address")
+
+
+def _check_route_key(value: str) -> str:
+    parse_route(str(value), "127.0.0.1:1")
+    return str(value)
+
+
+def _check_route_target(value: str) -> str:
+    parse_route("127.0.0.1", str(value))
+    return str(value)
+
+
+HostIp = Annotated[str, BeforeValidator(str), AfterValidator(_check_ip)]
+RouteKey = Annotated[str, BeforeValidator(str), AfterValidator(_check_route_key)]
+RouteTarget = Annotated[str, BeforeValidator(str), AfterValidator(_check_route_target)]
+
+
 class NetworkConfig(BaseModel):
     """The `network:` block of `xbee-sim --config FILE` (all keys optional)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    hosts: dict[str, str] = Field(default_factory=dict)  # DNS: name → IPv4
-    routes: dict[str, str] = Field(default_factory=dict)  # "IP[:PORT]" → "HOST:PORT"
+    hosts: dict[str, HostIp] = Field(default_factory=dict)  # DNS: name → IPv4
+    routes: dict[RouteKey, RouteTarget] = Field(default_factory=dict)  # "IP[:PORT]" → "HOST:PORT"
     latency: float = Field(0.0, ge=0.0, le=30.0)  # round trip, seconds
     tls_handshake_time: float = Field(0.0, ge=0.0, le=60.0)  # on top of the real handshake
     no_route_timeout: float = Field(DEFAULT_NO_ROUTE_TIMEOUT, gt=0.0, le=600.0)
@@ -126,15 +154,8 @@ class NetworkConfig(BaseModel):
         for name, ip in value.items():
             if not name or any(c.isspace() for c in name):
                 raise ValueError(f"host name {name!r} is empty or has spaces")
-            out[name.lower().rstrip(".")] = _ipv4(str(ip), f"address of {name}")
+            out[name.lower().rstrip(".")] = ip
         return out
-
-    @field_validator("routes")
-    @classmethod
-    def _routes(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, target in value.items():
-            parse_route(str(key), str(target))
-        return {str(k): str(v) for k, v in value.items()}
 
     def route_table(self) -> dict[tuple[str, int | None], tuple[str, int]]:
         return dict(parse_route(k, v) for k, v in self.routes.items())
@@ -277,7 +298,8 @@ class _Conn:
     remote: tuple[str, int]  # simulated address (after DNS)
     real: tuple[str, int] | None  # where it really goes
     local_port: int = 0
-    state: str = "connecting"  # connecting, handshaking, open, closing
+    state: str = "connecting"  # connecting, handshaking, open, draining
+    closing: bool = False  # the host closed it: drop once `out` is sent
     tls: tlsrules.ClientTls | None = None
     out: bytearray = field(default_factory=bytearray)
     want_write: bool = False
@@ -442,7 +464,9 @@ class Network:
         now = self.clock()
         for conn in list(self._conns.values()):
             if conn.deadline is not None and conn.deadline <= now:
-                if conn.state == "handshaking":
+                if conn.state == "draining":
+                    self._drop(conn)
+                elif conn.state == "handshaking":
                     self._fail(conn, Failure.TIMEOUT, "TLS handshake did not complete")
                 else:
                     self._fail(conn, Failure.TIMEOUT, f"connect to {conn.real} timed out")
@@ -600,11 +624,12 @@ class Network:
         conn = self._conns.get(conn_id)
         if conn is None:
             return
-        if conn.out and conn.state == "open":
-            conn.state = "closing"  # send what is queued first (0x20 close-after-send)
-            self._update(conn)
+        if not conn.out:
+            self._drop(conn)  # also aborts a connect in progress, silently
             return
-        self._drop(conn)
+        conn.closing = True  # send what is queued first (0x20 close-after-send), then close
+        if conn.state == "open":
+            self._update(conn)
 
     # -- readiness ------------------------------------------------------------------------
 
@@ -671,7 +696,7 @@ class Network:
         opened = ConnectionOpened(conn.conn_id, conn.remote, self._local(conn))
         self._at(conn.ready_at, lambda: self._post(opened))
         self._update(conn)
-        if conn.out:
+        if conn.out or conn.closing:
             self._flush(conn)
 
     def _local(self, conn: _Conn) -> int:
@@ -697,12 +722,34 @@ class Network:
                 break
             del conn.out[:n]
             self._count("bytes_sent", n)
-        if not conn.out and conn.state == "closing":
-            self._drop(conn)
+        if not conn.out and conn.closing:
+            self._drain(conn)
             return
         self._update(conn)
 
+    def _drain(self, conn: _Conn) -> None:
+        """Host close with everything sent: half-close and read to EOF before closing, so
+        the far end gets every byte (closing with unread input would send an RST)."""
+        if conn.state == "draining":
+            return
+        conn.state = "draining"
+        conn.deadline = self.clock() + DRAIN_TIMEOUT
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_WR)
+        self._update(conn)
+
     def _read(self, conn: _Conn) -> None:
+        if conn.state == "draining":
+            while True:
+                try:
+                    if not conn.sock.recv(RECV_SIZE):
+                        break
+                except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    return
+                except OSError:
+                    break
+            self._drop(conn)
+            return
         one_way = self.config.latency / 2
         if conn.protocol == Protocol.UDP:
             while True:
