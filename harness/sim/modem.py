@@ -162,6 +162,10 @@ class Modem:
         of the personality's list (tests)."""
         self.personality = (personality if isinstance(personality, Personality)
                             else personality_mod.load(personality))
+        if flash is None:
+            from harness.sim.flashfs import FlashFS
+
+            flash = FlashFS()  # an empty /flash in memory (D-FS)
         self.flash = flash
         saved = dict(nvm or {})
         if ap is not None:

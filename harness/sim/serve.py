@@ -1,0 +1,610 @@
+"""Host a simulated module behind a pseudo-terminal, a TCP port or an RFC 2217 port.
+
+`SimServer` runs one thread with a `selectors` loop: host bytes go to `Modem.feed`, the Modem
+is ticked at its `next_deadline()`, `ToHost` bytes go back to every attached port, and every
+other effect goes to the `world` (the simulated network). Simulated time is the monotonic
+clock divided by `time_scale`, converted in one place (`sim_now`), so `--time-scale 0.01`
+makes guard times, CT and registration 100 times faster without touching the Modem.
+
+The world (docs/design.md, "The world"): any object with `start(post)`, `perform(effect)` and
+`close()`; it hands events back by calling `post(event)` from any thread. `world=None` means
+no internet: every `OpenConnection` fails with `Failure.NO_ROUTE`.
+
+`xbee-sim` is the command line around it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+import threading
+import time
+import tty
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import serial.rfc2217
+
+from harness.sim import personality as personality_mod
+from harness.sim.effects import (
+    ConnectionFailed,
+    Effect,
+    Event,
+    Failure,
+    OpenConnection,
+    ToHost,
+)
+from harness.sim.modem import Modem
+from harness.xbee import at
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 4096
+# Output for a port nobody reads (a pty no one opened) is kept up to this many bytes, then
+# the oldest is dropped, as a UART with nothing attached loses it.
+MAX_PENDING_OUTPUT = 64 * 1024
+# Over RFC 2217 the client sets a baud rate; bytes at a rate other than BD's are line noise
+# to a real module, so they are dropped (D-BD). One place to turn it off.
+ENFORCE_BAUD_OVER_RFC2217 = True
+# BD codes 0x0-0xA (D-BD); larger values are the rate itself.
+# Host-bound bytes leave at the module's BD rate (10 bits a byte, 8N1), in real time whatever
+# the time scale: the UART is where the simulated module meets the real host. This is also
+# what keeps a reply from arriving before digi-xbee waits for it (its SyncRequestSender
+# misses a notify that comes first and stalls 4 s). Slices keep the first bytes early.
+PACING_SLICE = 64
+BD_RATES = {0: 1200, 1: 2400, 2: 4800, 3: 9600, 4: 19200, 5: 38400, 6: 57600, 7: 115200,
+            8: 230400, 9: 460800, 0xA: 921600}
+
+
+class World(Protocol):
+    """What the server needs of the simulated network (harness.sim.network.Network)."""
+
+    def start(self, post: Callable[[Event], None]) -> Any: ...
+
+    def perform(self, effect: Effect) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NoInternet:
+    """`world=None`: nothing answers. A connect fails as an unreachable server would."""
+
+    def __init__(self) -> None:
+        self._post: Callable[[Event], None] = lambda event: None
+
+    def start(self, post: Callable[[Event], None]) -> NoInternet:
+        self._post = post
+        return self
+
+    def perform(self, effect: Effect) -> None:
+        if isinstance(effect, OpenConnection):
+            self._post(ConnectionFailed(effect.conn_id, Failure.NO_ROUTE,
+                                        "no internet (simulator started without a network)"))
+
+    def close(self) -> None:
+        pass
+
+
+def baud_rate(bd: int) -> int:
+    return BD_RATES.get(bd, bd)
+
+
+class _Sink:
+    """One attached port: where host bytes come from and modem bytes go to."""
+
+    def __init__(self, name: str, fd: int, *, sock: socket.socket | None = None) -> None:
+        self.name = name
+        self.fd = fd
+        self.sock = sock
+        self.out = bytearray()
+        self.paced: deque[tuple[float, bytes]] = deque()  # (real release time, bytes)
+        self.line_free = 0.0  # real time the line finishes the bytes already scheduled
+        self.dropped = 0
+        self.manager: serial.rfc2217.PortManager | None = None
+        self.settings: _UartSettings | None = None
+
+    def queue(self, data: bytes) -> None:
+        self.out += data
+        excess = len(self.out) - MAX_PENDING_OUTPUT
+        if excess > 0:
+            del self.out[:excess]
+            if not self.dropped:
+                log.warning("%s: nobody reads the port; dropping old output", self.name)
+            self.dropped += excess
+
+    def flush(self) -> None:
+        while self.out:
+            try:
+                n = self.sock.send(self.out) if self.sock else os.write(self.fd, self.out)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:
+                if err.errno in (errno.EAGAIN, errno.EIO):
+                    return
+                raise
+            del self.out[:n]
+
+
+class _UartSettings:
+    """The serial-port face `serial.rfc2217.PortManager` configures: the module's UART."""
+
+    def __init__(self) -> None:
+        self.baudrate = 9600
+        self.bytesize = 8
+        self.parity = "N"
+        self.stopbits = 1
+        self.xonxoff = False
+        self.rtscts = False
+        self.dtr = True
+        self.rts = True
+        self.break_condition = False
+        self.cts = True
+        self.dsr = True
+        self.ri = False
+        self.cd = False
+
+    def reset_input_buffer(self) -> None:
+        pass
+
+    def reset_output_buffer(self) -> None:
+        pass
+
+
+class _Connection:
+    """The `connection` PortManager writes telnet negotiation to."""
+
+    def __init__(self, sink: _Sink) -> None:
+        self._sink = sink
+
+    def write(self, data: bytes) -> None:
+        self._sink.queue(bytes(data))
+
+
+class SimServer:
+    """A Modem on a thread, reachable over a pty, TCP and/or RFC 2217."""
+
+    def __init__(self, modem: Modem, world: World | None = None, *, time_scale: float = 1.0,
+                 nvm_path: str | Path | None = None, uart_pacing: bool = True) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        self.modem = modem
+        self.world: World = world if world is not None else NoInternet()
+        self.time_scale = time_scale
+        self.uart_pacing = uart_pacing
+        self.nvm_path = Path(nvm_path) if nvm_path else None
+        self.lock = threading.RLock()  # held while the loop talks to the Modem
+        self._t0 = time.monotonic()
+        self._sel = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+        self._calls: deque[Callable[[], None]] = deque()
+        self._events: deque[Event] = deque()
+        self._sinks: list[_Sink] = []
+        self._listeners: list[socket.socket] = []
+        self._ptys: list[tuple[int, int, str | None]] = []  # master, slave, link
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._saved_nvm = modem.nvm
+        self.error: BaseException | None = None
+
+    # ----- time ---------------------------------------------------------------------------
+
+    def sim_now(self) -> float:
+        """Simulated seconds since the server started: real time / time_scale."""
+        return (time.monotonic() - self._t0) / self.time_scale
+
+    def _real_delay(self, sim_deadline: float) -> float:
+        return max(0.0, (sim_deadline - self.sim_now()) * self.time_scale)
+
+    # ----- public -------------------------------------------------------------------------
+
+    def start_pty(self, link: str | Path | None = None) -> str:
+        """A pseudo-terminal; returns the slave path a client opens (and makes `link` point
+        to it). The server keeps a slave fd open so the port works before and between
+        clients."""
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        path = os.ttyname(slave)
+        if link is not None:
+            link = str(link)
+            with contextlib.suppress(FileNotFoundError):
+                if os.path.islink(link):
+                    os.unlink(link)
+            os.symlink(path, link)
+        sink = _Sink(f"pty {path}", master)
+        self._ptys.append((master, slave, link))
+        self._in_loop(lambda: self._add_sink(sink))
+        return path
+
+    def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """A raw TCP port, one client at a time (like ser2net); returns the bound address."""
+        return self._listen(host, port, rfc2217=False)
+
+    def start_rfc2217(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """An RFC 2217 port (pyserial `rfc2217://host:port`), one client at a time."""
+        return self._listen(host, port, rfc2217=True)
+
+    def call(self, fn: Callable[[Modem], Any]) -> Any:
+        """Run `fn(modem)` safely while the server runs (e.g. read `modem.nvm`)."""
+        with self.lock:
+            return fn(self.modem)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+        with contextlib.suppress(Exception):
+            self.world.close()
+        for sink in list(self._sinks):
+            self._close_sink(sink)
+        for lsock in self._listeners:
+            with contextlib.suppress(OSError):
+                lsock.close()
+        self._listeners.clear()
+        for master, slave, link in self._ptys:
+            for fd in (master, slave):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            if link is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(link)
+        self._ptys.clear()
+        with contextlib.suppress(OSError):
+            self._sel.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._save_nvm()
+
+    def __enter__(self) -> SimServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- the loop -------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            self.world.start(self._post)
+            self._thread = threading.Thread(target=self._run, name="xbee-sim", daemon=True)
+            self._thread.start()
+
+    def _in_loop(self, fn: Callable[[], None]) -> None:
+        self._calls.append(fn)
+        self._ensure_thread()
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"\0")
+
+    def _post(self, event: Event) -> None:
+        """The world's way back in (any thread)."""
+        self._events.append(event)
+        self._wake()
+
+    def _run(self) -> None:
+        try:
+            while self._calls:  # ports first, so they see the power-up output
+                self._calls.popleft()()
+            with self.lock:
+                self._perform(self.modem.power_on(self.sim_now()))
+            while not self._stopping:
+                deadline = self.modem.next_deadline()
+                timeout = 1.0 if deadline is None else min(1.0, self._real_delay(deadline))
+                release = [s.paced[0][0] for s in self._sinks if s.paced]
+                if release:
+                    timeout = min(timeout, max(0.0, min(release) - time.monotonic()))
+                for key, mask in self._sel.select(timeout):
+                    key.data(key, mask)
+                    if self._stopping:
+                        return
+                with self.lock:
+                    self._perform(self.modem.tick(self.sim_now()))
+                self._release()
+                self._save_nvm()
+        except Exception as err:  # a bug: keep the reason for the host, stop serving
+            log.exception("simulator loop failed")
+            self.error = err
+
+    def _on_wake(self, key: selectors.SelectorKey, mask: int) -> None:
+        with contextlib.suppress(OSError):
+            os.read(self._wake_r, 4096)
+        while self._calls:
+            self._calls.popleft()()
+        while self._events:
+            event = self._events.popleft()
+            with self.lock:
+                self._perform(self.modem.handle(event, self.sim_now()))
+
+    def _perform(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, ToHost):
+                for sink in self._sinks:
+                    self._send(sink, effect.data)
+            else:
+                self.world.perform(effect)
+
+    def _save_nvm(self) -> None:
+        if self.nvm_path is None:
+            return
+        with self.lock:
+            nvm = self.modem.nvm
+        if nvm == self._saved_nvm:
+            return
+        tmp = self.nvm_path.with_name(self.nvm_path.name + ".tmp")
+        tmp.write_text(json.dumps(nvm, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self.nvm_path)
+        self._saved_nvm = nvm
+
+    # ----- ports ----------------------------------------------------------------------------
+
+    def _add_sink(self, sink: _Sink) -> None:
+        self._sinks.append(sink)
+        self._sel.register(sink.fd, selectors.EVENT_READ, self._on_sink)
+
+    def _close_sink(self, sink: _Sink) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._sel.unregister(sink.fd)
+        if sink.sock is not None:
+            with contextlib.suppress(OSError):
+                sink.sock.close()
+
+    def _send(self, sink: _Sink, data: bytes) -> None:
+        if sink.manager is not None:
+            if not self._baud_ok(sink):
+                return
+            data = b"".join(sink.manager.escape(data))
+        if not self.uart_pacing:
+            sink.queue(data)
+            self._flush(sink)
+            return
+        byte_time = 10.0 / baud_rate(int(self.modem.param("BD")))
+        t = max(time.monotonic(), sink.line_free)
+        for i in range(0, len(data), PACING_SLICE):
+            piece = data[i:i + PACING_SLICE]
+            t += len(piece) * byte_time
+            sink.paced.append((t, piece))
+        sink.line_free = t
+
+    def _release(self) -> None:
+        """Move paced bytes whose time has come to the ports."""
+        now = time.monotonic()
+        for sink in list(self._sinks):
+            if not sink.paced or sink.paced[0][0] > now:
+                continue
+            while sink.paced and sink.paced[0][0] <= now:
+                sink.queue(sink.paced.popleft()[1])
+            self._flush(sink)
+
+    def _flush(self, sink: _Sink) -> None:
+        try:
+            sink.flush()
+        except OSError as err:
+            log.info("%s: write failed (%s); client gone", sink.name, err.strerror)
+            if sink.sock is not None:
+                self._close_sink(sink)
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if sink.out else 0)
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.modify(sink.fd, events, self._on_sink)
+
+    def _on_sink(self, key: selectors.SelectorKey, mask: int) -> None:
+        sink = next((s for s in self._sinks if s.fd == key.fd), None)
+        if sink is None:
+            return
+        if mask & selectors.EVENT_WRITE:
+            self._flush(sink)
+        if not mask & selectors.EVENT_READ:
+            return
+        try:
+            data = sink.sock.recv(READ_SIZE) if sink.sock else os.read(sink.fd, READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as err:
+            if err.errno == errno.EIO:  # pty with no slave open (we hold one; defensive)
+                return
+            data = b""
+        if not data:
+            if sink.sock is not None:
+                log.info("%s: client disconnected", sink.name)
+                self._close_sink(sink)
+            return
+        if sink.manager is not None:
+            data = b"".join(sink.manager.filter(data))
+            self._flush(sink)  # negotiation answers
+            if not data or not self._baud_ok(sink):
+                return
+        with self.lock:
+            self._perform(self.modem.feed(data, self.sim_now()))
+
+    def _baud_ok(self, sink: _Sink) -> bool:
+        if not ENFORCE_BAUD_OVER_RFC2217 or sink.settings is None:
+            return True
+        want = baud_rate(int(self.modem.param("BD")))
+        if sink.settings.baudrate == want:
+            return True
+        log.debug("%s: client at %d baud, module at %d: bytes lost", sink.name,
+                  sink.settings.baudrate, want)
+        return False
+
+    def _listen(self, host: str, port: int, *, rfc2217: bool) -> tuple[str, int]:
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            lsock.bind((host, port))
+        except OSError as err:
+            lsock.close()
+            raise OSError(err.errno, f"cannot listen on {host}:{port}: {err.strerror}") from None
+        lsock.listen(1)
+        lsock.setblocking(False)
+        self._listeners.append(lsock)
+        kind = "rfc2217" if rfc2217 else "tcp"
+
+        def accept(key: selectors.SelectorKey, mask: int) -> None:
+            try:
+                conn, peer = lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            if any(s.name.startswith(f"{kind} ") for s in self._sinks if s.sock is not None):
+                log.info("%s: refusing %s:%d, a client is connected", kind, *peer)
+                conn.close()
+                return
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sink = _Sink(f"{kind} {peer[0]}:{peer[1]}", conn.fileno(), sock=conn)
+            if rfc2217:
+                sink.settings = _UartSettings()
+                sink.manager = serial.rfc2217.PortManager(sink.settings, _Connection(sink))
+            self._add_sink(sink)
+            self._flush(sink)
+
+        self._in_loop(lambda: self._sel.register(lsock, selectors.EVENT_READ, accept))
+        addr = lsock.getsockname()
+        return addr[0], addr[1]
+
+
+# ----- xbee-sim ---------------------------------------------------------------------------
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HOST:PORT (PORT 0 = any free)")
+    return host or "127.0.0.1", int(port)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="xbee-sim",
+        description="Serve a simulated Digi XBee3 Cellular module on a pty, TCP or RFC 2217 "
+        "port. With --pty the first line printed is the device path.")
+    p.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal")
+    p.add_argument("--link", metavar="PATH", help="with --pty: also make PATH a symlink to it")
+    p.add_argument("--tcp", metavar="HOST:PORT", type=_hostport,
+                   help="serve raw bytes on TCP, one client at a time (socket://HOST:PORT)")
+    p.add_argument("--rfc2217", metavar="HOST:PORT", type=_hostport,
+                   help="serve RFC 2217 on TCP (rfc2217://HOST:PORT)")
+    p.add_argument("--personality", default=personality_mod.DEFAULT,
+                   help=f"firmware personality, a name ({', '.join(personality_mod.available())})"
+                   " or a YAML file (default %(default)s)")
+    p.add_argument("--ap", type=int, choices=(0, 1, 2), help="operating mode at power-up (AP)")
+    p.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+                   help="simulated time runs X times real time (0.01 = 100x faster)")
+    p.add_argument("--nvm", metavar="FILE", help="JSON file where WR values persist")
+    p.add_argument("--flash", metavar="DIR", help="host folder holding /flash (default: memory)")
+    p.add_argument("--config", metavar="FILE", help="YAML file with a `network:` block")
+    p.add_argument("--no-network", action="store_true",
+                   help="no internet: every connection fails (no route)")
+    p.add_argument("--log-level", default="WARNING",
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    from harness.sim import network
+
+    network.add_arguments(p)
+    return p
+
+
+def load_nvm(path: Path) -> dict[str, at.Value]:
+    """An --nvm file: a JSON object of AT name → value. Errors name the file and key."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of AT name -> value")
+    out: dict[str, at.Value] = {}
+    for key, value in data.items():
+        try:
+            row = at.spec(key)
+            out[row.name] = at.validate(row.name, value)
+        except at.AtError as err:
+            raise ValueError(f"{path}: key {key!r}: {err}") from None
+    return out
+
+
+def _make_world(args: argparse.Namespace) -> World | None:
+    if args.no_network:
+        return None
+    from harness.sim import network
+
+    base = network.load_config(args.config) if args.config else None
+    config = network.config_from_args(args, base)
+    if args.time_scale != 1.0:  # network delays are simulated time too
+        scaled = {k: getattr(config, k) * args.time_scale for k in
+                  ("latency", "tls_handshake_time", "no_route_timeout", "connect_timeout")}
+        config = config.model_copy(update=scaled)
+    return network.Network(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not (args.pty or args.tcp or args.rfc2217):
+        print("xbee-sim: nothing to serve on; give --pty, --tcp and/or --rfc2217",
+              file=sys.stderr)
+        return 2
+    if args.time_scale <= 0:
+        print("xbee-sim: --time-scale must be > 0", file=sys.stderr)
+        return 2
+    try:
+        persona = personality_mod.load(args.personality)
+        nvm = load_nvm(Path(args.nvm)) if args.nvm else {}
+        flash = None
+        if args.flash:
+            from harness.sim.flashfs import FlashFS
+
+            flash = FlashFS(root=args.flash)
+        modem = Modem(persona, nvm=nvm, ap=args.ap, flash=flash)
+        world = _make_world(args)
+    except (personality_mod.PersonalityError, ValueError, OSError) as err:
+        print(f"xbee-sim: {err}", file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server = SimServer(modem, world, time_scale=args.time_scale, nvm_path=args.nvm)
+    try:
+        if args.pty:
+            print(server.start_pty(args.link), flush=True)
+        if args.tcp:
+            print("socket://{}:{}".format(*server.start_tcp(*args.tcp)), flush=True)
+        if args.rfc2217:
+            print("rfc2217://{}:{}".format(*server.start_rfc2217(*args.rfc2217)), flush=True)
+    except OSError as err:
+        print(f"xbee-sim: {err.strerror or err}", file=sys.stderr)
+        server.stop()
+        return 2
+    try:
+        while not stop.wait(0.5):
+            if server.error is not None:
+                print(f"xbee-sim: stopped: {server.error!r}", file=sys.stderr)
+                return 1
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
