@@ -23,6 +23,7 @@ SPECIAL = frozenset((START, ESCAPE, XON, XOFF))
 MAX_FRAME_DATA = 0x0800
 
 _ESCAPE_TABLE = {b: bytes((ESCAPE, b ^ ESCAPE_XOR)) for b in SPECIAL}
+_ESCAPE_ORDER = (bytes((ESCAPE,)), bytes((START,)), bytes((XON,)), bytes((XOFF,)))
 
 
 def checksum(frame_data: bytes) -> int:
@@ -31,10 +32,16 @@ def checksum(frame_data: bytes) -> int:
 
 
 def escape(data: bytes) -> bytes:
-    """Escape 0x7E 0x7D 0x11 0x13 as 0x7D, byte ^ 0x20 (AP=2). D-ESC."""
-    if not any(b in SPECIAL for b in data):
-        return bytes(data)
-    return b"".join(_ESCAPE_TABLE.get(b) or bytes((b,)) for b in data)
+    """Escape 0x7E 0x7D 0x11 0x13 as 0x7D, byte ^ 0x20 (AP=2). D-ESC.
+
+    0x7D goes first, so the 0x7D bytes the later replacements insert are not escaped again;
+    `bytes.replace` keeps the work in C, which matters for 1500-byte payloads.
+    """
+    data = bytes(data)
+    for special in _ESCAPE_ORDER:
+        if special in data:
+            data = data.replace(special, _ESCAPE_TABLE[special[0]])
+    return data
 
 
 def unescape(data: bytes) -> bytes:
@@ -185,48 +192,74 @@ class Deframer:
             nxt = find(0x7E, start + 1)
             closed = nxt >= 0 or final
             seg_end = nxt if nxt >= 0 else n
-            body = unescape(bytes(buf[start + 1 : seg_end]))
-            wire = bytes(buf[start:seg_end])
-            if len(body) < 2:
+            # The length field: at most 4 wire bytes after the delimiter (both bytes escaped).
+            head_end = min(start + 5, seg_end)
+            head = unescape(bytes(buf[start + 1 : head_end]))
+            if len(head) < 2 or (len(head) == 2 and _dangling(buf, start + 1, head_end)):
                 if not closed:
                     pos = start
                     break
-                out.append(_truncated(wire))
+                out.append(_truncated(bytes(buf[start:seg_end])))
                 pos = seg_end
                 continue
-            length = (body[0] << 8) | body[1]
+            length = (head[0] << 8) | head[1]
             if length == 0 or length > limit:
-                out.append(FrameError("length", wire[:3], _bad_len(length)))
+                out.append(FrameError("length", bytes(buf[start:head_end]), _bad_len(length)))
                 pos = seg_end if nxt >= 0 else start + 1
                 continue
-            need = length + 3
-            if len(body) < need or (len(body) == need and buf[seg_end - 1] == ESCAPE):
+            need = length + 3  # length field, frame data, checksum, all unescaped
+            if not closed and seg_end - start - 1 < need:
+                pos = start  # escapes only add bytes: the frame cannot be complete yet
+                break
+            body = unescape(bytes(buf[start + 1 : seg_end]))
+            if len(body) < need or (len(body) == need and _dangling(buf, start + 1, seg_end)):
                 if not closed:
                     pos = start
                     break
-                out.append(_truncated(wire))
+                out.append(_truncated(bytes(buf[start:seg_end])))
                 pos = seg_end
                 continue
             data = body[2 : 2 + length]
             cks = body[2 + length]
-            frame_wire = wire[: _wire_len(wire, need)]
+            if len(body) == need:  # the usual case: the frame fills its segment
+                frame_end = seg_end
+            else:
+                frame_end = start + _wire_len(buf, start + 1, seg_end, need)
+            frame_wire = bytes(buf[start:frame_end])
             if (sum(data) + cks) & 0xFF != 0xFF:
                 out.append(_bad_checksum(frame_wire, data, cks))
             else:
                 out.append(RawFrame(data, frame_wire))
-            self.discarded += len(wire) - len(frame_wire)
+            # Bytes after a whole frame and before the next delimiter are noise (D-FMT-C1).
+            self.discarded += seg_end - frame_end
             pos = seg_end
         del buf[:pos]
         return out
 
 
-def _wire_len(wire: bytes, unescaped_len: int) -> int:
-    """How many wire bytes (delimiter included) carry `unescaped_len` bytes after the delimiter."""
-    i, got = 1, 0
-    while got < unescaped_len and i < len(wire):
-        i += 2 if wire[i] == ESCAPE else 1
+def _dangling(buf: bytearray, begin: int, end: int) -> bool:
+    """Whether wire bytes buf[begin:end] end with an escape byte still waiting for its pair.
+
+    A run of 0x7D bytes starts on a pair boundary (the byte before it is plain or the second
+    of a pair), so the last one is unpaired exactly when the run is odd.
+    """
+    run = 0
+    i = end - 1
+    while i >= begin and buf[i] == ESCAPE:
+        run += 1
+        i -= 1
+    return run % 2 == 1
+
+
+def _wire_len(buf: bytearray, begin: int, end: int, unescaped_len: int) -> int:
+    """How many wire bytes from `begin` carry `unescaped_len` bytes, plus 1 (the delimiter)."""
+    if buf.find(ESCAPE, begin, min(end, begin + unescaped_len)) < 0:
+        return unescaped_len + 1
+    i, got = begin, 0
+    while got < unescaped_len and i < end:
+        i += 2 if buf[i] == ESCAPE else 1
         got += 1
-    return min(i, len(wire))
+    return min(i, end) - begin + 1
 
 
 def _truncated(raw: bytes) -> FrameError:
