@@ -36,6 +36,10 @@ _SIZES = {SOH: BLOCK_128, STX: BLOCK_1K}
 START_INTERVAL = 1.0  # receiver repeats "C" this often until the sender starts
 START_RETRIES = 60  # … this many times (a minute, long enough to start `sz` by hand)
 BLOCK_TIMEOUT = 10.0  # receiver NAKs / sender resends after this long without progress
+# After EOT is ACKed the file is delivered; the closing block 0 only ends the batch. lrzsz's
+# `rz` on a pty sometimes loses its ACK of it when it exits, so the sender waits this long
+# and then counts the transfer done (ours, not in the reference: A-YMODEM-TIMERS).
+FINAL_TIMEOUT = 1.0
 RETRIES = 10  # consecutive failures of one block before giving up (L-PY _XMODEM_*_RETRIES)
 CANCEL = bytes((CAN, CAN))  # two CANs abort a transfer (XMODEM convention; L-PY aborts on one)
 
@@ -370,7 +374,10 @@ class YmodemSender(_Machine):
         if self._state is _TxState.WAIT_GO:
             return self._send_data(now)  # no "C" came: start anyway
         if self._state is _TxState.WAIT_TRAILER:
-            return self._send(bytes(block0_payload_empty()), now, _TxState.WAIT_FINAL_ACK)
+            return self._send_final(now)
+        if self._state is _TxState.WAIT_FINAL_ACK:
+            self._finish()  # the file was delivered with the EOT's ACK
+            return b""
         self._failures += 1
         if self._failures >= self.retries:
             return self._fail(f"no ACK after {self._failures} tries ({self._state.value})")
@@ -382,6 +389,11 @@ class YmodemSender(_Machine):
         self._last = build_block(seq, payload, crc=self._crc)
         self._deadline = now + self.timeout
         return self._last
+
+    def _send_final(self, now: float) -> bytes:
+        out = self._send(block0_payload_empty(), now, _TxState.WAIT_FINAL_ACK)
+        self._deadline = now + FINAL_TIMEOUT
+        return out
 
     def _send_data(self, now: float) -> bytes:
         self._failures = 0
@@ -413,7 +425,7 @@ class YmodemSender(_Machine):
             return b""
         if state is _TxState.WAIT_TRAILER:
             if byte in (CRC_MODE, NAK):
-                return self._send(block0_payload_empty(), now, _TxState.WAIT_FINAL_ACK)
+                return self._send_final(now)
             return b""  # e.g. a second ACK of the EOT
         if byte == ACK:
             self._failures = 0
