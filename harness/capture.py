@@ -659,13 +659,23 @@ def _frame_line(data: bytes) -> str:
     name = fields.pop("name", "frame")
     fields.pop("type", None)
     fields.pop("status_name", None)  # the code's meaning follows, from codes.py
-    body = " ".join(f"{k}={_show_value(k, v)}" for k, v in fields.items()) or data.hex(" ")
+    hexvalue = _is_hex_command(fields.get("command"))
+    body = " ".join(f"{k}={_show_value(k, v, hexvalue)}" for k, v in fields.items()) or data.hex(
+        " "
+    )
     codes_ = "; ".join(dec.get("codes", {}).values())
     return f"[0x{data[0]:02X} {name}] {body}" + (f"  => {codes_}" if codes_ else "")
 
 
-def _show_value(key: str, v: Any) -> str:
-    """Payloads and AT values as text when they are printable, else hex."""
+def _is_hex_command(name: Any) -> bool:
+    row = _at.CATALOGUE.get(str(name).upper()) if name else None
+    return row is not None and row.kind is _at.Kind.HEX
+
+
+def _show_value(key: str, v: Any, hexvalue: bool = False) -> str:
+    """Payloads and AT values as text when they are printable, else hex; numbers as 0x…."""
+    if hexvalue and key in ("value", "parameter") and isinstance(v, str):
+        return f"0x{v.upper()}" if v else "''"
     if isinstance(v, str) and key in ("value", "parameter", "payload", "data", "option_data"):
         try:
             raw = bytes.fromhex(v)

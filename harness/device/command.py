@@ -20,6 +20,7 @@ DEFAULT_GT = 1.0  # GT default 0x3E8 ms (D-GT)
 MAX_GT = 0x6D3 / 1000  # GT range 0x2-0x6D3 ms (D-GT): the longest guard a module can want
 DEFAULT_CT = 10.0  # CT default 0x64 × 100 ms (D-ENTER)
 GUARD_MARGIN = 1.1  # wait 10 % longer than GT on each side of +++
+ESCAPE_REPLY = 1.0  # OK is due GT after +++; allow this much more (A-AT-REPLY-TIME)
 REPLY_TIMEOUT = 2.0  # per AT line; ASSUMPTION A-AT-REPLY-TIME (docs/assumptions.md)
 SLOW_COMMANDS = {"FS": 15.0, "WR": 5.0, "SD": 130.0, "LA": 45.0, "RE": 5.0}  # D-SPECIAL, L-TG
 
@@ -46,18 +47,21 @@ class CommandMode:
         command_timeout: float = DEFAULT_CT,
         cc: bytes = b"+",
         reply_timeout: float = REPLY_TIMEOUT,
+        max_guard_time: float = MAX_GT,
     ) -> None:
         self.tap = tap
         self.guard_time = DEFAULT_GT if guard_time is None else guard_time
         self.command_timeout = command_timeout
         self.cc = cc
         self.reply_timeout = reply_timeout
+        self.max_guard_time = max_guard_time  # the retry guard (a time-scaled sim: scale it)
         self.active = False
 
     # --- entering and leaving ---
     def enter(self) -> None:
         """Enter command mode (silence ≥ GT, `+++`, silence ≥ GT, then `OK\\r`: D-ENTER)."""
-        guards = [self.guard_time] + ([MAX_GT] if self.guard_time < MAX_GT else [])
+        longest = self.max_guard_time
+        guards = [self.guard_time] + ([longest] if self.guard_time < longest else [])
         for guard in guards:
             if self._escape(guard):
                 self.guard_time = guard
@@ -77,7 +81,9 @@ class CommandMode:
         self.tap.reset_input_buffer()
         self.tap.write(self.cc * 3)  # no CR after +++ (D-ENTER)
         try:
-            self.tap.read_until(b"OK\r", guard * GUARD_MARGIN + self.reply_timeout, what="OK")
+            self.tap.read_until(
+                b"OK\r", guard * GUARD_MARGIN + min(ESCAPE_REPLY, self.reply_timeout), what="OK"
+            )
         except DeviceTimeout:
             return False
         return True

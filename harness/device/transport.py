@@ -25,6 +25,7 @@ from harness.device.errors import DeviceTimeout, PortError
 
 URL_SCHEMES = ("rfc2217://", "socket://", "loop://")
 DEFAULT_BAUD = 9600  # BD=3 default (D-BD, reference §8)
+WRITE_TIMEOUT = 5.0  # a write that cannot drain in this long means a stuck port
 READ_POLL = 0.05  # seconds a single read may block; waits above it are loops with deadlines
 
 
@@ -38,7 +39,9 @@ def open_serial(
     """Open `spec` with pyserial (exclusively, for local ports) or raise a one-line PortError."""
     if not spec:
         raise PortError("''", "empty device spec (give a path, rfc2217://host:port or socket://…)")
-    kwargs: dict[str, Any] = {"baudrate": baudrate, "timeout": timeout, "write_timeout": 5.0}
+    kwargs: dict[str, Any] = {"baudrate": baudrate, "timeout": timeout}
+    if not spec.startswith("rfc2217://"):  # pyserial's RFC 2217 client has no write timeout
+        kwargs["write_timeout"] = WRITE_TIMEOUT
     if not is_url(spec):
         kwargs["exclusive"] = True  # flock(LOCK_EX|LOCK_NB) on POSIX, like digi-xbee (§2a)
     try:
@@ -142,7 +145,9 @@ class Tap:
         self.capture = capture
         self.spec = spec or str(port.port)
         self.last_rx = 0.0  # monotonic time of the last byte received
-        self.last_tx = 0.0
+        # Opening a port can glitch the line: count the open as activity, so a `+++` right
+        # after it still gets its guard time of silence (D-ENTER).
+        self.last_tx = time.monotonic()
         self._unread = bytearray()  # read from the port (and recorded) but not yet consumed
 
     # --- recording ---

@@ -1,0 +1,168 @@
+"""Command mode against the simulator over a pty, RFC 2217 and a TCP socket, same test code."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tty
+
+import pytest
+
+from harness.capture import CaptureWriter, read_capture, render
+from harness.device.command import CommandMode
+from harness.device.errors import CommandError, DeviceTimeout
+from harness.device.transport import open_device
+from harness.sim.modem import Modem
+from harness.sim.serve import SimServer
+
+SCALE = 0.1  # simulated time runs 10x faster: GT 1 s → 0.1 s real
+GT = 1.0 * SCALE
+
+
+def serve(kind: str, server: SimServer) -> str:
+    if kind == "pty":
+        return server.start_pty()
+    if kind == "socket":
+        return "socket://{}:{}".format(*server.start_tcp())
+    return "rfc2217://{}:{}".format(*server.start_rfc2217())
+
+
+@pytest.fixture(params=["pty", "rfc2217", "socket"])
+def module(request, tmp_path):
+    server = SimServer(Modem("cat1-3100C"), time_scale=SCALE)
+    spec = serve(request.param, server)
+    cap = CaptureWriter(tmp_path / "cap.jsonl", test=request.node.nodeid, device=spec)
+    tap = open_device(spec, capture=cap)
+    yield tap, cap
+    tap.close()
+    cap.close()
+    server.stop()
+
+
+def test_query_set_batch_and_leave(module):
+    tap, cap = module
+    with CommandMode(tap, guard_time=GT) as cm:
+        assert cm.query("VR") == "3100C"
+        assert cm.get("GT") == 0x3E8  # parsed by the AT catalogue
+        assert cm.run(("DL", "1.2.3.4"), ("DE", 0x1BB), "AC") == ["OK", "OK", "OK"]
+        assert cm.get("DE") == 0x1BB
+        assert cm.get("DL") == "1.2.3.4"
+        cm.set("CW", "s3cret-apn-pw")
+    assert not cm.active
+    cap.close()
+    c = read_capture(cap.path)
+    tx = c.wire("tx")
+    assert b"ATDL1.2.3.4,DE1BB,AC\r" in tx
+    assert tx.endswith(b"ATCN\r")
+    assert b"s3cret" not in tx and "s3cret" not in cap.path.read_text()
+    modes = [e["mode"] for e in c.events if e["ev"] == "mode"]
+    assert modes == ["command", "previous"]
+
+
+def test_identity_reply_is_redacted_but_returned(module):
+    tap, cap = module
+    with CommandMode(tap, guard_time=GT) as cm:
+        imei = cm.query("IM")
+    assert imei.isdigit() and len(imei) == 15
+    cap.close()
+    assert imei not in cap.path.read_text()
+    assert imei.encode().hex() not in cap.path.read_text()
+
+
+def test_error_names_the_command(module):
+    tap, _cap = module
+    with CommandMode(tap, guard_time=GT) as cm:
+        with pytest.raises(CommandError, match=r"^ATZZ: module answered 'ERROR'"):
+            cm.query("ZZ")
+        # a failed command leaves command mode usable
+        assert cm.query("VR") == "3100C"
+
+
+def test_wrong_guard_time_is_recovered(tmp_path):
+    # The module's GT is 1.5 s (sim) = 0.15 s real; we think it is 0.05 s.
+    server = SimServer(Modem("cat1-3100C", nvm={"GT": 0x5DC}), time_scale=SCALE)
+    spec = server.start_pty()
+    try:
+        with open_device(spec) as tap:
+            cm = CommandMode(tap, guard_time=0.05, max_guard_time=0x6D3 / 1000 * SCALE)
+            cm.enter()
+            assert cm.active
+            assert cm.guard_time > 0.15  # it learnt a guard that works
+            assert cm.get("GT") == 0x5DC
+            cm.exit()
+    finally:
+        server.stop()
+
+
+def test_command_mode_timeout_is_recovered(tmp_path):
+    # CT is 10 s (sim) = 1 s real: after that the module leaves command mode by itself.
+    server = SimServer(Modem("cat1-3100C"), time_scale=SCALE)
+    spec = server.start_pty()
+    try:
+        with open_device(spec) as tap:
+            with CommandMode(tap, guard_time=GT, command_timeout=1.0) as cm:
+                assert cm.query("VR") == "3100C"
+                time.sleep(1.1)
+                assert cm.query("VR") == "3100C"  # re-entered with +++ first
+            assert tap.capture is None
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def silent_after_ok():
+    """A pty whose far end answers `+++` with OK and then never again."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def answer():
+        os.set_blocking(master, False)
+        while not stop.is_set():
+            try:
+                data = os.read(master, 64)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            except OSError:
+                return
+            if b"+++" in data:
+                os.write(master, b"OK\r")
+
+    th = threading.Thread(target=answer, daemon=True)
+    th.start()
+    yield os.ttyname(slave)
+    stop.set()
+    th.join(2)
+    os.close(master)
+    os.close(slave)
+
+
+def test_reply_timeout_names_the_command(silent_after_ok, tmp_path):
+    cap = CaptureWriter(tmp_path / "c.jsonl", test="t", device=silent_after_ok)
+    with open_device(silent_after_ok, capture=cap) as tap:
+        cm = CommandMode(tap, guard_time=0.05, reply_timeout=0.3)
+        cm.enter()
+        t0 = time.monotonic()
+        with pytest.raises(DeviceTimeout, match=r"no reply to ATVR \(in ATVR\) within 0\.3 s"):
+            cm.query("VR")
+        assert time.monotonic() - t0 < 2.0
+    cap.close()
+    out = "\n".join(render(read_capture(cap.path)))
+    assert "-> +++" in out and "<- OK\\r" in out and "-> ATVR\\r" in out
+
+
+def test_no_answer_at_all_is_a_bounded_clear_error():
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        with open_device(os.ttyname(slave)) as tap:
+            cm = CommandMode(tap, guard_time=0.02, reply_timeout=0.2, max_guard_time=0.1)
+            t0 = time.monotonic()
+            with pytest.raises(DeviceTimeout, match=r"no OK to \+\+\+ \(guard times tried"):
+                cm.enter()
+            assert time.monotonic() - t0 < 3.0
+    finally:
+        os.close(master)
+        os.close(slave)
