@@ -53,8 +53,19 @@ AI_POLL = 0.5
 # Parameters that change how the host must talk to the module: set last, and followed.
 ORDER_LAST = ("GT", "CT", "CC", "BD")
 # BD values and their baud rates (D-BD).
-BAUD_RATES = {0: 1200, 1: 2400, 2: 4800, 3: 9600, 4: 19200, 5: 38400, 6: 57600,
-              7: 115200, 8: 230400, 9: 460800, 0xA: 921600}
+BAUD_RATES = {
+    0: 1200,
+    1: 2400,
+    2: 4800,
+    3: 9600,
+    4: 19200,
+    5: 38400,
+    6: 57600,
+    7: 115200,
+    8: 230400,
+    9: 460800,
+    0xA: 921600,
+}
 
 
 class ConfigureError(DeviceError):
@@ -67,8 +78,7 @@ class VerifyError(ConfigureError):
     def __init__(self, name: str, wanted: Any, actual: Any) -> None:
         self.name, self.wanted, self.actual = name, wanted, actual
         super().__init__(
-            f"AT{name}: wanted {_show(name, wanted)}, module has {_show(name, actual)} "
-            "after AC"
+            f"AT{name}: wanted {_show(name, wanted)}, module has {_show(name, actual)} after AC"
         )
 
 
@@ -87,12 +97,15 @@ class NetworkNotReady(DeviceError):
 
 
 def _show(name: str, value: Any) -> str:
+    """A value for a message: hex for numbers, quoted text, secrets (CU, CW) fully hidden."""
     if value is None:
         return "nothing"
-    text = at.redact(name, value)
+    row = at.CATALOGUE.get(name.upper())
+    if row is not None and row.secret:
+        return f"<secret, {len(str(value))} characters>"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"0x{value:X}"
-    return repr(text)
+    return repr(str(value))
 
 
 # ----- what was done ------------------------------------------------------------------------
@@ -400,8 +413,7 @@ class Module:
             for name, value in values.items():
                 res = client.at(name, value, queue=apply)
                 if not res.ok:
-                    raise CommandError(name, f"status {res.meaning()} setting "
-                                             f"{_show(name, value)}")
+                    raise CommandError(name, f"status {res.meaning()} setting {_show(name, value)}")
             if apply:
                 client.execute("AC")
         for name, value in values.items():
@@ -458,15 +470,21 @@ class Configurator:
         *,
         persist: bool = False,
         actual: Mapping[str, Any] | None = None,
+        check_mode: bool = False,
     ) -> Report:
         """Bring the module to `wanted` (+ `mode`): read, write only what differs, AC,
         read back and verify, switch mode last, and WR only when `persist` and allowed.
 
         `actual` skips the read when the caller has just read the same names (snapshot).
+        `check_mode` reads AP with the parameters (free in a command-mode batch, one 0x08
+        in API mode) instead of trusting the mode this `Module` last saw.
         """
         before = self.stats.as_dict()
         params, mode = split_mode(wanted, mode)
-        want = {at.spec(k).name: normalize(k, v) for k, v in params.items()}
+        want = {}
+        for key, value in params.items():
+            value = normalize(key, value)  # raises naming the key first
+            want[at.spec(key).name] = value
         mod = self.module
         mode_before = mod.ensure_mode()
         target_mode = mode or mode_before
@@ -475,7 +493,12 @@ class Configurator:
                 "WR (write to flash) asked for but not allowed: flash wear; pass "
                 "allow_nvm_write=True (--allow-nvm-write) to persist a profile"
             )
-        current = dict(actual) if actual is not None else mod.read(list(want))
+        names = [*want, "AP"] if check_mode else list(want)
+        current = dict(actual) if actual is not None else mod.read(names)
+        if check_mode and "AP" in current:
+            ap = current.pop("AP")
+            mode_before = mod.mode = AP_MODE.get(ap) or mod._unsupported(ap)
+            target_mode = mode or mode_before
         changes = plan(want, current)
         report = Report(mode_before, target_mode, changes)
         if changes:
@@ -554,12 +577,12 @@ class Configurator:
         mod = self.module
         persist = persist and self.allow_nvm_write
         try:
-            return self.apply(snap.values, snap.mode, persist=persist)
+            return self.apply(snap.values, snap.mode, persist=persist, check_mode=True)
         except DeviceTimeout:
             # the body left the module in another mode than we think: find it, try again
             mod.close()
             mod.mode = None
-            return self.apply(snap.values, snap.mode, persist=persist)
+            return self.apply(snap.values, snap.mode, persist=persist, check_mode=True)
 
     # --- reset ---
     def reset(self, command: str | None = None, *, timeout: float = RESET_TIMEOUT) -> str:
@@ -622,8 +645,7 @@ class Configurator:
                 last = exc
                 mod._cm.active = False
         raise DeviceTimeout(
-            f"{mod.tap.spec}: module did not come back within {timeout:g} s after reset "
-            f"({last})"
+            f"{mod.tap.spec}: module did not come back within {timeout:g} s after reset ({last})"
         )
 
     # --- registration ---
