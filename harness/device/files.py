@@ -170,8 +170,9 @@ class Files:
                     f"uploaded {path} ({len(data)} bytes) but the module hashes it as "
                     f"{got}, not {digest}"
                 )
-        self.module.tap.note("file", path=path, action="uploaded", size=len(data),
-                             sha256=digest, secure=secure)
+        self.module.tap.note(
+            "file", path=path, action="uploaded", size=len(data), sha256=digest, secure=secure
+        )
         return Upload(path, len(data), digest, secure, False, time.monotonic() - start)
 
     # --- the YMODEM upload ---
@@ -229,9 +230,10 @@ class Files:
                     raise FileError(f"{line}: module answered {text.strip().decode('latin-1')!r}")
             stripped = partial.strip()
             if ymodem.CRC_MODE in partial and not _PARTIAL_ERROR.fullmatch(stripped):
-                return partial[partial.index(ymodem.CRC_MODE):]
-        raise DeviceTimeout(f"{line}: no YMODEM start ('C') within {PROMPT_TIMEOUT:g} s "
-                            f"(got {bytes(buf[-64:])!r})")
+                return partial[partial.index(ymodem.CRC_MODE) :]
+        raise DeviceTimeout(
+            f"{line}: no YMODEM start ('C') within {PROMPT_TIMEOUT:g} s (got {bytes(buf[-64:])!r})"
+        )
 
     def _answer(self, cm: object, line: str, *, want: re.Pattern[str]) -> list[str]:
         """Lines of a one-shot FS answer until one matches `want`; `E…` raises CommandError."""
