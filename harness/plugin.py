@@ -451,12 +451,13 @@ def _run_environment(config: pytest.Config) -> dict[str, str]:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     hil = _session(config)
-    if hil is None or not hil.matrix:
+    if hil is None:
         return
-    terminalreporter.write_sep("=", "xbee-hil: mode x TLS-variant matrix")
-    terminalreporter.write(report.render_text(hil.matrix))
-    for path in config.stash.get(_WRITTEN, []):
-        terminalreporter.write_line(f"wrote {path}")
+    if hil.matrix:
+        terminalreporter.write_sep("=", "xbee-hil: mode x TLS-variant matrix")
+        terminalreporter.write(report.render_text(hil.matrix))
+        for path in config.stash.get(_WRITTEN, []):
+            terminalreporter.write_line(f"wrote {path}")
     if hil.broken:
         terminalreporter.write_line(f"run stopped: {BROKEN_PREFIX}{hil.broken}", red=True)
 

@@ -31,7 +31,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    FilePath,
     PrivateAttr,
     SecretStr,
     ValidationError,
@@ -266,6 +265,12 @@ def _check_baud(value: int) -> int:
     return value
 
 
+def _existing_file(path: Path) -> Path:
+    if not path.is_file():
+        raise ValueError(f"no such file: {path} (a relative path is relative to its profile)")
+    return path
+
+
 def known_personalities() -> list[str]:
     return sorted(p.stem for p in PERSONALITY_DIR.glob("*.yaml"))
 
@@ -294,6 +299,7 @@ def _secret_from_env(value: Any) -> Any:
 AtName = Annotated[str, AfterValidator(_check_at_name)]
 BaselineName = Annotated[str, AfterValidator(_check_baseline_name)]
 AtValue = Annotated[Any, BeforeValidator(_check_scalar)]
+HostFile = Annotated[Path, AfterValidator(_existing_file)]
 Personality = Annotated[str, AfterValidator(_check_personality)]
 Secret = Annotated[SecretStr, BeforeValidator(_secret_from_env)]
 
@@ -348,9 +354,9 @@ class Network(_Strict):
 class Target(_Strict):
     url: str
     expect_status: int = Field(default=200, ge=100, le=599)
-    ca: FilePath | None = None
-    client_cert: FilePath | None = None
-    client_key: FilePath | None = None
+    ca: HostFile | None = None
+    client_cert: HostFile | None = None
+    client_key: HostFile | None = None
     local: bool = False  # served by harness.servers on loopback (the simulator's internet)
 
     @field_validator("url")
