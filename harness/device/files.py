@@ -8,11 +8,14 @@ file uploaded with ATFS XPUT") and inside the tap's `redact_upload`, so the capt
 only their size and SHA-256.
 
 File-system commands work only in command mode on the Cat 1 (D-FSCMD p.228: "only work from
-Command mode"), so that is the one path here; `Module.command()` enters it from either mode.
+Command mode"); `Module.command()` enters it from either mode. Firmwares with the 0x3B/0xBB
+frames (LTE-M/NB-IoT guide, D-3B) can use `Files(module, method="frames")` in API mode:
+open/write/close, hash and delete as frames, no command mode at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -22,7 +25,7 @@ from pathlib import Path
 from harness.device.command import FS_ERROR
 from harness.device.configure import Module
 from harness.device.errors import CommandError, DeviceError, DeviceTimeout
-from harness.xbee import fspath, ymodem
+from harness.xbee import api, codes, fspath, ymodem
 
 CERT_DIR = fspath.CERT_DIR  # D-FS: "a cert directory for files used for SSL/TLS sockets"
 # How long a whole upload may take: 1 MB at 9600 baud is ~18 min; certificates are a few
@@ -35,6 +38,16 @@ _SHA256 = re.compile(r"\b([0-9A-Fa-f]{64})\b")
 _LS_ENTRY = re.compile(r"^\s*(<DIR>|\d+)\s+(.+?)\s*$")  # "  32 test.txt", "<DIR> lib/" (D-FSCMD)
 _PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _PARTIAL_ERROR = re.compile(rb"E[A-Z0-9]*")
+
+# 0x3B File System commands and File Open options (D-3B p.289-292, L-PY models/filesystem.py).
+FS_OPEN, FS_CLOSE, FS_WRITE, FS_HASH, FS_DELETE = 0x01, 0x02, 0x04, 0x08, 0x2F
+OPEN_CREATE, OPEN_WRITE, OPEN_TRUNCATE, OPEN_SECURE = 0x01, 0x08, 0x10, 0x80
+PATH_ID_CWD = 0x0000  # path ID 0: names resolve from the current directory (/flash), L-PY
+CURRENT_OFFSET = 0xFFFFFFFF  # D-3B: "0xFFFFFFFF = current"
+# Bytes of file data per 0x3B File Write. The module's limit (NP) is not in the reference;
+# ASSUMPTION A-FS-CHUNK (docs/assumptions.md).
+FS_WRITE_CHUNK = 512
+FS_DOES_NOT_EXIST = 0x52  # D-BB
 
 
 class FileError(DeviceError):
@@ -81,15 +94,22 @@ def remote_path(name: str, directory: str = CERT_DIR) -> str:
 
 
 class Files:
-    """The module's file system, through a `Module` (command mode, entered once)."""
+    """The module's file system, through a `Module`: `ATFS` in command mode (entered once)
+    or, with `method="frames"`, 0x3B/0xBB frames in API mode."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, *, method: str = "atfs") -> None:
+        if method not in ("atfs", "frames"):
+            raise ValueError(f"method={method!r}: expected 'atfs' or 'frames'")
         self.module = module
+        self.method = method
 
     # --- queries ---
     def hash(self, path: str) -> str | None:
         """`ATFS HASH path` → lower-case hex SHA-256, or None when the file does not exist
         (or the firmware does not hash it: secure-file hashing is UNVERIFIED, §10 item 6)."""
+        if self.method == "frames":
+            status, data = self._fs(FS_HASH, PATH_ID_CWD.to_bytes(2, "big") + path.encode())
+            return data[:32].hex() if status == 0 and len(data) >= 32 else None
         cm = self.module.command()
         try:
             lines = self._answer(cm, f"ATFS HASH {path}", want=_SHA256)
@@ -102,7 +122,8 @@ class Files:
         return None
 
     def list(self, directory: str = CERT_DIR) -> list[Entry]:
-        """`ATFS LS dir`: entries, without `./` and `../` (D-FSCMD)."""
+        """`ATFS LS dir`: entries, without `./` and `../` (D-FSCMD). Command mode in
+        either method (a directory listing by frames is not needed for certificates)."""
         cm = self.module.command()
         out = []
         for line in cm.lines(f"ATFS LS {directory}", timeout=REPLY_TIMEOUT):
@@ -119,7 +140,14 @@ class Files:
 
     # --- changes ---
     def remove(self, path: str, *, missing_ok: bool = True) -> bool:
-        """`ATFS RM path`; True if something was removed."""
+        """`ATFS RM path` (or 0x3B Delete); True if something was removed."""
+        if self.method == "frames":
+            status, _ = self._fs(FS_DELETE, PATH_ID_CWD.to_bytes(2, "big") + path.encode())
+            if status == 0:
+                return True
+            if missing_ok and status == FS_DOES_NOT_EXIST:
+                return False
+            raise FileError(f"removing {path}: {codes.describe('FS', status)}")
         cm = self.module.command()
         try:
             self._answer(cm, f"ATFS RM {path}", want=re.compile(r"^OK$"))
@@ -162,7 +190,10 @@ class Files:
         if not force and self.hash(path) == digest:
             self.module.tap.note("file", path=path, action="skipped", sha256=digest)
             return Upload(path, len(data), digest, secure, True, time.monotonic() - start)
-        self._ymodem_put(path, data, secure=secure)
+        if self.method == "frames":
+            self._frames_put(path, data, secure=secure)
+        else:
+            self._ymodem_put(path, data, secure=secure)
         if verify:
             got = self.hash(path)
             if got is not None and got != digest:
@@ -174,6 +205,47 @@ class Files:
             "file", path=path, action="uploaded", size=len(data), sha256=digest, secure=secure
         )
         return Upload(path, len(data), digest, secure, False, time.monotonic() - start)
+
+    # --- 0x3B frames (D-3B) ---
+    def _fs(self, command: int, data: bytes, *, what: str = "") -> tuple[int, bytes]:
+        """One 0x3B request → (0xBB status, data after the status)."""
+        client = self.module.api()
+        frame = api.FileSystemRequest(client.next_frame_id(), command, data)
+        rec = client.request(frame, timeout=REPLY_TIMEOUT)
+        self.module.stats.at_round_trips += 1
+        f = rec.frame
+        if not isinstance(f, api.FileSystemResponse):
+            raise FileError(f"0x3B command 0x{command:02X}{what}: unexpected answer {f.to_dict()}")
+        return f.status, f.fs_data
+
+    def _frames_put(self, path: str, data: bytes, *, secure: bool) -> None:
+        """Open (create, write, truncate [, secure]), write in chunks, close (D-3B)."""
+        flags = OPEN_CREATE | OPEN_WRITE | OPEN_TRUNCATE | (OPEN_SECURE if secure else 0)
+        hide = secure or is_private_key(data)
+        tap = self.module.tap
+        with tap.redact_upload(f"0x3B write {path}", data) if hide else contextlib.nullcontext():
+            status, reply = self._fs(
+                FS_OPEN,
+                PATH_ID_CWD.to_bytes(2, "big") + bytes((flags,)) + path.encode(),
+                what=f" (open {path})",
+            )
+            if status != 0 or len(reply) < 2:
+                raise FileError(f"opening {path} for writing: {codes.describe('FS', status)}")
+            handle = reply[:2]
+            try:
+                for i in range(0, len(data), FS_WRITE_CHUNK):
+                    chunk = data[i : i + FS_WRITE_CHUNK]
+                    status, _ = self._fs(
+                        FS_WRITE,
+                        handle + CURRENT_OFFSET.to_bytes(4, "big") + chunk,
+                        what=f" (write {path})",
+                    )
+                    if status != 0:
+                        raise FileError(
+                            f"writing {path} at byte {i}: {codes.describe('FS', status)}"
+                        )
+            finally:
+                self._fs(FS_CLOSE, handle, what=f" (close {path})")
 
     # --- the YMODEM upload ---
     def _ymodem_put(self, path: str, data: bytes, *, secure: bool) -> None:
