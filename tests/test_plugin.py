@@ -414,7 +414,7 @@ def test_a_broken_module_skips_the_rest_of_the_run(pytester: pytest.Pytester) ->
     result.stdout.fnmatch_lines(
         [
             "run stopped: module broken: no OK after +++ within 3 s",
-            "SKIPPED [2] *module broken: no OK after +++ within 3 s",
+            "SKIPPED [[]2[]] *module broken: no OK after +++ within 3 s",
         ]
     )
 
