@@ -26,7 +26,9 @@ FEATURE_NAMES: dict[str, str] = {
 }
 
 # name -> "module:Class". Add one line when a feature lands.
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "fs_commands": "harness.sim.atfs:FsCommands",
+}
 
 
 def load(name: str) -> type[Feature] | None:
