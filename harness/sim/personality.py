@@ -9,7 +9,10 @@ ranges, registration timing, the features the firmware has, socket limits, the c
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
+import types
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -141,24 +144,32 @@ class _File(BaseModel):
         return rows
 
 
+def _frozen(d: dict) -> Mapping:
+    return types.MappingProxyType(d)
+
+
 class Personality:
-    """A firmware's data, ready for the Modem and its features."""
+    """A firmware's data, ready for the Modem and its features (read-only: it is shared)."""
 
     def __init__(self, data: _File, path: Path) -> None:
         self.path = path
         self.name = data.name
         self.product = data.product
-        self.identity: dict[str, at.Value] = {k.upper(): v.value for k, v in data.identity.items()}
-        self.network: dict[str, at.Value] = {k.upper(): v.value for k, v in data.network.items()}
-        self.defaults: dict[str, at.Value] = {k.upper(): v.value for k, v in data.defaults.items()}
+        self.identity: Mapping[str, at.Value] = _frozen(
+            {k.upper(): v.value for k, v in data.identity.items()})
+        self.network: Mapping[str, at.Value] = _frozen(
+            {k.upper(): v.value for k, v in data.network.items()})
+        self.defaults: Mapping[str, at.Value] = _frozen(
+            {k.upper(): v.value for k, v in data.defaults.items()})
         self.ranges: dict[str, tuple[tuple[int, int], ...]] = {
             k.upper(): tuple((lo, hi) for lo, hi in v.value) for k, v in data.ranges.items()}
         self.registration = data.registration
         self.reset_s = float(data.timing.reset_s.value)
         self.features: tuple[str, ...] = tuple(f.name for f in data.features)
         self.sockets = data.sockets
-        self.codes: dict[Failure, Codes] = {Failure(k): v for k, v in data.codes.items()}
-        self.quirks: dict[str, Any] = {k: v.value for k, v in data.quirks.items()}
+        self.codes: Mapping[Failure, Codes] = _frozen(
+            {Failure(k): v for k, v in data.codes.items()})
+        self.quirks: Mapping[str, Any] = _frozen({k: v.value for k, v in data.quirks.items()})
         self.raw = data
 
     def __repr__(self) -> str:
@@ -209,7 +220,17 @@ def load(name_or_path: str | Path = DEFAULT) -> Personality:
                 f"no personality {str(name_or_path)!r}; available: {', '.join(available())}")
         path = Path(str(candidate))
     try:
-        text = path.read_text(encoding="utf-8")
+        stamp = path.stat().st_mtime_ns
+    except OSError as err:
+        raise PersonalityError(f"{path}: cannot read: {err.strerror}") from None
+    return _load_file(str(path), stamp)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_file(path: str, stamp: int) -> Personality:
+    """Parsed once per file version: a Personality is read-only data."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
         raise PersonalityError(f"{path}: cannot read: {err.strerror}") from None
     return loads(text, path)
