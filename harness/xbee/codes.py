@@ -133,7 +133,12 @@ AI = _table(
         (0x00, "SUCCESSFULLY_CONNECTED", "Connected to the Internet", "L-PY"),
         (0x22, "REGISTERING_CELLULAR_NETWORK", "Registering to cellular network", "L-PY"),
         (0x23, "CONNECTING_INTERNET", "Connecting to the Internet", "L-PY"),
-        (0x24, "MODEM_FIRMWARE_CORRUPT", "Cellular component missing, corrupt or old", "L-PY"),
+        (
+            0x24,
+            "MODEM_FIRMWARE_CORRUPT",
+            "Cellular component missing / corrupt / needs new firmware",
+            "L-PY",
+        ),
         (0x25, "REGISTRATION_DENIED", "Cellular network registration denied", "L-PY"),
         (0x2A, "AIRPLANE_MODE", "Airplane mode active", "L-PY"),
         (0x2B, "USB_DIRECT", "USB Direct active", "L-PY"),
