@@ -624,12 +624,14 @@ class Network:
         conn = self._conns.get(conn_id)
         if conn is None:
             return
-        if not conn.out:
-            self._drop(conn)  # also aborts a connect in progress, silently
+        if (not conn.out and conn.state in ("connecting", "handshaking")) or conn.listener:
+            self._drop(conn)  # aborts a connect in progress, silently
             return
         conn.closing = True  # send what is queued first (0x20 close-after-send), then close
-        if conn.state == "open":
-            self._update(conn)
+        if conn.protocol == Protocol.UDP:
+            self._drop(conn)
+        elif conn.state == "open":
+            self._flush(conn)
 
     # -- readiness ------------------------------------------------------------------------
 
@@ -739,7 +741,7 @@ class Network:
         self._update(conn)
 
     def _read(self, conn: _Conn) -> None:
-        if conn.state == "draining":
+        if conn.closing:  # the host closed it: what still arrives goes nowhere
             while True:
                 try:
                     if not conn.sock.recv(RECV_SIZE):
