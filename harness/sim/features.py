@@ -28,6 +28,7 @@ FEATURE_NAMES: dict[str, str] = {
 # name -> "module:Class". Add one line when a feature lands.
 REGISTRY: dict[str, str] = {
     "fs_commands": "harness.sim.atfs:FsCommands",
+    "fs_frames": "harness.sim.fsframes:FsFrames",
 }
 
 
