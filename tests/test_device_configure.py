@@ -4,6 +4,7 @@ from the other side (`SimServer.call`) and at the wire in the capture."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,7 @@ class Rig:
 
 
 def _fast_personality() -> personality_mod.Personality:
-    p = personality_mod.load()
+    p = copy.copy(personality_mod.load())  # cached and shared: change a copy
     p.registration = p.registration.model_copy(
         update={"initializing_s": 0.1, "registering_s": 1.0, "connecting_s": 0.1}
     )
