@@ -233,6 +233,17 @@ _CANCEL = b"\x18\x18"
 _XPUT = re.compile(rb"^\s*AT\s*FS\s+XPUT\s+(\S+)", re.IGNORECASE)
 
 
+def _is_command_line(data: bytes) -> bool:
+    """One whole AT line (`ATFS XPUT name\\r`): shown even at the start of a hidden upload."""
+    return (
+        len(data) < 256
+        and data.endswith(b"\r")
+        and data.count(b"\r") == 1
+        and bool(_AT_PREFIX.match(data))
+        and _KEY_BEGIN.search(data) is None
+    )
+
+
 class Redactor:
     """Sans-IO filter between the wire and the capture: bytes in, `WireRecord`s out.
 
@@ -255,7 +266,7 @@ class Redactor:
     # --- public ---
     def feed(self, direction: str, data: bytes, now: float) -> list[WireRecord]:
         up = self._upload
-        if direction == TX and up is not None:
+        if direction == TX and up is not None and not (up.size == 0 and _is_command_line(data)):
             up.size += len(data)
             up.sha.update(data)
             up.tail = (up.tail + bytes(data))[-len(_YMODEM_END) :]
@@ -267,8 +278,9 @@ class Redactor:
         buf = self._held[direction] + bytes(data)
         out = self._process(direction, buf, final=False)
         if self._auto_what is not None and direction == TX:
-            # ATFS XPUT seen without redact_upload(): treat what follows as the upload
-            self._upload = _Upload(self._auto_what, now, auto=True)
+            if self._upload is None:
+                # ATFS XPUT seen without redact_upload(): treat what follows as the upload
+                self._upload = _Upload(self._auto_what, now, auto=True)
             self._auto_what = None
         return out
 
