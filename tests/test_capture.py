@@ -181,36 +181,34 @@ def test_render_shows_at_text_and_decoded_frames_with_codes(tmp_path):
     assert "mode: command" in out
 
 
+def _show(path):
+    cmd = [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())"]
+    return subprocess.run(
+        [*cmd, "capture", "show", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+
 def test_capture_show_cli(tmp_path):
+    """`xbee-hil capture show FILE` (the console script's entry point, harness.cli:main)."""
     with _writer(tmp_path) as w:
         w.wire(TX, b"ATVR\r")
         w.wire(RX, b"3100C\r")
+        w.wire(RX, frames.encode(api.TXStatus(1, 0x86).to_bytes()))
     path = tmp_path / "cap.jsonl"
-    code = (
-        "import sys; from harness.commands.capture import register, run_show; import argparse;"
-        "p = argparse.ArgumentParser(); register(p.add_subparsers());"
-        "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))"
-    )
-    res = subprocess.run(
-        [sys.executable, "-c", code, "capture", "show", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    res = _show(path)
     assert res.returncode == 0, res.stderr
     assert "-> ATVR\\r" in res.stdout and "<- 3100C\\r" in res.stdout
+    assert "0x86 Invalid TLS configuration" in res.stdout
     with path.open("a") as fh:
         fh.write("{broken\n")
-    res = subprocess.run(
-        [sys.executable, "-c", code, "capture", "show", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    res = _show(path)
     assert res.returncode == 1
-    assert f"{path}:4: corrupt line" in res.stderr
+    assert f"{path}:5: corrupt line" in res.stderr
     assert "Traceback" not in res.stderr
     assert "3100C" in res.stdout  # what came before the bad line is still shown
+    res = _show(tmp_path / "missing.jsonl")
+    assert res.returncode == 1 and "cannot read capture" in res.stderr
+    assert "Traceback" not in res.stderr
 
 
 def test_xput_without_redact_upload_is_still_hidden(tmp_path):
