@@ -34,6 +34,10 @@ CODE_KINDS: dict[str, tuple[str, str, str]] = {
     "tx_status": ("TX status", "TX", "TX"),  # D-89
     "socket_status": ("socket status", "SOCKET", "socket"),  # D-SF 0xCF
     "socket_state": ("socket status", "SOCKET", "socket"),  # D-SF 0xCF
+    "socket_create": ("socket create status", "SOCKET-CREATE", "create"),  # D-SF p.267
+    "socket_option": ("socket option status", "SOCKET-OPTION", "option"),  # D-SF p.269
+    "socket_connect": ("socket connect status", "SOCKET-CONNECT", "connect"),  # D-SF p.271
+    "socket_close": ("socket close status", "SOCKET-CLOSE", "close"),  # D-XS p.174
     "ai": ("AI", "AI", "AI"),  # reference §3.3
     "at_status": ("AT status", "AT", "AT"),  # D-88
 }
@@ -321,31 +325,42 @@ def family_of(codes: Mapping[str, int | None]) -> str | None:
     return None
 
 
+FAILING = ["failed", "broken"]
+NO_CODE_LINE = "(?s)(?!.*(" + "|".join(re.escape(v[0]) for v in CODE_KINDS.values()) + ") = ).*"
+
+
 def categories() -> list[dict[str, Any]]:
-    """Allure categories: one per code family, matched on the failure text (which carries
-    `CI = 0x26 …` lines, see `code_line`), then Allure's usual product/test defects."""
-    out = []
+    """Allure categories, one per code family. A code line (`CI = 0x26 …`, see `code_line`)
+    is looked for in the failure message and in the trace (where the plugin adds the codes a
+    test recorded); the family's words in the message, only when no code line is in the
+    trace. A result in no category goes to Allure's default product / test defects."""
+    out: list[dict[str, Any]] = []
     for family in CODE_FAMILIES:
-        alternatives = [
+        lines = [
             re.escape(f"{CODE_KINDS[kind][0]} = {hex_code(v)}")
             for kind, values in family.codes.items()
             for v in values
-        ] + [re.escape(w) for w in family.words]
-        pattern = "(?s).*(" + "|".join(alternatives) + ").*"
-        for field_name in ("messageRegex", "traceRegex"):
+        ]
+        codes_here = "(?s).*(" + "|".join(lines) + ").*"
+        for key in ("messageRegex", "traceRegex"):
+            out.append({"name": family.name, "matchedStatuses": FAILING, key: codes_here})
+        if family.words:
+            words = "(?s).*(" + "|".join(re.escape(w) for w in family.words) + ").*"
             out.append(
                 {
                     "name": family.name,
-                    "matchedStatuses": ["failed", "broken"],
-                    field_name: pattern,
+                    "matchedStatuses": FAILING,
+                    "messageRegex": words,
+                    "traceRegex": NO_CODE_LINE,  # a code, when there is one, decides
                 }
             )
-    out += [
-        {"name": "Skipped: module broken", "matchedStatuses": ["skipped"],
-         "messageRegex": "(?s).*module broken.*"},
-        {"name": "Product defects", "matchedStatuses": ["failed"]},
-        {"name": "Test defects", "matchedStatuses": ["broken"]},
-    ]  # fmt: skip
+    out.append(
+        {
+            "name": "Skipped: module broken",
+            "matchedStatuses": ["skipped"],
+            "messageRegex": "(?s).*module broken.*",
+        }
+    )
     return out
 
 
