@@ -317,3 +317,24 @@ def test_ap1_flush_rescans_inside_a_truncated_frame():
     events = run(Deframer(), b"\x7e\x00\x50\x8a" + second, [])
     assert events[0].kind == "truncated"
     assert events[1:] == [RawFrame(b"\x8a\x00", second)]
+
+
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_frame_after_flush_is_not_held_back(escaped):
+    # The Deframer skips splitting while a long frame is still arriving; flush ends that.
+    deframer = Deframer(escaped=escaped)
+    long_frame = frames.encode(b"\x20" + bytes(600), escaped=escaped)
+    assert deframer.feed(long_frame[:10]) == []
+    assert deframer.flush()[0].kind == "truncated"
+    short = frames.encode(b"\x8a\x00", escaped=escaped)
+    assert deframer.feed(short) == [RawFrame(b"\x8a\x00", short)]
+
+
+def test_delimiter_in_a_small_read_ends_the_wait_in_ap2():
+    deframer = Deframer(escaped=True)
+    long_frame = frames.encode(b"\x20" + bytes(600), escaped=True)
+    short = frames.encode(b"\x8a\x00", escaped=True)
+    assert deframer.feed(long_frame[:10]) == []
+    events = deframer.feed(short)
+    assert [type(e).__name__ for e in events] == ["FrameError", "RawFrame"]
+    assert events[1] == RawFrame(b"\x8a\x00", short)

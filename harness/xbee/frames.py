@@ -113,6 +113,10 @@ class Deframer:
         self.max_frame_data = max_frame_data
         self.discarded = 0
         self._buf = bytearray()
+        # Bytes the buffer must hold before splitting again can produce anything (0 = always
+        # split), and the mode it was worked out for. Lets small reads skip the splitter.
+        self._wait = 0
+        self._wait_escaped = escaped
 
     @property
     def pending(self) -> bytes:
@@ -120,13 +124,24 @@ class Deframer:
         return bytes(self._buf)
 
     def feed(self, chunk: bytes) -> list[RawFrame | FrameError]:
-        self._buf += chunk
+        buf = self._buf
+        if (
+            len(buf) + len(chunk) < self._wait
+            and self._wait_escaped == self.escaped
+            and not (self.escaped and START in chunk)
+        ):
+            buf += chunk  # still inside the frame the splitter is waiting for
+            return []
+        buf += chunk
+        self._wait = 0
+        self._wait_escaped = self.escaped
         if self.escaped:
             return self._split_escaped(final=False)
         return self._split_plain(final=False)
 
     def flush(self) -> list[RawFrame | FrameError]:
         """End of stream: whatever is held back is reported as truncated (then rescanned)."""
+        self._wait = 0
         if self.escaped:
             return self._split_escaped(final=True)
         return self._split_plain(final=True)
@@ -151,6 +166,7 @@ class Deframer:
                     pos = start + 1
                     continue
                 pos = start
+                self._wait = 3
                 break
             length = (buf[start + 1] << 8) | buf[start + 2]
             if length == 0 or length > limit:
@@ -164,6 +180,7 @@ class Deframer:
                     pos = start + 1
                     continue
                 pos = start
+                self._wait = end - start
                 break
             data = bytes(buf[start + 3 : end - 1])
             if (sum(data) + buf[end - 1]) & 0xFF != 0xFF:
@@ -210,11 +227,13 @@ class Deframer:
             need = length + 3  # length field, frame data, checksum, all unescaped
             if not closed and seg_end - start - 1 < need:
                 pos = start  # escapes only add bytes: the frame cannot be complete yet
+                self._wait = need + 1
                 break
             body = unescape(bytes(buf[start + 1 : seg_end]))
             if len(body) < need or (len(body) == need and _dangling(buf, start + 1, seg_end)):
                 if not closed:
                     pos = start
+                    self._wait = seg_end - start + max(need - len(body), 1)
                     break
                 out.append(_truncated(bytes(buf[start:seg_end])))
                 pos = seg_end
