@@ -29,6 +29,8 @@ FEATURE_NAMES: dict[str, str] = {
 REGISTRY: dict[str, str] = {
     "fs_commands": "harness.sim.atfs:FsCommands",
     "fs_frames": "harness.sim.fsframes:FsFrames",
+    "transparent": "harness.sim.transparent:Transparent",
+    "ip_frames": "harness.sim.ipframes:IpFrames",
 }
 
 

@@ -21,6 +21,7 @@ import socket
 import ssl
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.sim.effects import Failure, TlsSettings
+from harness.xbee import tls as tlsprofile
 
 PKCS1_HEADER = b"-----BEGIN RSA PRIVATE KEY-----"  # D-TLS p.101
 ENCRYPTED_MARKERS = (b"Proc-Type: 4,ENCRYPTED", b"BEGIN ENCRYPTED PRIVATE KEY")  # D-TLS p.101
@@ -64,6 +66,33 @@ class ClientTls:
     def wrap(self, sock: socket.socket) -> ssl.SSLSocket:
         """Wrap a connected socket the module's way: no SNI, handshake left to the caller."""
         return self.context.wrap_socket(sock, server_hostname=None, do_handshake_on_connect=False)
+
+
+def load_profile(flash: Any, index: int, text: str, tl: int | None) -> TlsSettings:
+    """A `$n` profile as the module's TLS stack reads it when a connection opens: each named
+    file resolved by Digi's rules (`xbee.tls.resolve`) and read from the simulated /flash
+    (secure files included: the module's own stack may read them). A missing or unreadable
+    file, a bad path or a bad TL value is `TlsConfigError` (D-89 0x86 "missing file, and so
+    forth"; D-TLS: naming a missing file is not an error until it is used).
+    """
+    try:
+        profile = tlsprofile.TlsProfile.parse(text or tlsprofile.DEFAULT_PROFILE)
+        paths = profile.paths()
+        version = tlsprofile.tl_version(tl) if tl is not None else None
+    except tlsprofile.ProfileError as exc:
+        raise TlsConfigError(f"${index}: {exc}") from None
+    data: list[bytes | None] = []
+    for field, path in zip(("CA", "client certificate", "client key"), paths, strict=True):
+        if path is None:
+            data.append(None)
+            continue
+        if flash is None:
+            raise TlsConfigError(f"${index}: {field} {path}: the module has no file system")
+        try:
+            data.append(bytes(flash.read_privileged(path)))
+        except Exception as exc:  # FsError (not found, is a directory, …) or a host OSError
+            raise TlsConfigError(f"${index}: {field} file {path}: {exc}") from None
+    return TlsSettings(index, data[0], data[1], data[2], version)
 
 
 def client_context(settings: TlsSettings) -> ClientTls:
