@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from harness.variants import VARIANTS
+from harness.xbee import at
 
 # Where `--profile NAME` and the default profile are looked up when not found from the cwd.
 BUILTIN_PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
@@ -72,12 +73,6 @@ HARNESS_OWNED: dict[str, str] = {
     "CU": "`network.apn_user`",  # L-TG
     "CW": "`network.apn_password`",  # L-TG
 }
-# Commands that do something rather than hold a value (D-CMD, D-SPECIAL, D-FSCMD, D-ENTER).
-ACTION_COMMANDS = frozenset({"AC", "WR", "RE", "FR", "SD", "CN", "FS", "ND"})
-# Read-only registers (reference §3.2, §7): a baseline cannot set them.
-READ_ONLY = frozenset(
-    {"AI", "CI", "OD", "VR", "HV", "IM", "S#", "II", "MN", "HS", "MV", "DB", "SH", "SL", "SI", "MY"}
-)
 AT_NAME = re.compile(r"^[A-Z0-9$%#]{2}$")  # D-CMD: AT + two-character command
 SECRET_KEYS = frozenset({"apn_user", "apn_password"})
 PATH_KEYS = ("ca", "client_cert", "client_key")  # target files, relative to their profile file
@@ -214,16 +209,17 @@ def _dotted(path: Path_) -> str:
 
 
 def _check_at_name(name: str) -> str:
+    """A parameter the module holds, by its name in the AT catalogue (harness/xbee/at.py)."""
     if not AT_NAME.match(name):
         hint = f" (did you mean {name.upper()!r}?)" if AT_NAME.match(name.upper()) else ""
         raise ValueError(f"not an AT command name: {name!r}; Digi names are two characters{hint}")
-    if name in ACTION_COMMANDS:
-        raise ValueError(f"{name} is a command, not a parameter")
-    if name in READ_ONLY:
-        raise ValueError(f"{name} is read-only on the module")
-    known = _at_catalogue()
-    if known is not None and name not in known:
+    row = at.CATALOGUE.get(name)
+    if row is None:
         raise ValueError(f"{name} is not in the AT catalogue (harness/xbee/at.py)")
+    if row.kind is at.Kind.COMMAND:
+        raise ValueError(f"{name} is a command, not a parameter ({row.source})")
+    if row.readonly:
+        raise ValueError(f"{name} is read-only on the module ({row.source})")
     return name
 
 
@@ -232,19 +228,6 @@ def _check_baseline_name(name: str) -> str:
     if name in HARNESS_OWNED:
         raise ValueError(f"{name} is set by the harness from {HARNESS_OWNED[name]}")
     return name
-
-
-def _at_catalogue() -> frozenset[str] | None:
-    """Names in `harness.xbee.at`'s catalogue, or None while that module has no catalogue."""
-    try:
-        from harness.xbee import at  # optional until the catalogue lands
-    except ImportError:
-        return None
-    for attr in ("CATALOGUE", "CATALOG", "COMMANDS"):
-        table = getattr(at, attr, None)
-        if isinstance(table, Mapping) and table:
-            return frozenset(str(k).upper() for k in table)
-    return None
 
 
 def _check_scalar(value: Any) -> int | str:
@@ -460,10 +443,14 @@ def load_profile(path: str | Path) -> Profile:
     """Load, merge (`extends:`) and validate a profile. Raises `ProfileError`, nothing else."""
     path = Path(path).resolve()
     data, marks, chain = _load_chain(path, (), None)
+    baseline, issues = _baseline_values(data.get("baseline"), marks, _display(path))
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(_issues(exc, marks, _display(path))) from None
+        issues = _issues(exc, marks, _display(path)) + issues
+    if issues:
+        raise ProfileError(sorted(issues, key=lambda i: (i.file, i.line or 0, i.column or 0)))
+    profile = profile.model_copy(update={"baseline": baseline})
     profile._source = path
     profile._chain = chain
     return profile
@@ -476,6 +463,33 @@ def check(path: str | Path) -> list[Issue]:
     except ProfileError as exc:
         return exc.issues
     return []
+
+
+def _baseline_values(
+    raw: Any, marks: dict[Path_, Mark], root_file: str
+) -> tuple[dict[str, Any], list[Issue]]:
+    """Each baseline value checked against its catalogue row (type, range, length) and
+    normalised: a hex parameter written as text (`DE: 1BB`) is the number the module reads
+    (D-CMD). Names the schema rejects are left to the schema's own message."""
+    values: dict[str, Any] = {}
+    issues: list[Issue] = []
+    if not isinstance(raw, dict):
+        return values, issues
+    for name, value in raw.items():
+        row = at.CATALOGUE.get(name) if isinstance(name, str) else None
+        if row is None or row.kind is at.Kind.COMMAND or isinstance(value, bool | list | dict):
+            continue
+        try:
+            if row.kind is at.Kind.HEX and isinstance(value, str):
+                value = at.parse_hex(value, what=f"AT{name}")
+            values[name] = at.validate(name, value)
+        except at.AtError as exc:
+            mark = marks.get(("baseline", name))
+            line, col = (mark.line, mark.column) if mark else (None, None)
+            file = mark.file if mark else root_file
+            shown = str(exc) if not row.secret else f"AT{name}: invalid value"
+            issues.append(Issue(file, line, col, f"baseline.{name}", shown))
+    return values, issues
 
 
 def _load_chain(
@@ -584,7 +598,7 @@ def _issues(exc: ValidationError, marks: dict[Path_, Mark], root_file: str) -> l
             issues.append(Issue(root_file, None, None, key, message))
         else:
             issues.append(Issue(mark.file, mark.line, mark.column, key, message))
-    return sorted(issues, key=lambda i: (i.file, i.line or 0, i.column or 0))
+    return issues
 
 
 def _allowed_keys(path: Path_) -> list[str]:

@@ -75,7 +75,7 @@ def test_extends_deep_merges_and_paths_follow_their_file(tmp_path: Path) -> None
     profile = load_profile(child)
     assert profile.device.baud == 115200
     assert profile.device.reset.method == "at"  # kept from the base
-    assert profile.baseline == {"TM": 100, "DL": "google.com", "DE": "1BB"}
+    assert profile.baseline == {"TM": 100, "DL": "google.com", "DE": 0x1BB}  # hex text, D-CMD
     assert profile.modes == ["api-escaped"]  # lists replace
     assert profile.targets["https"].ca == (tmp_path / "base" / "certs" / "root.pem").resolve()
     assert profile.label == "child"
@@ -202,7 +202,7 @@ def test_cli_check_bad_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str
     captured = capsys.readouterr()
     assert "sim: OK" in captured.out
     assert captured.err.strip() == (
-        f"{bad}:3:12: nvm.params[0]: WR is a command, not a parameter"
+        f"{bad}:3:12: nvm.params[0]: WR is a command, not a parameter (D-SPECIAL)"
     )
     assert "Traceback" not in captured.err
 
@@ -212,3 +212,24 @@ def test_cli_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         run_cli("profile", "check")
     assert caught.value.code == 2
     assert "FILE" in capsys.readouterr().err
+
+
+def test_baseline_values_are_checked_against_the_at_catalogue(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "p.yaml",
+        """
+        baseline:
+          TM: 0x10000
+          DE: 1BG
+          AI: 0
+          ZZ: 1
+          RO: 0
+        """,
+    )
+    issues = issues_of(path)
+    assert issues == [
+        f"{path}:2:3: baseline.TM: ATTM: 0x10000 out of range (0x0-0xFFFF)",
+        f"{path}:3:3: baseline.DE: ATDE: '1BG' is not a hex number",
+        f"{path}:4:3: baseline.AI: AI is read-only on the module (L-PY, L-J, L-TG)",
+        f"{path}:5:3: baseline.ZZ: ZZ is not in the AT catalogue (harness/xbee/at.py)",
+    ]
