@@ -244,7 +244,9 @@ class FsCommands(Feature):
             return
         self._xfer = None
         reply = AtReply(text=DONE)
-        if xfer.machine.error:
+        if isinstance(xfer.machine, ymodem.YmodemReceiver) and xfer.machine.oversize:
+            reply = AtReply(text=FsError(Reason.FULL, xfer.path).atfs_line)
+        elif xfer.machine.error:
             # the YMODEM failure as an E-line (A-ATFS-ERRORS)
             log.info("ATFS %s %s: YMODEM failed: %s", xfer.verb, xfer.path, xfer.machine.error)
             reply = _error_line(Reason.IO.ecode, f"YMODEM transfer failed: {xfer.machine.error}")

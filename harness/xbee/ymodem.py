@@ -153,6 +153,7 @@ class YmodemReceiver(_Machine):
         self.timeout = timeout
         self.retries = retries
         self.result: ReceivedFile | None = None
+        self.oversize = False  # the transfer was refused for `max_size`
         self._state = _RxState.HEADER
         self._buf = bytearray()
         self._expected = 0  # next sequence number
@@ -247,6 +248,7 @@ class YmodemReceiver(_Machine):
                 return bytes((ACK,))
             self._name, self._size = info
             if self.max_size is not None and self._size is not None and self._size > self.max_size:
+                self.oversize = True
                 return self._fail(f"file of {self._size} bytes exceeds {self.max_size}")
             self._state = _RxState.DATA
             self._expected = 1
@@ -268,6 +270,7 @@ class YmodemReceiver(_Machine):
             return self._nak(now, f"expected block {self._expected}, got block {seq}")
         self._data += payload
         if self.max_size is not None and len(self._data) > self.max_size + BLOCK_1K:
+            self.oversize = True
             return self._fail(f"file exceeds {self.max_size} bytes")
         self._expected += 1
         self._progress(now)
@@ -282,6 +285,7 @@ class YmodemReceiver(_Machine):
         # the announced size cuts the padding; without one, strip trailing 0x1A (YMODEM)
         data = data[: self._size] if self._size is not None else data.rstrip(bytes((PAD,)))
         if self.max_size is not None and len(data) > self.max_size:
+            self.oversize = True
             return self._fail(f"file of {len(data)} bytes exceeds {self.max_size}")
         self.result = ReceivedFile(self._name, self._size, data)
         self._state = _RxState.TRAILER
