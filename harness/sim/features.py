@@ -31,6 +31,7 @@ REGISTRY: dict[str, str] = {
     "fs_frames": "harness.sim.fsframes:FsFrames",
     "transparent": "harness.sim.transparent:Transparent",
     "ip_frames": "harness.sim.ipframes:IpFrames",
+    "extended_sockets": "harness.sim.sockets:ExtendedSockets",
 }
 
 
