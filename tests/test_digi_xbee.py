@@ -89,6 +89,10 @@ def test_escaped_api_mode_opens():
             assert dev.get_hardware_version() == HardwareVersion.CELLULAR_3_LTE_M_ATT
             # SH is 00 13 A2 00: 0x13 travels escaped in AP=2 (D-ESC)
             assert dev.get_parameter("SH") == bytearray(b"\x00\x13\xa2\x00")
+            dev.reset()  # FR: OK, then 0x8A 0x00 within digi-xbee's 5 s (A-FR-DELAY)
+            assert dev.get_cellular_ai_status() in (  # registration restarts
+                CellularAssociationIndicationStatus.INITIALIZING,
+                CellularAssociationIndicationStatus.REGISTERING_CELLULAR_NETWORK)
         finally:
             dev.close()
 

@@ -79,6 +79,7 @@ class _Pending:
     frame_id: int
     is_query: bool
     rest: list[at.AtCommand]
+    queued: bool = False
 
 
 class _Port:
@@ -609,6 +610,8 @@ class Modem:
         now = self._now
         if pending.api:
             self._send_at_response(pending.frame_id, pending.name, reply)
+            if not pending.queued:
+                self._apply(now)  # as for any 0x08 (D-08, D-09)
         else:
             self._write_text_reply(reply, pending.is_query)
             self._ct_due = now + self._ct
@@ -654,7 +657,7 @@ class Modem:
         param = frame.parameter or None
         reply, after = self._execute(name, param, api=True, queued=queued, now=now)
         if reply is None:
-            self._pending = _Pending(name, True, frame.frame_id, param is None, [])
+            self._pending = _Pending(name, True, frame.frame_id, param is None, [], queued)
             return
         self._send_at_response(frame.frame_id, frame.command, reply)
         if after is not None:
