@@ -280,12 +280,15 @@ class Module:
         guard_time: float | None = None,
         api_timeout: float = 5.0,
         stats: Stats | None = None,
+        **command_timing: float,
     ) -> None:
+        """`command_timing`: `command_timeout` (CT) and `max_guard_time` for CommandMode, in
+        real seconds (a time-scaled simulator scales them)."""
         self.tap = tap
         self.mode = mode
         self.stats = stats or Stats()
         self.api_timeout = api_timeout
-        self._cm = _CountingCommandMode(tap, self.stats, guard_time=guard_time)
+        self._cm = _CountingCommandMode(tap, self.stats, guard_time=guard_time, **command_timing)
         self._api: _CountingApiClient | None = None
 
     # --- mode ---
