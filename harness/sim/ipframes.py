@@ -93,6 +93,7 @@ class _Socket:
     bound_port: int = 0  # the local port 0xB0 reports as its destination port
     state: str = "opening"  # opening, open
     wire_protocol: int = 1  # the protocol byte 0xB0 reports (0 UDP, 1 TCP, 4 TLS)
+    profile: int = 0  # TLS profile the socket was made with (0 for UDP/TCP)
     pending: list[_Pending] = field(default_factory=list)
     idle_due: float | None = None
 
@@ -148,7 +149,7 @@ class IpFrames(Feature):
         dest = (str(addr), frame.dest_port)
         close_after = bool(frame.options & OPT_CLOSE) and protocol is not Protocol.UDP
         pending = _Pending(fid, payload, close_after, dest)
-        sock = self._find(protocol, dest, frame.src_port)
+        sock = self._find(protocol, dest, frame.src_port, profile)
         if sock is None and frame.src_port and protocol is not Protocol.UDP:
             self._status(fid, TX_NO_CONNECTION)  # D-20: non-zero source port must match
             return
@@ -161,10 +162,12 @@ class IpFrames(Feature):
         else:
             sock.pending.append(pending)
 
-    def _find(self, protocol: Protocol, dest: tuple[str, int], src_port: int) -> _Socket | None:
+    def _find(
+        self, protocol: Protocol, dest: tuple[str, int], src_port: int, profile: int
+    ) -> _Socket | None:
         for sock in self._sockets.values():
-            if sock.protocol is not protocol:
-                continue
+            if sock.protocol is not protocol or sock.profile != profile:
+                continue  # a TLS socket is made with one profile (A-IPF-PROFILE-SOCKET)
             if protocol is Protocol.UDP:
                 # UDP: the socket is the local port; it sends anywhere (D-APIBEH)
                 if src_port and sock.local_port == src_port:
@@ -201,7 +204,7 @@ class IpFrames(Feature):
             self._status(fid, TX_RESOURCE)  # D-SOCKLIM: 0x32 when out of sockets
             return None
         conn_id = self.modem.new_conn_id()
-        sock = _Socket(conn_id, protocol, dest, src_port, wire_protocol=wire)
+        sock = _Socket(conn_id, protocol, dest, src_port, wire_protocol=wire, profile=profile)
         self._sockets[conn_id] = sock
         self.modem.emit(
             OpenConnection(conn_id, protocol, dest[0], dest[1], local_port=src_port, tls=tls)
