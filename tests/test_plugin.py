@@ -451,3 +451,64 @@ def test_tests_without_the_harness_are_left_alone(pytester: pytest.Pytester) -> 
     result.assert_outcomes(passed=1)
     assert "xbee-hil:" not in result.stdout.str()
     assert not (pytester.path / "reports" / "matrix.md").exists()
+
+
+# ----- reports dir and the fixture seam -------------------------------------------------------
+
+
+def test_alluredir_defaults_under_reports_dir_unless_given(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_dir(xbee_hil_session, request):
+            assert str(xbee_hil_session.alluredir) == request.config.option.allure_report_dir
+        """
+    )
+    pytester.runpytest(*ARGS, "--reports-dir", "out").assert_outcomes(passed=1)
+    assert list((pytester.path / "out" / "allure-results").glob("*-result.json"))
+    pytester.runpytest(*ARGS, "--alluredir", "mine").assert_outcomes(passed=1)
+    assert list((pytester.path / "mine").glob("*-result.json"))
+    assert (pytester.path / "mine" / "categories.json").is_file()
+
+
+def test_the_plugin_works_without_allure(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_no_allure(xbee_mode, xbee_hil_session, xbee_record_codes):
+            assert xbee_hil_session.alluredir is None
+            assert xbee_record_codes(ci=0x26) == ["CI = 0x26 Connection refused"]
+        """
+    )
+    result = pytester.runpytest(*ARGS, "-p", "no:allure_pytest", "--mode", "api")
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "reports" / "allure-results").exists()
+    assert "| - | PASS CI 0x26 |" in (pytester.path / "reports" / "matrix.md").read_text()
+
+
+def test_module_facing_fixtures_plug_in_through_the_seam(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import plugin
+
+    pytester.syspathinsert()
+    pytester.makepyfile(
+        bench_fixtures="""
+        import pytest
+
+        @pytest.fixture
+        def xbee_port(xbee_device_spec, xbee_baud):
+            return f"{xbee_device_spec.label}@{xbee_baud}"
+        """,
+        test_seam="""
+        def test_port(xbee_port):
+            assert xbee_port == "sim@9600"
+        """,
+    )
+    monkeypatch.setattr(plugin, "FIXTURE_MODULES", ("bench_fixtures",))
+    pytester.runpytest(*ARGS).assert_outcomes(passed=1)
+
+
+def test_a_baud_the_module_cannot_run_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ONE_TEST)
+    result = pytester.runpytest(*ARGS, "--baud", "12")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ERROR: xbee-hil: --baud: 12 is not a rate BD can set" in result.stderr.str()
