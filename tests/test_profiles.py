@@ -233,3 +233,19 @@ def test_baseline_values_are_checked_against_the_at_catalogue(tmp_path: Path) ->
         f"{path}:4:3: baseline.AI: AI is read-only on the module (L-PY, L-J, L-TG)",
         f"{path}:5:3: baseline.ZZ: ZZ is not in the AT catalogue (harness/xbee/at.py)",
     ]
+
+
+def test_the_console_script_checks_profiles(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = write(tmp_path / "bad.yaml", "device:\n  reset: power\n")
+    cmd = [sys.executable, "-m", "harness.cli", "profile", "check"]
+    good = subprocess.run([*cmd, "sim"], capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0 and good.stdout.startswith("sim: OK (sim: sim.yaml;")
+    failed = subprocess.run([*cmd, str(bad)], capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith(f"{bad}:2:3: device.reset: ")
+    assert "Traceback" not in failed.stderr
+    usage = subprocess.run([*cmd], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "usage: xbee-hil profile check" in usage.stderr
