@@ -94,11 +94,19 @@ class Listen:
 
 
 @dataclass(frozen=True, slots=True)
+class Resolve:
+    """Look a host name up in the simulated DNS (ATLA); the answer comes back as `Resolved`."""
+
+    conn_id: int  # a request id from `new_conn_id`, so the answer finds its feature
+    host: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reset:
     """The module restarted (FR): the world drops every connection it holds for it."""
 
 
-Effect = ToHost | OpenConnection | SendData | CloseConnection | Listen | Reset
+Effect = ToHost | OpenConnection | SendData | CloseConnection | Listen | Resolve | Reset
 
 
 # ----- events: world → Modem --------------------------------------------------------------
@@ -139,4 +147,17 @@ class ClientAccepted:
     remote: tuple[str, int] = field(default=("0.0.0.0", 0))
 
 
-Event = ConnectionOpened | ConnectionFailed | DataReceived | ConnectionClosed | ClientAccepted
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    conn_id: int
+    address: str | None  # dotted quad, or None when the name is unknown
+
+
+Event = (
+    Resolved
+    | ConnectionOpened
+    | ConnectionFailed
+    | DataReceived
+    | ConnectionClosed
+    | ClientAccepted
+)

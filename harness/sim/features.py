@@ -22,6 +22,7 @@ FEATURE_NAMES: dict[str, str] = {
     "extended_sockets": "0x40-0x46 socket frames and 0xC0-0xCF replies (L-C: x15 and later)",
     "fs_commands": "ATFS in command mode, YMODEM PUT/XPUT/GET (D-FSCMD)",
     "fs_frames": "0x3B/0xBB file system frames (D-3B, LTE-M/NB-IoT guide)",
+    "dns_lookup": "ATLA host: a name looked up in the network's DNS (L-TG)",
     "sms": "0x1F TX SMS / 0x9F RX SMS (L-C sms.h)",
 }
 
@@ -32,6 +33,7 @@ REGISTRY: dict[str, str] = {
     "transparent": "harness.sim.transparent:Transparent",
     "ip_frames": "harness.sim.ipframes:IpFrames",
     "extended_sockets": "harness.sim.sockets:ExtendedSockets",
+    "dns_lookup": "harness.sim.dnslookup:DnsLookup",
 }
 
 

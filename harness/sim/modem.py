@@ -29,6 +29,8 @@ from harness.sim.effects import (
     Listen,
     OpenConnection,
     Reset,
+    Resolve,
+    Resolved,
     ToHost,
 )
 from harness.sim.feature import INVALID_COMMAND, INVALID_PARAMETER, OK, AtReply, Feature
@@ -235,7 +237,7 @@ class Modem:
             log.debug("event for unknown connection %s dropped: %r", key, event)
         else:
             owner.on_event(event, now)
-        if isinstance(event, ConnectionFailed | ConnectionClosed):
+        if isinstance(event, ConnectionFailed | ConnectionClosed | Resolved):
             self._owners.pop(event.conn_id, None)
         self._advance(now)
         return self._drain()
@@ -320,7 +322,7 @@ class Modem:
         table[key] = feature
 
     def _emit_from(self, feature: Feature, effect: Effect) -> None:
-        if isinstance(effect, OpenConnection | Listen):
+        if isinstance(effect, OpenConnection | Listen | Resolve):
             self._owners[effect.conn_id] = feature
         self._emit(effect)
 

@@ -60,6 +60,8 @@ from harness.sim.effects import (
     OpenConnection,
     Protocol,
     Reset,
+    Resolve,
+    Resolved,
     SendData,
 )
 
@@ -354,6 +356,9 @@ class Network:
 
     def perform(self, effect: Effect) -> None:
         """Queue a network effect (thread-safe, never blocks). Other effects are ignored."""
+        if isinstance(effect, Resolve):  # a table lookup: answer at once, from any thread
+            self._post(Resolved(effect.conn_id, self.resolve(effect.host)))
+            return
         if not isinstance(effect, OpenConnection | SendData | CloseConnection | Listen | Reset):
             return
         with self._lock:

@@ -42,6 +42,8 @@ from harness.sim.effects import (
     Event,
     Failure,
     OpenConnection,
+    Resolve,
+    Resolved,
     ToHost,
 )
 from harness.sim.modem import Modem
@@ -90,6 +92,8 @@ class NoInternet:
         if isinstance(effect, OpenConnection):
             self._post(ConnectionFailed(effect.conn_id, Failure.NO_ROUTE,
                                         "no internet (simulator started without a network)"))
+        elif isinstance(effect, Resolve):
+            self._post(Resolved(effect.conn_id, None))
 
     def close(self) -> None:
         pass
