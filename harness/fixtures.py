@@ -1,0 +1,332 @@
+"""The fixtures that talk to a module: the port, the per-test capture, the configured module,
+and the HTTP/HTTPS targets. Registered by `harness.plugin` (its `FIXTURE_MODULES`).
+
+One port per device for the whole run: opened once, the module's mode found once, the
+registration waited for once. Each test then applies only what differs from the module's
+current state (its mode, its TLS profile, its destination) and uploads only certificates
+whose hash differs, so a run costs few AT round trips. After a test that failed, the module
+is restored to the snapshot taken when the port was opened, so the next test starts from a
+known state whatever the failed one left behind; at the end of the run it is restored too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import capture, report, variants
+from harness.device.configure import Configurator, ConfigureError, Module, NetworkNotReady
+from harness.device.errors import DeviceError
+from harness.device.files import Files
+from harness.device.http import Http, HttpResult, parse_url
+from harness.device.transport import Tap, open_device
+from harness.profiles import Profile
+from harness.servers import DEFAULT_BODY
+from harness.session import DeviceKind, DeviceSpec, HilSession, ModuleBroken
+
+# How long a test waits for the first byte of a response before it asks the module (CI)
+# what happened. The simulator answers on loopback; a cellular TLS handshake takes seconds.
+FIRST_BYTE_SIM = 1.0
+FIRST_BYTE_HARDWARE = 30.0
+# Parameters a test may change beyond the profile's baseline; snapshot and restore them.
+TEST_PARAMS = ("IP", "DL", "DE", "$0")
+# TLS variants whose files only the local PKI has (the server's own leaf and intermediate).
+NEEDS_LOCAL_PKI = frozenset({"server_cert", "intermediate_ca"})
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@dataclass
+class Port:
+    """One opened module for the run: how to reach it and what is known about it."""
+
+    spec: DeviceSpec
+    tap: Tap
+    module: Module
+    configurator: Configurator
+    personality: str | None
+    first_byte_timeout: float
+    urls: dict[str, str]
+    files: dict[str, bytes | None]  # PKI name -> bytes for the TLS variants
+    snapshot: Any = None
+    rig: Any = None  # harness.simrig.SimRig for the simulator
+    expected_body: bytes | None = None  # what the local servers answer (simulator only)
+    firmware: dict[str, str] = field(default_factory=dict)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.module.close()
+        with contextlib.suppress(Exception):
+            self.tap.close()
+        if self.rig is not None:
+            self.rig.close()
+
+
+@dataclass
+class XBee:
+    """The module as a test sees it: configured for its mode and TLS variant."""
+
+    port: Port
+    mode: str
+    variant: variants.TlsVariant | None
+    http: Http
+    record_codes: Callable[..., list[str]]
+
+    @property
+    def code_kind(self) -> str:
+        """Where this mode reports a failure: CI in transparent mode (D-TRANSP), the 0x89
+        TX status for 0x20/0x23 frames in API mode (D-89)."""
+        return "ci" if self.mode == "transparent" else "tx_status"
+
+    def get(self, url: str, **kw: Any) -> HttpResult:
+        return self.request("GET", url, **kw)
+
+    def request(self, method: str, url: str, **kw: Any) -> HttpResult:
+        """One HTTP request through the module; its codes go to the report and the matrix.
+        In transparent mode the module's destination (IP, DL, DE) is set from the URL first."""
+        target = parse_url(url)
+        if self.mode == "transparent":
+            self.port.configurator.apply(
+                {"IP": 4 if target.tls else 1, "DL": target.host, "DE": target.port}
+            )
+        kw.setdefault("first_byte_timeout", self.port.first_byte_timeout)
+        kw.setdefault("read_ci", self.mode == "transparent")
+        result = self.http.request(method, url, **kw)
+        report.attach_text(report.http_text(result), f"HTTP {method} {url}")
+        self.record_codes(result)  # Allure steps and parameters, the matrix cell
+        return result
+
+    def expected_codes(self, reason: str) -> set[int]:
+        """The codes this module's firmware gives for a failure reason, in this mode.
+        Empty when the firmware is not known (a real module without a personality)."""
+        if self.port.personality is None:
+            return set()
+        from harness.sim.effects import Failure  # the personality tables are the data
+        from harness.sim.personality import load
+
+        return {load(self.port.personality).code(Failure(reason), self.code_kind)}
+
+
+# ----- session: the port ---------------------------------------------------------------------
+
+
+def _open_port(
+    spec: DeviceSpec, profile: Profile, baud: int, session: HilSession, workdir: Path
+) -> Port:
+    rig = None
+    personality = profile.device.personality
+    if spec.kind is DeviceKind.SIM:
+        from harness.simrig import start_rig
+
+        personality = session.personality(spec)
+        rig = start_rig(personality or "cat1-3100C", workdir)
+        path, guard, first = rig.path, rig.guard_time, FIRST_BYTE_SIM
+        timing = rig.command_timing
+        urls = dict(rig.urls)
+        files: dict[str, bytes | None] = {
+            name: rig.pki.read(name)
+            for name in ("root_ca", "server_cert", "intermediate_ca", "wrong_ca", "client_cert",
+                         "client_key")
+        }  # fmt: skip
+    elif spec.kind is DeviceKind.REPLAY:
+        raise ModuleBroken(f"{spec}: replay is not wired into the suites yet")
+    else:
+        path, guard, first = spec.target or spec.raw, None, FIRST_BYTE_HARDWARE
+        timing = {}
+        urls = {name: t.url for name, t in profile.targets.items()}
+        files = _hardware_files(profile, workdir)
+    expected_body = DEFAULT_BODY if rig is not None else None
+    try:
+        tap = open_device(path, baud)
+    except DeviceError as exc:
+        if rig is not None:
+            rig.close()
+        raise ModuleBroken(str(exc)) from None
+    module = Module(tap, guard_time=guard, **timing)
+    port = Port(spec, tap, module, Configurator(module, allow_nvm_write=session.allow_nvm_write),
+                personality, first, urls, files, rig=rig,
+                expected_body=expected_body)  # fmt: skip
+    try:
+        port.configurator.wait_registered(profile.network.registration_timeout)
+        port.firmware = _firmware(module)
+        session.set_firmware(spec, port.firmware.get("VR"), port.firmware.get("HV"))
+        names = sorted({*profile.baseline, *TEST_PARAMS})
+        port.snapshot = port.configurator.snapshot(names)
+    except NetworkNotReady as exc:
+        port.close()
+        raise ModuleBroken(str(exc)) from None
+    except (DeviceError, ConfigureError) as exc:
+        port.close()
+        raise ModuleBroken(f"{spec}: {exc}") from None
+    return port
+
+
+def _firmware(module: Module) -> dict[str, str]:
+    values = module.read(["VR", "HV"])
+    return {k: f"{v:X}" if isinstance(v, int) else str(v) for k, v in values.items()}
+
+
+def _hardware_files(profile: Profile, workdir: Path) -> dict[str, bytes | None]:
+    """What a bench has for the TLS variants: the profile's CA and client files, and a
+    freshly made unrelated root as the wrong CA. The server's own leaf and intermediate
+    are only in the local PKI, so those variants are for the simulator."""
+    from harness.servers import Pki
+
+    https = profile.targets.get("https")
+    mutual = profile.targets.get("mutual") or https
+    files: dict[str, bytes | None] = dict.fromkeys(NEEDS_LOCAL_PKI)
+    files["root_ca"] = https.ca.read_bytes() if https and https.ca else None
+    cert = mutual.client_cert if mutual else None
+    key = mutual.client_key if mutual else None
+    files["client_cert"] = cert.read_bytes() if cert else None
+    files["client_key"] = key.read_bytes() if key else None
+    files["wrong_ca"] = Pki.create(workdir / "wrong-pki").read("wrong_ca")
+    return files
+
+
+@pytest.fixture(scope="session")
+def xbee_port(
+    xbee_hil_session: HilSession,
+    xbee_device_spec: DeviceSpec,
+    xbee_profile: Profile,
+    xbee_baud: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Port]:
+    """The opened module. A module that cannot be opened or does not register stops the run
+    (`ModuleBroken`): one reason, the remaining tests skipped with it."""
+    workdir = tmp_path_factory.mktemp(f"port-{xbee_device_spec.label}")
+    port = _open_port(xbee_device_spec, xbee_profile, xbee_baud, xbee_hil_session, workdir)
+    try:
+        yield port
+    finally:
+        with contextlib.suppress(Exception):
+            if port.snapshot is not None:
+                port.configurator.restore(port.snapshot)
+        port.close()
+
+
+# ----- per test: the capture and the configured module ----------------------------------------
+
+
+def _capture_name(nodeid: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.\[\]-]+", "_", nodeid.split("::", 1)[-1])
+    return name[:120] + ".jsonl"
+
+
+@pytest.fixture
+def xbee_capture(
+    request: pytest.FixtureRequest,
+    xbee_port: Port,
+    xbee_hil_session: HilSession,
+    xbee_profile: Profile,
+) -> Iterator[capture.CaptureWriter]:
+    """This test's wire capture (JSON Lines, flushed per event), attached to the report."""
+    session = xbee_hil_session
+    directory = session.record_dir or (session.reports_dir / "captures")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / _capture_name(request.node.nodeid)
+    writer = capture.CaptureWriter(
+        path,
+        test=request.node.nodeid,
+        device=str(xbee_port.spec),
+        personality=xbee_port.personality,
+        firmware=xbee_port.firmware,
+        profile=xbee_profile.label,
+    )
+    xbee_port.tap.capture = writer
+    try:
+        yield writer
+    finally:
+        xbee_port.tap.capture = None
+        writer.close()
+        report.attach_capture(
+            path,
+            lambda: "\n".join(capture.render(capture.read_capture(path))),
+            secrets=session.secrets(),
+        )
+
+
+def _failed(item: pytest.Item) -> bool:
+    reports = item.stash.get(_REPORTS, {})
+    return any(r.failed for r in reports.values())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    rep = yield
+    item.stash.setdefault(_REPORTS, {})[rep.when] = rep
+    return rep
+
+
+def _variant_files(port: Port, variant: variants.TlsVariant) -> list[tuple[variants.Upload, bytes]]:
+    out = []
+    for upload in variant.uploads:
+        data = port.files.get(upload.pki)
+        if data is None:
+            why = "the local PKI (simulator only)" if upload.pki in NEEDS_LOCAL_PKI else (
+                "a file the profile does not name")  # fmt: skip
+            pytest.skip(f"TLS variant {variant.name} needs {upload.pki}: {why}")
+        out.append((upload, data))
+    return out
+
+
+@pytest.fixture
+def xbee(
+    request: pytest.FixtureRequest,
+    xbee_port: Port,
+    xbee_mode: str,
+    xbee_capture: capture.CaptureWriter,
+    xbee_profile: Profile,
+    xbee_record_codes: Callable[..., list[str]],
+) -> Iterator[XBee]:
+    """The module configured for this test: the profile's baseline, the test's mode, and
+    (for tests that use `tls_variant`) `$0` with its certificates uploaded."""
+    variant = None
+    if "tls_variant" in request.fixturenames:
+        variant = variants.get(request.getfixturevalue("tls_variant"))
+    port = xbee_port
+    wanted: dict[str, Any] = dict(xbee_profile.baseline)
+    try:
+        if variant is not None:
+            files = Files(port.module)
+            for upload, data in _variant_files(port, variant):
+                files.put(data, upload.name, secure=upload.secure)
+            wanted["$0"] = variant.profile
+        port.configurator.apply(wanted, xbee_mode)
+    except (DeviceError, ConfigureError) as exc:
+        raise ModuleBroken(f"configuring {port.spec} for {xbee_mode}: {exc}") from None
+    yield XBee(port, xbee_mode, variant, Http(port.module), xbee_record_codes)
+    if _failed(request.node) and port.snapshot is not None:
+        try:
+            port.configurator.restore(port.snapshot)
+        except (DeviceError, ConfigureError) as exc:
+            raise ModuleBroken(f"restoring {port.spec} after a failed test: {exc}") from None
+
+
+# ----- targets -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def http_target(xbee_port: Port) -> str:
+    url = xbee_port.urls.get("http")
+    if url is None:
+        pytest.skip("the profile names no http target")
+    return url
+
+
+@pytest.fixture
+def https_target(request: pytest.FixtureRequest, xbee_port: Port) -> str:
+    """The HTTPS URL for this test: the mutual-TLS server for variants that need one."""
+    server = "https"
+    uses_variant = "tls_variant" in request.fixturenames
+    if uses_variant and variants.get(request.getfixturevalue("tls_variant")).server == "mutual":
+        server = "mutual"
+    url = xbee_port.urls.get(server)
+    if url is None:
+        pytest.skip(f"the profile names no {server} target")
+    return url

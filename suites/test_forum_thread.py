@@ -1,0 +1,123 @@
+"""The forum thread (../shared/seed/forum-thread-https-xbee3-cat1.txt) as tests.
+
+First post: XBee3 Cellular Cat 1, firmware 3100C, transparent mode, IP=4 (TLS), TL=TLS 1.2,
+DL=google.com, DE=1BB, the site's own certificate uploaded as /flash/cert/wgc.crt and set as
+`$0=wgc.crt;;`: the GET gets no response and CI reads 0x26. The reason the module has it:
+a certificate that is not self-signed cannot be a trust anchor (D-TLS p.100), so the
+handshake fails authentication; firmware 3100C reports that as 0x26 (F-HTTPS; assumption
+A-CI-TLS-3100C in the personality). The poster also tried `flash/cert/wgc.crt;;`, which
+resolves under /flash/cert (D-TLS p.100) to a file that does not exist.
+
+Second post: API mode, frame 0x23, the root certificate at the top of the chain: works.
+Third claim: transparent TLS needs a client certificate and key in `$0`. Digi's guide says
+the opposite (D-TLS p.100); the simulator shows both answers, and only a run on hardware
+can settle it, so the hardware test reports what the module did.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+FORUM_FIRMWARE = "cat1-3100C"
+TLS_1_2 = 3  # F-AZ: ATTL3 = TLS 1.2 (A-TL-VALUES)
+
+
+def _forum_settings(xbee) -> None:
+    """IP=4, TL=TLS 1.2, DL=google.com, DE=1BB, as in the first post."""
+    xbee.port.configurator.apply({"IP": 4, "TL": TLS_1_2, "DL": "google.com", "DE": 0x1BB})
+
+
+@pytest.mark.xbee_modes("transparent")
+@pytest.mark.tls_variants("leaf-as-ca")
+def test_first_post_leaf_as_ca_gives_ci_0x26(xbee, https_target, tls_variant):
+    _forum_settings(xbee)
+    result = xbee.get(https_target)
+
+    assert result.status is None, f"the forum got no response: {result.summary()}"
+    ci = result.code("ci")
+    assert ci is not None, result.summary()
+    if xbee.port.personality == FORUM_FIRMWARE:
+        assert ci.value == 0x26, f"the forum's 3100C read CI 0x26, this run read {ci}"
+    else:
+        assert ci.value in xbee.expected_codes("tls_auth"), str(ci)
+
+
+@pytest.mark.xbee_modes("transparent")
+@pytest.mark.tls_variants("leaf-as-ca")
+def test_first_post_path_without_slash_is_not_found(xbee, https_target, tls_variant):
+    _forum_settings(xbee)
+    xbee.port.configurator.apply({"$0": "flash/cert/wgc.crt;;"})
+    result = xbee.get(https_target)
+
+    assert result.status is None, result.summary()
+    ci = result.code("ci")
+    assert ci is not None, result.summary()
+    expected = xbee.expected_codes("tls_config")  # missing file: invalid TLS configuration
+    assert not expected or ci.value in expected, f"{ci}; expected {sorted(expected)}"
+
+
+@pytest.mark.xbee_modes("api")
+@pytest.mark.tls_variants("root-ca")
+def test_second_post_api_0x23_with_root_ca_succeeds(xbee, https_target, tls_variant):
+    _forum_settings(xbee)
+    result = xbee.get(https_target)  # API mode: a 0x23 frame with TLS profile 0 (D-23)
+
+    assert result.path == "tx-tls", f"sent via {result.path}, not frame 0x23"
+    tx = result.code("tx_status")
+    assert tx is not None and tx.value == 0x00, f"0x89 status: {tx}"
+    assert result.status == 200, result.summary()
+    assert result.body
+
+
+@pytest.mark.sim_only
+@pytest.mark.parametrize("quirk", [False, True], ids=["guide", "forum-claim"])
+def test_transparent_tls_without_client_cert_both_answers(quirk, tmp_path):
+    """What each answer to the third claim looks like, on the simulator: with Digi's guide
+    (quirk off) `;;` works; with the forum's claim (quirk on) it fails with the firmware's
+    code. Reported as unconfirmed: the hardware test below settles it."""
+    from harness.device.configure import Configurator, Module
+    from harness.device.http import Http
+    from harness.device.transport import open_device
+    from harness.sim import personality
+    from harness.sim.effects import Failure
+    from harness.simrig import start_rig
+
+    source = personality.load(FORUM_FIRMWARE).path.read_text(encoding="utf-8")
+    mark = "transparent_tls_requires_client_cert: {value: false"
+    assert mark in source, "the personality no longer has the quirk row"
+    variant = tmp_path / f"{FORUM_FIRMWARE}.yaml"
+    variant.write_text(source.replace(mark, mark.replace("false", str(quirk).lower())))
+
+    with start_rig(str(variant), tmp_path / "rig") as rig:
+        tap = open_device(rig.path, 9600)
+        module = Module(tap, guard_time=rig.guard_time, **rig.command_timing)
+        try:
+            conf = Configurator(module)
+            conf.wait_registered(10)
+            conf.apply({"IP": 4, "DL": "google.com", "DE": 0x1BB, "$0": ";;"}, "transparent")
+            result = Http(module).get(rig.urls["https"], first_byte_timeout=1.0, read_ci=True)
+        finally:
+            module.close()
+            tap.close()
+    ci = result.code("ci")
+    assert ci is not None, result.summary()
+    if quirk:
+        assert result.status is None and ci.value not in (0x00, 0xFF), result.summary()
+    else:  # connected (0x00), or already closed by the server after `Connection: close`
+        closed = personality.load(FORUM_FIRMWARE).code(Failure.CLOSED_BY_PEER, "ci")
+        assert result.status == 200 and ci.value in (0x00, closed), result.summary()
+
+
+@pytest.mark.hardware_only
+@pytest.mark.xbee_modes("transparent")
+@pytest.mark.tls_variants("no-ca")
+def test_transparent_tls_without_client_cert_on_hardware(xbee, https_target, tls_variant):
+    """Settles the forum's third claim: `$0=;;` in transparent mode on a real module."""
+    result = xbee.get(https_target)
+    ci = result.code("ci")
+    verdict = "works without a client certificate" if result.status == 200 else (
+        f"fails without a client certificate ({ci})")  # fmt: skip
+    print(f"forum claim check: transparent TLS with $0=;; {verdict}")
+    assert result.status == 200, (
+        f"transparent TLS with ;; {verdict}: the forum's claim holds on this firmware"
+    )

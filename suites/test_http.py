@@ -1,0 +1,28 @@
+"""HTTP over the module, in every mode the profile allows.
+
+Transparent mode sends the request as serial data to DL:DE (the module opens the connection
+on the first byte, D-TRANSP); API mode sends it in 0x20 frames and gets 0xB0 frames back
+(D-20, D-B0). The response, its timings and the module's codes go to the report.
+"""
+
+from __future__ import annotations
+
+
+def test_http_get(xbee, http_target, xbee_profile):
+    result = xbee.get(http_target)
+
+    expected = xbee_profile.targets["http"].expect_status if "http" in xbee_profile.targets else 200
+    assert result.status == expected, result.summary()
+    assert result.complete, result.summary()
+    assert result.body, "the response has no body"
+    if xbee.port.expected_body is not None:
+        assert result.body == xbee.port.expected_body
+    assert result.timings.first_byte is not None
+    assert 0 < result.timings.first_byte <= result.timings.total
+    if xbee.mode == "transparent":
+        # D-TRANSP: CI 0 = the connection was made. The request says `Connection: close`,
+        # so by the time CI is read the server may have closed it: the firmware's code
+        # for a peer's close is as good an answer.
+        ci = result.code("ci")
+        allowed = {0x00} | xbee.expected_codes("closed_by_peer")
+        assert ci is not None and ci.value in allowed, f"CI after a good GET: {ci}"
