@@ -9,7 +9,8 @@ The matrix axes are fixtures parametrized by `pytest_generate_tests`: a test tha
 `test_https_get[transparent-root-ca]`), filtered by the profile, `--mode` / `--tls-variant`
 and the `xbee_modes(...)` / `tls_variants(...)` markers. Every option is also a fixture, so a
 conftest or `@pytest.mark.parametrize(..., indirect=True)` can override it (an overridden
-axis fixture is not parametrized here).
+axis fixture is not parametrized here). The axis fixtures are session-scoped, so pytest groups
+tests by device, mode and variant: a bench switches AP and re-uploads certificates rarely.
 
 Fixtures that talk to a module (`xbee_port`, `xbee_capture`, `xbee`, `http_target`,
 `https_target`) build on `xbee_hil_session` and `xbee_device_spec`; they live in the modules
@@ -37,7 +38,7 @@ from harness.profiles import (
     TLS_VARIANTS,
     Profile,
     ProfileError,
-    _check_baud,
+    check_baud,
     find_profile,
     load_profile,
 )
@@ -156,7 +157,7 @@ def build_session(config: pytest.Config) -> HilSession:
     baud = profile.device.baud
     if opt.xbee_baud is not None:
         try:
-            baud = _check_baud(opt.xbee_baud)
+            baud = check_baud(opt.xbee_baud)
         except ValueError as exc:
             raise DeviceSpecError(f"--baud: {exc}") from None
     reports_dir = (base / opt.xbee_reports_dir).resolve()

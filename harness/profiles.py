@@ -241,7 +241,7 @@ def _check_scalar(value: Any) -> int | str:
     return value
 
 
-def _check_baud(value: int) -> int:
+def check_baud(value: int) -> int:
     low, high = NONSTANDARD_BAUD_RANGE
     if value not in STANDARD_BAUDS and not low <= value <= high:
         raise ValueError(f"{value} is not a rate BD can set ({low}-{high}; D-BD)")
@@ -320,7 +320,7 @@ Reset = Annotated[
 
 
 class Device(_Strict):
-    baud: Annotated[int, AfterValidator(_check_baud)] = 9600  # D-BD default BD=3
+    baud: Annotated[int, AfterValidator(check_baud)] = 9600  # D-BD default BD=3
     # The simulator's firmware personality (`--device sim` without `:NAME`); unused on hardware.
     personality: Personality | None = None
     reset: Reset = AtReset()
