@@ -44,7 +44,7 @@ class DeviceSpec:
 
     raw: str
     kind: DeviceKind
-    target: str | None = None  # personality (sim), capture path (replay), path or URL
+    target: str | None = None  # personality (sim), capture file/dir (replay), path or URL
 
     @property
     def simulated(self) -> bool:
@@ -82,9 +82,10 @@ def parse_device(raw: str) -> DeviceSpec:
             )
         return DeviceSpec(raw, DeviceKind.SIM, personality)
     if spec.startswith(REPLAY_PREFIX):
+        # a capture file, or a directory of cassettes (one per test, harness.cassette)
         path = Path(spec[len(REPLAY_PREFIX) :]).expanduser()
-        if not path.is_file():
-            raise DeviceSpecError(f"--device {raw}: no capture file {path}")
+        if not path.exists():
+            raise DeviceSpecError(f"--device {raw}: no capture file or cassette directory {path}")
         return DeviceSpec(raw, DeviceKind.REPLAY, str(path.resolve()))
     if "://" in spec:
         scheme = spec.split("://", 1)[0].lower()

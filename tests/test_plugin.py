@@ -111,7 +111,7 @@ def test_a_real_module_needs_a_profile(pytester: pytest.Pytester, pty_path: str)
     [
         ("sim:cat1-9999", "no simulator personality 'cat1-9999'"),
         ("telnet://bench:23", "unknown URL scheme 'telnet'"),
-        ("replay:no/such/capture.jsonl", "no capture file"),
+        ("replay:no/such/capture.jsonl", "no capture file or cassette directory"),
         ("/dev/xbee-hil-no-such-port", "no such serial device"),
     ],
 )
@@ -512,3 +512,16 @@ def test_a_baud_the_module_cannot_run_is_a_usage_error(pytester: pytest.Pytester
     result = pytester.runpytest(*ARGS, "--baud", "12")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "ERROR: xbee-hil: --baud: 12 is not a rate BD can set" in result.stderr.str()
+
+
+def test_replay_takes_a_capture_file_or_a_cassette_directory(pytester: pytest.Pytester) -> None:
+    (pytester.path / "cassettes").mkdir()
+    (pytester.path / "one.jsonl").write_text("")
+    pytester.makepyfile(
+        """
+        def test_spec(xbee_device_spec):
+            assert xbee_device_spec.simulated and xbee_device_spec.kind.value == "replay"
+        """
+    )
+    for spec in ("replay:cassettes", "replay:one.jsonl"):
+        pytester.runpytest(*ARGS, "--device", spec).assert_outcomes(passed=1)
