@@ -1,0 +1,193 @@
+"""Cassettes: captures kept for replay — where each test's file lives, and what it was made of.
+
+A cassette is an ordinary capture (`harness.capture`, JSON Lines). Two things make it one:
+
+- its *name*, derived from the test's node id by `cassette_path(dir, nodeid)`: a file name that
+  is safe on any OS (no Windows-reserved characters or names, bounded length) and that never
+  lets two tests share a file — whenever turning the node id into a name loses anything
+  (a replaced character, a dot, upper case on a case-insensitive disk, truncation), a short
+  hash of the exact node id is appended;
+- a `cassette` annotation (`stamp(writer, …)`) saying what was recorded: firmware VR/HV,
+  personality or device, profile name and the SHA-256 of its file, harness version, and
+  `source: simulator|hardware`. It is an annotation, not a header field, because firmware is
+  known only after the harness has read it from the module; the latest stamp wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness import __version__
+from harness.capture import CaptureWriter, iter_capture
+
+SUFFIX = ".jsonl"
+STAMP_EVENT = "cassette"
+SOURCES = ("simulator", "hardware")
+Source = Literal["simulator", "hardware"]
+
+# File-name limits. 255 bytes is the usual per-name limit (ext4, NTFS, APFS); Windows paths
+# without the long-path opt-in stop at 260 characters in all, so names stay well below that.
+MAX_STEM = 96
+HASH_LEN = 10  # hex digits of SHA-256(node id): 40 bits, ample for one suite's tests
+# Characters kept as they are; everything else becomes "_" (and the name gets a hash).
+# Windows forbids <>:"/\|?* and control characters; "[", "]", "=", "+", "," and "-" are legal.
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-\[\]=+,]")
+# Names Windows reserves whatever the extension ("CON.jsonl" is the console too).
+_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"COM{i}" for i in range(10)]
+    + [f"LPT{i}" for i in range(10)]
+    + ["COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³"]
+)
+
+
+def _clean(part: str) -> tuple[str, bool]:
+    """One dotted component made safe; True if something was replaced."""
+    safe = _UNSAFE.sub("_", part)
+    return safe, safe != part
+
+
+def cassette_name(nodeid: str) -> str:
+    """The file name (with `.jsonl`) for a pytest node id.
+
+    `suites/test_https.py::test_get[api-root-ca]` → `suites.test_https.test_get[api-root-ca].jsonl`;
+    path components and the test's `::` parts become dots, a `.py` suffix is dropped. When
+    anything is lost on the way, `-<hash of the node id>` goes before `.jsonl`.
+    """
+    if not nodeid.strip():
+        raise ValueError("cassette_name: empty node id")
+    lossy = False
+    path, sep, rest = nodeid.partition("::")
+    parts: list[str] = []
+    if sep:
+        fparts = [p for p in re.split(r"[/\\]", path) if p not in ("", ".")]
+        if fparts and fparts[-1].endswith(".py"):
+            fparts[-1] = fparts[-1][:-3]
+        else:
+            lossy = True
+        parts += fparts
+        names = rest
+    else:
+        names = nodeid
+        lossy = True  # not a file::test node id: keep it apart from real ones
+    # "test_x[a.b::c]": the parameter id may hold anything, including "::"
+    base, bracket, params = names.partition("[")
+    parts += base.split("::")
+    out: list[str] = []
+    for part in parts:
+        if "." in part or part in ("", ".."):
+            lossy = True
+        safe, changed = _clean(part.replace(".", "_"))
+        lossy |= changed
+        out.append(safe)
+    stem = ".".join(out)
+    if bracket:
+        safe, changed = _clean(params)
+        lossy |= changed
+        stem += "[" + safe
+    if stem != stem.lower():  # case-insensitive disks (Windows, macOS) would merge A and a
+        lossy = True
+    first = stem.split(".", 1)[0].upper()
+    if first in _RESERVED or first.rstrip(" ") != first:
+        stem = "_" + stem
+        lossy = True
+    if len(stem) > MAX_STEM:
+        stem = stem[: MAX_STEM - HASH_LEN - 1]
+        lossy = True
+    if lossy:
+        digest = hashlib.sha256(nodeid.encode("utf-8")).hexdigest()[:HASH_LEN]
+        stem = f"{stem}-{digest}"
+    return stem + SUFFIX
+
+
+def cassette_path(directory: str | Path, nodeid: str) -> Path:
+    """Where the cassette of test `nodeid` lives in `directory` (recording and replay alike)."""
+    return Path(directory) / cassette_name(nodeid)
+
+
+# ----- what a cassette was recorded with ------------------------------------------------------
+
+
+def profile_digest(profile: str | Path | bytes | None) -> str | None:
+    """SHA-256 (hex) of a profile file's bytes, so a replay can tell a changed profile."""
+    if profile is None:
+        return None
+    data = profile if isinstance(profile, bytes) else Path(profile).read_bytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a cassette was recorded with (the `cassette` annotation's fields)."""
+
+    source: Source
+    firmware: dict[str, str] = field(default_factory=dict)  # {"VR": "3100C", "HV": "4941"}
+    personality: str | None = None  # simulator personality, or None on hardware
+    device: str | None = None  # the --device spec
+    profile: str | None = None  # profile name
+    profile_sha256: str | None = None
+    harness: str = __version__
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"Recording.source must be one of {SOURCES}, got {self.source!r}")
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "firmware": {k: str(v) for k, v in self.firmware.items()},
+            "personality": self.personality,
+            "device": self.device,
+            "profile": self.profile,
+            "profile_sha256": self.profile_sha256,
+            "harness": self.harness,
+        }
+
+
+def stamp(writer: CaptureWriter, recording: Recording) -> None:
+    """Mark a capture as a cassette: write the `cassette` annotation (call again to update)."""
+    writer.note(STAMP_EVENT, **recording.fields())
+
+
+@dataclass(frozen=True)
+class CassetteInfo:
+    """A cassette's header merged with its latest stamp; `recording` is None if unstamped."""
+
+    path: Path
+    test: str | None
+    header: dict[str, Any]
+    recording: Recording | None
+
+    @property
+    def firmware(self) -> dict[str, str]:
+        if self.recording is not None and self.recording.firmware:
+            return self.recording.firmware
+        return dict(self.header.get("firmware") or {})
+
+    def describe(self) -> str:
+        fw = " ".join(f"{k}={v}" for k, v in self.firmware.items()) or "firmware unknown"
+        src = self.recording.source if self.recording else "unstamped"
+        return f"{self.path} ({self.test}; {src}; {fw}; recorded {self.header.get('started')})"
+
+
+def read_info(path: str | Path) -> CassetteInfo:
+    """Header and stamp of a cassette; a bad line raises `CaptureError` naming file:line."""
+    header: dict[str, Any] = {}
+    stamped: dict[str, Any] | None = None
+    for i, item in enumerate(iter_capture(path)):
+        if i == 0:
+            header = item
+        elif item.get("ev") == STAMP_EVENT:
+            stamped = item
+    recording = None
+    if stamped is not None:
+        known = {k: stamped.get(k) for k in Recording.__dataclass_fields__ if k in stamped}
+        try:
+            recording = Recording(**known)
+        except (TypeError, ValueError):
+            recording = None
+    return CassetteInfo(Path(path), header.get("test"), header, recording)
