@@ -110,8 +110,10 @@ def _api_steps(
     return ApiOutcome(vr, hv, result.status, result.body)
 
 
-def command_session(tap: Tap, *, ni: str = "bench", cw: str = "s3cr3t-pw") -> list[str]:
-    with CommandMode(tap, guard_time=0.05) as cm:
+def command_session(
+    tap: Tap, *, ni: str = "bench", cw: str = "s3cr3t-pw", reply_timeout: float = 2.0
+) -> list[str]:
+    with CommandMode(tap, guard_time=0.05, reply_timeout=reply_timeout) as cm:
         replies = [cm.query("VR")]
         cm.set("NI", ni)
         cm.set("CW", cw)  # a secret: the cassette holds <redacted>
@@ -239,7 +241,9 @@ def test_a_stopped_session_leaves_the_cassette_unused(api_cassette: Recorded) ->
 def test_a_changed_command_line_fails_without_showing_secrets(
     command_cassette: Recorded,
 ) -> None:
-    got, verdict = replay(command_cassette.path, command_session, ni="other", cw="other-pw")
+    got, verdict = replay(
+        command_cassette.path, command_session, ni="other", cw="other-pw", reply_timeout=0.3
+    )
     assert isinstance(got, DeviceError)
     assert verdict.outcome == "mismatch"
     line = _line_of(command_cassette.path, "41544e4962656e6368")  # ATNIbench

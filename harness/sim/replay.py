@@ -542,10 +542,11 @@ class Player:
             return NEED_MORE
         raw = live[:cut]
         m = self.matchers
-        shown = redact_live_text(raw)
         if normalize_text(step.raw, m) == normalize_text(raw, m):
-            return _Live(cut, shown)
-        return _Live(cut, shown, "lines differ")
+            return _Live(cut, redact_live_text(raw))
+        if cr >= cut:  # show the host's whole line, not just as many bytes as expected
+            cut = cr + 1
+        return _Live(cut, redact_live_text(live[:cut]), "lines differ")
 
     # --- failing ---
     def _fail(self, step: Step, got: _Live | None, details: list[str]) -> None:
