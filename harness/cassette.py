@@ -5,8 +5,8 @@ A cassette is an ordinary capture (`harness.capture`, JSON Lines). Two things ma
 - its *name*, derived from the test's node id by `cassette_path(dir, nodeid)`: a file name that
   is safe on any OS (no Windows-reserved characters or names, bounded length) and that never
   lets two tests share a file — whenever turning the node id into a name loses anything
-  (a replaced character, a dot, upper case on a case-insensitive disk, truncation), a short
-  hash of the exact node id is appended;
+  (a replaced character, a separator inside a part, upper case on a case-insensitive disk,
+  truncation), a short hash of the exact node id is appended;
 - a `cassette` annotation (`stamp(writer, …)`) saying what was recorded: firmware VR/HV,
   personality or device, profile name and the SHA-256 of its file, harness version, and
   `source: simulator|hardware`. It is an annotation, not a header field, because firmware is
@@ -25,6 +25,7 @@ from harness import __version__
 from harness.capture import CaptureWriter, iter_capture
 
 SUFFIX = ".jsonl"
+FILE_SEP = "__"  # between the test file's dotted path and each `::` part of the node id
 STAMP_EVENT = "cassette"
 SOURCES = ("simulator", "hardware")
 Source = Literal["simulator", "hardware"]
@@ -54,37 +55,36 @@ def _clean(part: str) -> tuple[str, bool]:
 def cassette_name(nodeid: str) -> str:
     """The file name (with `.jsonl`) for a pytest node id.
 
-    `suites/test_https.py::test_get[api-root-ca]` → `suites.test_https.test_get[api-root-ca].jsonl`;
-    path components and the test's `::` parts become dots, a `.py` suffix is dropped. When
-    anything is lost on the way, `-<hash of the node id>` goes before `.jsonl`.
+    `suites/test_https.py::test_get[api-root-ca]` is `suites.test_https__test_get[api-root-ca]`
+    + `.jsonl`: the file's path joined by dots (no `.py`), then each `::` part after `__`.
+    When anything is lost on the way, `-<hash of the node id>` goes before `.jsonl`.
     """
     if not nodeid.strip():
         raise ValueError("cassette_name: empty node id")
     lossy = False
     path, sep, rest = nodeid.partition("::")
-    parts: list[str] = []
+    fparts: list[str] = []
     if sep:
         fparts = [p for p in re.split(r"[/\\]", path) if p not in ("", ".")]
         if fparts and fparts[-1].endswith(".py"):
             fparts[-1] = fparts[-1][:-3]
         else:
             lossy = True
-        parts += fparts
         names = rest
     else:
         names = nodeid
         lossy = True  # not a file::test node id: keep it apart from real ones
     # "test_x[a.b::c]": the parameter id may hold anything, including "::"
     base, bracket, params = names.partition("[")
-    parts += base.split("::")
-    out: list[str] = []
-    for part in parts:
-        if "." in part or part in ("", ".."):
-            lossy = True
-        safe, changed = _clean(part.replace(".", "_"))
-        lossy |= changed
-        out.append(safe)
-    stem = ".".join(out)
+    tparts = base.split("::")
+    for part in fparts + tparts:  # a separator inside a part would make two ids look alike
+        lossy |= "." in part or FILE_SEP in part or part in ("", "..")
+    fsafe = [_clean(p.replace(".", "_")) for p in fparts]
+    tsafe = [_clean(p) for p in tparts]
+    lossy |= any(changed for _, changed in fsafe + tsafe)
+    stem = FILE_SEP.join(
+        ([".".join(s for s, _ in fsafe)] if fsafe else []) + [s for s, _ in tsafe]
+    )
     if bracket:
         safe, changed = _clean(params)
         lossy |= changed
