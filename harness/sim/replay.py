@@ -808,17 +808,18 @@ def exchanges(steps: list[Step]) -> list[Exchange]:
 
 
 class Canon:
-    """Comparable keys for units of one cassette: frame IDs renumbered by first appearance."""
+    """Comparable keys for the units of a cassette. With `frame_ids`, IDs are masked (0 stays
+    0: "no response", D-08): `exchanges` has already paired each response with its request,
+    so the numbers themselves carry nothing, and repeated polls look alike."""
 
     def __init__(self, matchers: Matchers) -> None:
         self.matchers = matchers
-        self._ids: dict[int, int] = {0: 0}
 
     def _fid(self, data: bytes) -> int | None:
         fid = _frame_id_of(data)
         if fid is None or not self.matchers.frame_ids:
             return None
-        return self._ids.setdefault(fid, len(self._ids))
+        return 0 if fid == 0 else 1
 
     def request(self, step: Step | None) -> bytes:
         if step is None:
