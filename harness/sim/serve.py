@@ -10,7 +10,12 @@ The world (docs/design.md, "The world"): any object with `start(post)`, `perform
 `close()`; it hands events back by calling `post(event)` from any thread. `world=None` means
 no internet: every `OpenConnection` fails with `Failure.NO_ROUTE`.
 
-`xbee-sim` is the command line around it.
+The server also keeps an account of the time it imposed on the host (`stats()`): UART time
+of the bytes both ways at BD, the guard-time silences around each `+++` that entered command
+mode, registration and reset time, plus the world's network and handshake delays, all in
+real seconds, so a benchmark can tell the harness's overhead from what a module needs anyway.
+
+`xbee-sim` is the command line around it (`--stats FILE` writes the account as JSON).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from harness.sim.effects import (
     Event,
     Failure,
     OpenConnection,
+    Reset,
     Resolve,
     Resolved,
     ToHost,
@@ -66,6 +72,15 @@ ENFORCE_BAUD_OVER_RFC2217 = True
 PACING_SLICE = 64
 BD_RATES = {0: 1200, 1: 2400, 2: 4800, 3: 9600, 4: 19200, 5: 38400, 6: 57600, 7: 115200,
             8: 230400, 9: 460800, 0xA: 921600}
+# UART frame of one byte: start bit, 8 data bits, stop bit (8N1, D-BD: NB=0, SB=0 defaults).
+BITS_PER_BYTE = 10
+# Guard-time silences per `+++` that entered command mode: GT before and GT after (D-ENTER).
+GUARDS_PER_ESCAPE = 2
+# How often `xbee-sim --stats FILE` rewrites the file while running (also on SIGUSR1, at exit).
+STATS_INTERVAL = 2.0
+# Keys of `SimServer.stats()` that are imposed seconds and add up to `imposed_s`.
+IMPOSED_KEYS = ("uart_s", "guard_time_s", "registration_s", "reset_s", "network_delay_s",
+                "tls_handshake_delay_s")
 
 
 class World(Protocol):
@@ -101,6 +116,41 @@ class NoInternet:
 
 def baud_rate(bd: int) -> int:
     return BD_RATES.get(bd, bd)
+
+
+class ImposedTime:
+    """The account of what the simulated module made the host wait, in real seconds.
+
+    Updated from the server's loop thread, read from any thread (`snapshot`). Times overlap
+    in reality (a guard silence may pass while a handshake runs), so the sum is what a
+    module and network impose one after the other: an upper bound of a minimal run.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._v: dict[str, float] = {
+            "uart_to_module_s": 0.0, "uart_to_host_s": 0.0,
+            "bytes_to_module": 0, "bytes_to_host": 0,
+            "guard_time_s": 0.0, "escapes": 0,
+            "registration_s": 0.0, "registrations": 0,
+            "reset_s": 0.0, "resets": 0,
+        }  # fmt: skip
+
+    def add(self, **amounts: float) -> None:
+        with self._lock:
+            for key, value in amounts.items():
+                self._v[key] += value
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            out = dict(self._v)
+        out["uart_s"] = out["uart_to_module_s"] + out["uart_to_host_s"]
+        return out
+
+
+def uart_seconds(n_bytes: int, bd: int) -> float:
+    """Wire time of `n_bytes` at BD (a code 0-0xA or a rate), 8N1."""
+    return n_bytes * BITS_PER_BYTE / baud_rate(bd)
 
 
 class _Sink:
@@ -202,6 +252,9 @@ class SimServer:
         self._stopping = False
         self._saved_nvm = modem.nvm
         self.error: BaseException | None = None
+        self.account = ImposedTime()
+        self._was_command_mode = False
+        self._unregistered_since: float | None = None  # sim time AI left 0x00 (or power-up)
 
     # ----- time ---------------------------------------------------------------------------
 
@@ -240,6 +293,19 @@ class SimServer:
     def start_rfc2217(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """An RFC 2217 port (pyserial `rfc2217://host:port`), one client at a time."""
         return self._listen(host, port, rfc2217=True)
+
+    def stats(self) -> dict[str, float]:
+        """The time imposed so far, in real seconds (see `ImposedTime`), plus the world's
+        own `stats()` (network and handshake delays, traffic) when it has one, and
+        `imposed_s`, the sum of the imposed parts (`IMPOSED_KEYS`). Counters only grow:
+        subtract two snapshots for what happened in between."""
+        out: dict[str, float] = self.account.snapshot()
+        get = getattr(self.world, "stats", None)
+        if callable(get):
+            out.update(get())
+        out["imposed_s"] = sum(float(out.get(k, 0.0)) for k in IMPOSED_KEYS)
+        out["time_scale"] = self.time_scale
+        return out
 
     def call(self, fn: Callable[[Modem], Any]) -> Any:
         """Run `fn(modem)` safely while the server runs (e.g. read `modem.nvm`)."""
@@ -308,7 +374,9 @@ class SimServer:
             while self._calls:  # ports first, so they see the power-up output
                 self._calls.popleft()()
             with self.lock:
+                self._unregistered_since = self.sim_now()
                 self._perform(self.modem.power_on(self.sim_now()))
+                self._observe()
             while not self._stopping:
                 deadline = self.modem.next_deadline()
                 timeout = 1.0 if deadline is None else min(1.0, self._real_delay(deadline))
@@ -321,6 +389,7 @@ class SimServer:
                         return
                 with self.lock:
                     self._perform(self.modem.tick(self.sim_now()))
+                    self._observe()
                 self._release()
                 self._save_nvm()
         except Exception as err:  # a bug: keep the reason for the host, stop serving
@@ -336,14 +405,41 @@ class SimServer:
             event = self._events.popleft()
             with self.lock:
                 self._perform(self.modem.handle(event, self.sim_now()))
+                self._observe()
 
     def _perform(self, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, ToHost):
+                self.account.add(bytes_to_host=len(effect.data),
+                                 uart_to_host_s=uart_seconds(len(effect.data), self._bd()))
                 for sink in self._sinks:
                     self._send(sink, effect.data)
             else:
+                if isinstance(effect, Reset):  # FR: the boot delay before it (A-FR-DELAY)
+                    self.account.add(resets=1,
+                                     reset_s=self.modem.personality.reset_s * self.time_scale)
                 self.world.perform(effect)
+
+    def _bd(self) -> int:
+        return int(self.modem.param("BD"))
+
+    def _observe(self) -> None:
+        """After a Modem call (lock held): account an escape that entered command mode (GT
+        before and after, D-ENTER) and a registration that completed (AI 0x00, §3.3)."""
+        modem = self.modem
+        entered = modem.in_command_mode
+        if entered and not self._was_command_mode:
+            gt = int(modem.param("GT")) / 1000.0  # ms (D-GT)
+            self.account.add(escapes=1,
+                             guard_time_s=GUARDS_PER_ESCAPE * gt * self.time_scale)
+        self._was_command_mode = entered
+        registered = modem.registered
+        if not registered and self._unregistered_since is None:
+            self._unregistered_since = self.sim_now()
+        elif registered and self._unregistered_since is not None:
+            waited = (self.sim_now() - self._unregistered_since) * self.time_scale
+            self._unregistered_since = None
+            self.account.add(registrations=1, registration_s=waited)
 
     def _save_nvm(self) -> None:
         if self.nvm_path is None:
@@ -438,7 +534,10 @@ class SimServer:
             if not data or not self._baud_ok(sink):
                 return
         with self.lock:
+            self.account.add(bytes_to_module=len(data),
+                             uart_to_module_s=uart_seconds(len(data), self._bd()))
             self._perform(self.modem.feed(data, self.sim_now()))
+            self._observe()
 
     def _baud_ok(self, sink: _Sink) -> bool:
         if not ENFORCE_BAUD_OVER_RFC2217 or sink.settings is None:
@@ -518,6 +617,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="YAML file with a `network:` block")
     p.add_argument("--no-network", action="store_true",
                    help="no internet: every connection fails (no route)")
+    p.add_argument("--stats", metavar="FILE",
+                   help="write the account of imposed time (UART, guard times, registration, "
+                   f"network) as JSON to FILE at exit, on SIGUSR1 and every {STATS_INTERVAL:g} s")
     p.add_argument("--log-level", default="WARNING",
                    choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     from harness.sim import network
@@ -544,6 +646,13 @@ def load_nvm(path: Path) -> dict[str, at.Value]:
         except at.AtError as err:
             raise ValueError(f"{path}: key {key!r}: {err}") from None
     return out
+
+
+def write_stats(server: SimServer, path: Path) -> None:
+    """The account as a JSON object, replaced atomically so a reader never sees half."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(server.stats(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _make_world(args: argparse.Namespace) -> World | None:
@@ -588,6 +697,10 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    stats_path = Path(args.stats) if args.stats else None
+    dump_now = threading.Event()
+    if stats_path is not None:
+        signal.signal(signal.SIGUSR1, lambda *_: dump_now.set())
     server = SimServer(modem, world, time_scale=args.time_scale, nvm_path=args.nvm)
     try:
         if args.pty:
@@ -600,14 +713,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xbee-sim: {err.strerror or err}", file=sys.stderr)
         server.stop()
         return 2
+    next_dump = time.monotonic()
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(0.2):
             if server.error is not None:
                 print(f"xbee-sim: stopped: {server.error!r}", file=sys.stderr)
                 return 1
+            if stats_path is not None and (dump_now.is_set() or time.monotonic() >= next_dump):
+                dump_now.clear()
+                next_dump = time.monotonic() + STATS_INTERVAL
+                _try_write_stats(server, stats_path)
     finally:
         server.stop()
+        if stats_path is not None:
+            _try_write_stats(server, stats_path)
     return 0
+
+
+def _try_write_stats(server: SimServer, path: Path) -> None:
+    try:
+        write_stats(server, path)
+    except OSError as err:
+        print(f"xbee-sim: --stats {path}: {err.strerror or err}", file=sys.stderr)
 
 
 if __name__ == "__main__":
