@@ -17,6 +17,7 @@ from harness.capture import CaptureWriter
 from harness.device.command import CommandMode
 from harness.device.configure import Configurator, Module
 from harness.device.errors import DeviceError
+from harness.device.files import Files
 from harness.device.http import Http
 from harness.device.transport import Tap, open_device
 from harness.servers import HttpServer
@@ -258,3 +259,24 @@ def test_a_different_secret_is_not_a_difference(command_cassette: Recorded) -> N
     assert verdict.ok, verdict.report  # the cassette never knew the secret
     assert got == command_cassette.outcome
     assert "another-password" not in verdict.report
+
+
+CERT = b"-----BEGIN CERTIFICATE-----\n" + b"QUJD" * 200 + b"\n-----END CERTIFICATE-----\n"
+
+
+def upload_session(tap: Tap) -> str:
+    module = Module(tap, guard_time=0.05)
+    try:
+        return Files(module).put(CERT, "c.crt").path
+    finally:
+        module.close()
+
+
+def test_a_ymodem_put_replays_in_causal_order(tmp_path: Path) -> None:
+    """The capture writes a YMODEM `C` that came with the PUT's reply line after the block it
+    asked for (it held the line's tail back); replay goes by time and answers in order."""
+    path = tmp_path / "put.jsonl"
+    recorded = record(path, upload_session, ap=0)
+    got, verdict = replay(path, upload_session)
+    assert verdict.ok, verdict.report
+    assert got == recorded

@@ -191,6 +191,21 @@ class Step:
         return TX if self.action == "expect" else RX
 
 
+def _causal_order(wire: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """Wire events in time order, not file order: the capture holds back an unfinished line
+    that may be a secret and writes it when it completes, stamped with its first byte's time
+    (a YMODEM `C` read with the reply before it lands after the block it asked for). An upload
+    kept as a hash is stamped with its start but written at its end, after the module's
+    replies to it: it keeps its place after them (A-REPLAY-UPLOAD). Ties keep file order."""
+    latest = float("-inf")
+    keyed = []
+    for line, ev in wire:
+        t = float(ev["t"])
+        latest = max(latest, t)
+        keyed.append((latest if "hex" not in ev else t, line, ev))
+    return [(line, ev) for _, line, ev in sorted(keyed, key=lambda k: k[0])]
+
+
 def _units_to_steps(action: str, units: Iterable[Any], line: int, t: float) -> list[Step]:
     out = []
     for u in units:
@@ -199,10 +214,14 @@ def _units_to_steps(action: str, units: Iterable[Any], line: int, t: float) -> l
     return out
 
 
-def build_script(capture: Capture) -> list[Step]:
-    """The cassette as steps. Events are lines 2… of the file (line 1 is the header)."""
+def build_script(capture: Capture, *, by_time: bool = True) -> list[Step]:
+    """The cassette as steps. Events are lines 2… of the file (line 1 is the header).
+
+    `by_time=False` keeps file order and never looks at a timestamp (`capture diff`)."""
     steps: list[Step] = []
     wire = [(i + 2, e) for i, e in enumerate(capture.events) if e["ev"] in WIRE_EVENTS]
+    if by_time:
+        wire = _causal_order(wire)
     held = {TX: b"", RX: b""}
     held_at = {TX: (0, 0.0), RX: (0, 0.0)}
     action = {TX: "expect", RX: "emit"}
@@ -303,7 +322,7 @@ def frame_field_diff(expected: bytes, actual: bytes) -> list[str]:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of one replayed test. `outcome`: passed, mismatch, unused, extra, idle."""
+    """The outcome of one replayed test: passed, mismatch, unused, extra, idle, error."""
 
     ok: bool
     outcome: str
@@ -649,16 +668,25 @@ class _Poke:
         self._post = None
 
 
+class _Persona:
+    reset_s = 0.0  # a replay never resets by itself
+
+
 class _Engine:
-    """What `SimServer` drives in place of a Modem (power_on/feed/tick/handle/next_deadline)."""
+    """What `SimServer` drives in place of a Modem: power_on/feed/tick/handle/next_deadline,
+    and the state its loop reads (param BD/GT, in_command_mode, registered, nvm)."""
+
+    in_command_mode = False  # SimServer's accounting of escapes and registrations: nothing
+    registered = True  # to account, the cassette already holds their timing
+    personality = _Persona()
 
     def __init__(self, bd: int = 3) -> None:
         self.player: Player | None = None
         self.nvm: dict[str, Any] = {}
-        self._bd = bd  # BD code the RFC 2217 port expects (3 = 9600, D-BD)
+        self._params = {"BD": bd, "GT": 1000}  # BD code for RFC 2217 (3 = 9600), GT: D-GT
 
     def param(self, name: str) -> Any:
-        return {"BD": self._bd}.get(name.upper(), 0)
+        return self._params.get(name.upper(), 0)
 
     def power_on(self, now: float) -> list[Effect]:
         return self.tick(now)
@@ -754,7 +782,12 @@ class ReplayServer:
                 return Verdict(True, "idle", "no cassette was loaded")
             return player.finish(self._server.sim_now())
 
-        return self._server.call(take)
+        verdict: Verdict = self._server.call(take)
+        if self._server.error is not None:  # the serving loop died: say so, whatever happened
+            why = f"replay device stopped: {self._server.error!r}"
+            return Verdict(False, "error", f"{why}\n{verdict.report}", verdict.cassette,
+                           verdict.used, verdict.steps)  # fmt: skip
+        return verdict
 
     @property
     def done(self) -> bool:
