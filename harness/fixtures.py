@@ -7,17 +7,27 @@ current state (its mode, its TLS profile, its destination) and uploads only cert
 whose hash differs, so a run costs few AT round trips. After a test that failed, the module
 is restored to the snapshot taken when the port was opened, so the next test starts from a
 known state whatever the failed one left behind; at the end of the run it is restored too.
+
+Per test, the harness's own work (command-mode entries, AT round trips, mode probes, resets,
+NVM writes, certificate uploads done and skipped by hash), the test's wall time and, on the
+simulator, the time the module and network imposed meanwhile (`SimServer.stats()`) go as one
+JSON line to `<reports-dir>/stats.jsonl` and to the test's Allure result
+(`benchmarks/suite_speed.py` reads them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import allure
 import pytest
 
 from harness import capture, report, variants
@@ -31,14 +41,24 @@ from harness.servers import DEFAULT_BODY
 from harness.session import DeviceKind, DeviceSpec, HilSession, ModuleBroken
 
 # How long a test waits for the first byte of a response before it asks the module (CI)
-# what happened. The simulator answers on loopback; a cellular TLS handshake takes seconds.
-FIRST_BYTE_SIM = 1.0
+# what happened. The simulator says what its timing needs (`SimRig.first_byte_timeout`); a
+# cellular TLS handshake on a bench takes seconds.
 FIRST_BYTE_HARDWARE = 30.0
 # Parameters a test may change beyond the profile's baseline; snapshot and restore them.
 TEST_PARAMS = ("IP", "DL", "DE", "$0")
 # TLS variants whose files only the local PKI has (the server's own leaf and intermediate).
 NEEDS_LOCAL_PKI = frozenset({"server_cert", "intermediate_ca"})
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+STATS_FILE = "stats.jsonl"  # in --reports-dir: one JSON object per test
+# Keys of the simulator's account copied into a test's stats line (all real seconds or counts).
+SIM_KEYS = (
+    "imposed_s", "uart_s", "guard_time_s", "registration_s", "reset_s", "network_delay_s",
+    "tls_handshake_delay_s", "escapes", "resets", "bytes_to_module", "bytes_to_host",
+    "connections_opened", "connections_failed",
+)  # fmt: skip
+_PORTS = pytest.StashKey[dict[str, "Port"]]()
+_BEFORE = pytest.StashKey["_Before"]()
+_STATS_OUT = pytest.StashKey[Any]()
 
 
 @dataclass
@@ -57,6 +77,17 @@ class Port:
     rig: Any = None  # harness.simrig.SimRig for the simulator
     expected_body: bytes | None = None  # what the local servers answer (simulator only)
     firmware: dict[str, str] = field(default_factory=dict)
+    uploads: dict[str, int] = field(
+        default_factory=lambda: {"uploads": 0, "uploads_skipped": 0, "upload_bytes": 0}
+    )
+
+    def counts(self) -> dict[str, int]:
+        """What the harness did to this module so far (grows; subtract for a test's share)."""
+        return {**self.module.stats.as_dict(), **self.uploads}
+
+    def sim_stats(self) -> dict[str, float] | None:
+        """The simulator's account of imposed time so far, or None for a real module."""
+        return self.rig.stats() if self.rig is not None else None
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -116,7 +147,12 @@ class XBee:
 
 
 def _open_port(
-    spec: DeviceSpec, profile: Profile, baud: int, session: HilSession, workdir: Path
+    spec: DeviceSpec,
+    profile: Profile,
+    baud: int,
+    session: HilSession,
+    workdir: Path,
+    sim_timing: str = "fast",
 ) -> Port:
     rig = None
     personality = profile.device.personality
@@ -124,8 +160,9 @@ def _open_port(
         from harness.simrig import start_rig
 
         personality = session.personality(spec)
-        rig = start_rig(personality or "cat1-3100C", workdir)
-        path, guard, first = rig.path, rig.guard_time, FIRST_BYTE_SIM
+        rig = start_rig(personality or "cat1-3100C", workdir, timing=sim_timing)
+        path, guard, first = rig.path, rig.guard_time, rig.first_byte_timeout
+        baud = rig.baud  # the simulated bench's module is at the rig's rate (A-SIM-BD)
         timing = rig.command_timing
         urls = dict(rig.urls)
         files: dict[str, bytes | None] = {
@@ -191,6 +228,7 @@ def _hardware_files(profile: Profile, workdir: Path) -> dict[str, bytes | None]:
 
 @pytest.fixture(scope="session")
 def xbee_port(
+    request: pytest.FixtureRequest,
     xbee_hil_session: HilSession,
     xbee_device_spec: DeviceSpec,
     xbee_profile: Profile,
@@ -200,7 +238,11 @@ def xbee_port(
     """The opened module. A module that cannot be opened or does not register stops the run
     (`ModuleBroken`): one reason, the remaining tests skipped with it."""
     workdir = tmp_path_factory.mktemp(f"port-{xbee_device_spec.label}")
-    port = _open_port(xbee_device_spec, xbee_profile, xbee_baud, xbee_hil_session, workdir)
+    timing = request.config.getoption("xbee_sim_timing", "fast")
+    port = _open_port(
+        xbee_device_spec, xbee_profile, xbee_baud, xbee_hil_session, workdir, timing
+    )
+    request.config.stash.setdefault(_PORTS, {})[xbee_device_spec.label] = port
     try:
         yield port
     finally:
@@ -295,7 +337,9 @@ def xbee(
         if variant is not None:
             files = Files(port.module)
             for upload, data in _variant_files(port, variant):
-                files.put(data, upload.name, secure=upload.secure)
+                done = files.put(data, upload.name, secure=upload.secure)
+                port.uploads["uploads_skipped" if done.skipped else "uploads"] += 1
+                port.uploads["upload_bytes"] += 0 if done.skipped else done.size
             wanted["$0"] = variant.profile
         port.configurator.apply(wanted, xbee_mode)
     except (DeviceError, ConfigureError) as exc:
@@ -330,3 +374,124 @@ def https_target(request: pytest.FixtureRequest, xbee_port: Port) -> str:
     if url is None:
         pytest.skip(f"the profile names no {server} target")
     return url
+
+
+# ----- per test: what the harness did and what the module imposed ------------------------------
+
+
+@dataclass
+class _Before:
+    """Counters at the start of a test's setup, per port (label), and the clock."""
+
+    t0: float
+    counts: dict[str, dict[str, int]]
+    sim: dict[str, dict[str, float] | None]
+
+
+def _ports(config: pytest.Config) -> dict[str, Port]:
+    return config.stash.get(_PORTS, {})
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    ports = _ports(item.config)
+    item.stash[_BEFORE] = _Before(
+        time.monotonic(),
+        {label: port.counts() for label, port in ports.items()},
+        {label: port.sim_stats() for label, port in ports.items()},
+    )
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    try:
+        return (yield)
+    finally:
+        before = item.stash.get(_BEFORE, None)
+        if before is not None:
+            record = stats_line(item, before)
+            _write_stats(item.config, record)
+            with contextlib.suppress(Exception):  # the report is a courtesy, never a failure
+                allure.attach(
+                    json.dumps(record, indent=2), name="xbee-hil stats",
+                    attachment_type=allure.attachment_type.JSON,
+                )  # fmt: skip
+
+
+def stats_line(item: pytest.Item, before: _Before) -> dict[str, Any]:
+    """One test's line: its wall time, the harness's work on each module it touched (summed),
+    and the simulator's account of imposed time over the same span."""
+    wall = time.monotonic() - before.t0
+    counts: dict[str, int] = {}
+    sim: dict[str, float] | None = None
+    devices = []
+    for label, port in _ports(item.config).items():
+        got = _delta(before.counts.get(label, {}), port.counts())
+        imposed = port.sim_stats()
+        sim_delta = None
+        if imposed is not None:
+            was = before.sim.get(label) or {}
+            sim_delta = {k: imposed[k] - was.get(k, 0) for k in SIM_KEYS if k in imposed}
+        if any(got.values()) or (sim_delta and sim_delta.get("bytes_to_module")):
+            devices.append(label)
+        for k, v in got.items():
+            counts[k] = counts.get(k, 0) + v
+        if sim_delta is not None:
+            sim = sim or {}
+            for k, v in sim_delta.items():
+                sim[k] = round(sim.get(k, 0) + v, 6)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    reports = item.stash.get(_REPORTS, {})
+    outcome = "passed"
+    for rep in reports.values():
+        if rep.failed:
+            outcome = "failed" if rep.when == "call" else "error"
+            break
+        if rep.skipped:
+            outcome = "skipped"
+    return {
+        "test": item.nodeid,
+        "outcome": outcome,
+        "wall_s": round(wall, 6),
+        "devices": devices,
+        "mode": params.get("xbee_mode"),
+        "variant": params.get("tls_variant"),
+        "timing": item.config.getoption("xbee_sim_timing", None) if sim is not None else None,
+        "counts": counts,
+        "sim": sim,
+    }
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items()}
+
+
+def _write_stats(config: pytest.Config, record: dict[str, Any]) -> None:
+    """Append one line, flushed, to `<reports-dir>/stats.jsonl` (started afresh per run)."""
+    out = config.stash.get(_STATS_OUT, None)
+    if out is None:
+        reports_dir = _reports_dir(config)
+        worker = getattr(config, "workerinput", {}).get("workerid")
+        name = STATS_FILE if worker is None else f"stats-{worker}.jsonl"
+        try:
+            reports_dir.mkdir(parents=True, exist_ok=True)
+            out = open(reports_dir / name, "w", encoding="utf-8")  # noqa: SIM115 (run-long)
+        except OSError as exc:
+            out = False
+            warnings.warn(
+                pytest.PytestWarning(f"xbee-hil: cannot write {reports_dir / name}: {exc}"),
+                stacklevel=1,
+            )
+        config.stash[_STATS_OUT] = out
+        if out:
+            config.add_cleanup(out.close)
+    if out:
+        out.write(json.dumps(record, sort_keys=True) + "\n")
+        out.flush()
+
+
+def _reports_dir(config: pytest.Config) -> Path:
+    """--reports-dir as the plugin resolves it (relative to where pytest was started)."""
+    option = config.getoption("xbee_reports_dir", None) or "reports"
+    return (config.invocation_params.dir / option).resolve()

@@ -5,6 +5,11 @@ forum's chain, mutual-TLS HTTPS), maps their host names in the simulated DNS to 
 from TEST-NET-3 (RFC 5737, never routed) and routes those addresses to the loopback
 servers, then serves a `Modem` of the chosen personality on a pseudo-terminal. The device
 layer opens the pty path like any serial port and cannot tell the difference.
+
+Two timings (`--sim-timing`): `fast` runs the module's clock 100 times faster with no UART
+pacing, for quick suites; `realistic` runs it at real speed with the UART paced at BD, a
+cellular round trip and a TLS handshake time, so a run takes what a bench would, and the
+simulator's account (`SimRig.stats()`) says how much of that the module and network imposed.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from harness.servers import HttpServer, HttpsServer, Pki
 from harness.sim.flashfs import FlashFS
 from harness.sim.modem import Modem
 from harness.sim.network import Network, NetworkConfig
-from harness.sim.serve import SimServer
+from harness.sim.serve import SimServer, baud_rate
 
 # The names the suites use (F-HTTPS: DL=google.com) and where the simulated DNS puts them.
 HOSTS = {
@@ -28,6 +33,58 @@ HOSTS = {
 # Simulated time runs this much faster than real time in fast mode (guard times, CT,
 # registration): 1 s of module time takes 10 ms.
 FAST_TIME_SCALE = 0.01
+# Realistic timing, in module (= real) seconds. A-SIM-REALISTIC (docs/assumptions.md): a
+# cellular round trip of 300 ms is typical of LTE Cat 1 / LTE-M under good coverage, and a
+# TLS 1.2 handshake with an RSA chain costs about 500 ms on the module (two round trips
+# already counted in the latency are not in it). Neither figure is from Digi.
+REALISTIC_RTT = 0.3
+REALISTIC_TLS_HANDSHAKE = 0.5
+# In realistic mode the simulated bench's module is at BD=7 (115200 baud) from power-up, as a
+# bench would configure its module once: at the 9600 default, a certificate upload or a TLS
+# response spends ~1 s per KB on the wire, time a bench would not choose to pay. The harness
+# opens the port at this rate (the profile's device.baud describes a real bench). A-SIM-BD.
+REALISTIC_BD = 7
+DEFAULT_BD = 3  # 9600 (D-BD), the factory default
+# The host's wait for a response's first byte beyond what the network imposes (2 round trips
+# + the handshake): loopback servers and a loaded 2-core machine. One place to change.
+FIRST_BYTE_MARGIN = 1.0
+# A server that never answers times out after this many module seconds (A-NET-NOROUTE's
+# network default is 5 s; the rig gives the suites' unrouted addresses longer).
+NO_ROUTE_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How fast the simulated bench runs: one row per `--sim-timing` value."""
+
+    name: str
+    time_scale: float  # simulated seconds per real second (< 1 = faster)
+    uart_pacing: bool  # host-bound bytes leave at BD in real time (A-UART-PACING)
+    latency: float  # cellular round trip, module seconds
+    tls_handshake_time: float  # module seconds
+    bd: int  # BD the module is at from power-up (D-BD code)
+
+
+TIMINGS: dict[str, Timing] = {
+    t.name: t
+    for t in (
+        Timing("fast", FAST_TIME_SCALE, False, 0.0, 0.0, DEFAULT_BD),
+        Timing("realistic", 1.0, True, REALISTIC_RTT, REALISTIC_TLS_HANDSHAKE, REALISTIC_BD),
+    )
+}
+DEFAULT_TIMING = "fast"
+
+
+def find_timing(name: str | Timing) -> Timing:
+    """A timing by name, or a ValueError naming the choices."""
+    if isinstance(name, Timing):
+        return name
+    try:
+        return TIMINGS[name]
+    except KeyError:
+        raise ValueError(
+            f"sim timing {name!r}: expected one of {', '.join(TIMINGS)}"
+        ) from None
 
 
 @dataclass
@@ -42,6 +99,7 @@ class SimRig:
     servers: dict[str, HttpServer]
     urls: dict[str, str] = field(default_factory=dict)
     time_scale: float = 1.0
+    timing: Timing = TIMINGS[DEFAULT_TIMING]
 
     @property
     def guard_time(self) -> float:
@@ -55,14 +113,22 @@ class SimRig:
         scale = self.time_scale
         return {"command_timeout": 10.0 * scale, "max_guard_time": 1.747 * scale}
 
+    @property
+    def baud(self) -> int:
+        """The rate the module's UART is at from power-up (the harness opens the port so)."""
+        return baud_rate(self.timing.bd)
+
+    @property
+    def first_byte_timeout(self) -> float:
+        """How long the host waits for a response's first byte, in real seconds: the
+        connect round trip, the handshake and the request's round trip, plus a margin."""
+        t = self.timing
+        return FIRST_BYTE_MARGIN + (2 * t.latency + t.tls_handshake_time) * self.time_scale
+
     def stats(self) -> dict[str, float]:
-        """The time the simulator imposed (UART, guard times, network), for benchmarks."""
-        out: dict[str, float] = {}
-        for part in (self.server, self.network):
-            get = getattr(part, "stats", None)
-            if callable(get):
-                out.update(get())
-        return out
+        """The simulator's account of imposed time (`SimServer.stats()`: UART, guard
+        times, registration, resets, and the network's delays), in real seconds."""
+        return self.server.stats()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -82,14 +148,26 @@ def start_rig(
     personality: str,
     workdir: str | Path,
     *,
-    time_scale: float = FAST_TIME_SCALE,
-    uart_pacing: bool = False,
-    latency: float = 0.0,
-    tls_handshake_time: float = 0.0,
+    timing: str | Timing = DEFAULT_TIMING,
+    time_scale: float | None = None,
+    uart_pacing: bool | None = None,
+    latency: float | None = None,
+    tls_handshake_time: float | None = None,
     flash_dir: str | Path | None = None,
 ) -> SimRig:
-    """Start the servers and a simulated module; realistic timing is `time_scale=1`,
-    `uart_pacing=True` and a cellular `latency` (seconds of round trip)."""
+    """Start the servers and a simulated module at a `timing` ("fast" or "realistic");
+    the keyword arguments override that timing's values (latency and handshake time in
+    module seconds, scaled to real time here)."""
+    base = find_timing(timing)
+    chosen = Timing(
+        base.name,
+        base.time_scale if time_scale is None else time_scale,
+        base.uart_pacing if uart_pacing is None else uart_pacing,
+        base.latency if latency is None else latency,
+        base.tls_handshake_time if tls_handshake_time is None else tls_handshake_time,
+        base.bd,
+    )
+    scale = chosen.time_scale
     workdir = Path(workdir)
     pki = Pki.create(workdir / "pki")
     servers: dict[str, HttpServer] = {
@@ -106,14 +184,15 @@ def start_rig(
         config = NetworkConfig(
             hosts=HOSTS,
             routes=routes,
-            latency=latency * time_scale,
-            tls_handshake_time=tls_handshake_time * time_scale,
-            no_route_timeout=30.0 * time_scale,
+            latency=chosen.latency * scale,
+            tls_handshake_time=chosen.tls_handshake_time * scale,
+            no_route_timeout=NO_ROUTE_TIMEOUT * scale,
         )
         network = Network(config)
         flash = FlashFS(Path(flash_dir)) if flash_dir is not None else FlashFS()
-        modem = Modem(personality, flash=flash)
-        server = SimServer(modem, network, time_scale=time_scale, uart_pacing=uart_pacing)
+        nvm = {"BD": chosen.bd} if chosen.bd != DEFAULT_BD else None
+        modem = Modem(personality, flash=flash, nvm=nvm)
+        server = SimServer(modem, network, time_scale=scale, uart_pacing=chosen.uart_pacing)
         path = server.start_pty()
     except BaseException:
         for srv in servers.values():
@@ -124,4 +203,4 @@ def start_rig(
         "https": "https://google.com/",
         "mutual": "https://mtls.google.com/",
     }
-    return SimRig(personality, path, pki, server, network, servers, urls, time_scale)
+    return SimRig(personality, path, pki, server, network, servers, urls, scale, chosen)
