@@ -110,6 +110,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let the harness persist the profile's nvm.params with ATWR",
     )  # fmt: skip
     group.addoption(
+        "--sim-timing", dest="xbee_sim_timing", default="fast", choices=("fast", "realistic"),
+        help="simulator timing (harness/simrig.py): fast = module clock x100, no UART pacing "
+        "(default); realistic = real time, UART paced at BD, cellular latency, TLS handshake",
+    )  # fmt: skip
+    group.addoption(
         "--reports-dir", dest="xbee_reports_dir", metavar="DIR", default="reports",
         help="where the matrix and (without --alluredir) allure-results go (default: reports)",
     )  # fmt: skip
