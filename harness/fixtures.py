@@ -52,9 +52,9 @@ _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 STATS_FILE = "stats.jsonl"  # in --reports-dir: one JSON object per test
 # Keys of the simulator's account copied into a test's stats line (all real seconds or counts).
 SIM_KEYS = (
-    "imposed_s", "uart_s", "guard_time_s", "registration_s", "reset_s", "network_delay_s",
-    "tls_handshake_delay_s", "escapes", "resets", "bytes_to_module", "bytes_to_host",
-    "connections_opened", "connections_failed",
+    "imposed_wall_s", "imposed_s", "uart_s", "guard_time_s", "registration_s", "reset_s",
+    "network_delay_s", "tls_handshake_delay_s", "network_wait_s", "escapes", "resets",
+    "bytes_to_module", "bytes_to_host", "connections_opened", "connections_failed",
 )  # fmt: skip
 _PORTS = pytest.StashKey[dict[str, "Port"]]()
 _BEFORE = pytest.StashKey["_Before"]()

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import serial
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.sim import serve
 from harness.sim.modem import Modem
@@ -119,6 +121,8 @@ def test_one_escape_adds_gt_before_and_after(gt_ms: int, ap: int):
     assert d["guard_time_s"] == pytest.approx(2 * gt_real)
     assert delta(after, third)["guard_time_s"] == pytest.approx(2 * gt_real)
     assert d["imposed_s"] == pytest.approx(d["guard_time_s"] + d["uart_s"])
+    # as wall time: the guards' span, and the UART spans where they do not overlap it
+    assert d["guard_time_s"] - 1e-9 <= d["imposed_wall_s"] <= d["imposed_s"] + 1e-9
 
 
 def test_text_that_is_not_an_escape_adds_no_guard_time():
@@ -206,6 +210,19 @@ def test_network_delays_are_included():
     assert d["imposed_s"] == pytest.approx(d["uart_s"] + d["network_delay_s"]
                                            + d["tls_handshake_delay_s"] + d["guard_time_s"])
     assert d["tls_handshake_delay_s"] == 0
+    # seen from the module: connect until opened, data out until the echo came back
+    assert d["network_wait_s"] >= latency
+    assert d["imposed_wall_s"] >= latency
+
+
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 20)), max_size=40))
+def test_interval_union_is_the_length_of_the_union(spans):
+    union = serve.IntervalUnion()
+    cells: set[int] = set()
+    for start, length in spans:
+        union.add(float(start), float(start + length))
+        cells.update(range(start, start + length))
+    assert union.total == pytest.approx(len(cells))
 
 
 def test_xbee_sim_stats_file_on_sigusr1_and_at_exit(tmp_path: Path):

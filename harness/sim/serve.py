@@ -21,6 +21,7 @@ real seconds, so a benchmark can tell the harness's overhead from what a module 
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import errno
 import json
@@ -42,7 +43,10 @@ import serial.rfc2217
 
 from harness.sim import personality as personality_mod
 from harness.sim.effects import (
+    ConnectionClosed,
     ConnectionFailed,
+    ConnectionOpened,
+    DataReceived,
     Effect,
     Event,
     Failure,
@@ -50,6 +54,7 @@ from harness.sim.effects import (
     Reset,
     Resolve,
     Resolved,
+    SendData,
     ToHost,
 )
 from harness.sim.modem import Modem
@@ -118,32 +123,68 @@ def baud_rate(bd: int) -> int:
     return BD_RATES.get(bd, bd)
 
 
+class IntervalUnion:
+    """The total length of a union of time intervals, added in any order (mostly in order)."""
+
+    def __init__(self) -> None:
+        self._starts: list[float] = []
+        self._ends: list[float] = []
+        self.total = 0.0
+
+    def add(self, start: float, end: float) -> None:
+        if end <= start:
+            return
+        starts, ends = self._starts, self._ends
+        if not starts or start > ends[-1]:  # the usual case: after everything so far
+            starts.append(start)
+            ends.append(end)
+            self.total += end - start
+            return
+        # merge with every interval it touches: those with start <= end and end >= start
+        lo = bisect.bisect_left(ends, start)
+        hi = bisect.bisect_right(starts, end)
+        if lo < hi:
+            start, end = min(start, starts[lo]), max(end, ends[hi - 1])
+            self.total -= sum(e - s for s, e in zip(starts[lo:hi], ends[lo:hi], strict=True))
+        starts[lo:hi] = [start]
+        ends[lo:hi] = [end]
+        self.total += end - start
+
+
 class ImposedTime:
     """The account of what the simulated module made the host wait, in real seconds.
 
-    Updated from the server's loop thread, read from any thread (`snapshot`). Times overlap
-    in reality (a guard silence may pass while a handshake runs), so the sum is what a
-    module and network impose one after the other: an upper bound of a minimal run.
+    Updated from the server's loop thread, read from any thread (`snapshot`). Each part is
+    summed on its own (`uart_s`, `guard_time_s` …), and each wait is also an interval of
+    real time: `imposed_wall_s` is the length of their union, because waits overlap (a
+    guard silence may pass while the module registers or a handshake runs). The union is
+    what a host that added nothing would still have spent.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._union = IntervalUnion()
         self._v: dict[str, float] = {
             "uart_to_module_s": 0.0, "uart_to_host_s": 0.0,
             "bytes_to_module": 0, "bytes_to_host": 0,
             "guard_time_s": 0.0, "escapes": 0,
             "registration_s": 0.0, "registrations": 0,
             "reset_s": 0.0, "resets": 0,
+            "network_wait_s": 0.0,
         }  # fmt: skip
 
-    def add(self, **amounts: float) -> None:
+    def add(self, span: tuple[float, float] | None = None, **amounts: float) -> None:
+        """Add to counters; `span` is the (start, end) of real time the wait took."""
         with self._lock:
             for key, value in amounts.items():
                 self._v[key] += value
+            if span is not None:
+                self._union.add(*span)
 
     def snapshot(self) -> dict[str, float]:
         with self._lock:
             out = dict(self._v)
+            out["imposed_wall_s"] = self._union.total
         out["uart_s"] = out["uart_to_module_s"] + out["uart_to_host_s"]
         return out
 
@@ -255,6 +296,8 @@ class SimServer:
         self.account = ImposedTime()
         self._was_command_mode = False
         self._unregistered_since: float | None = None  # sim time AI left 0x00 (or power-up)
+        self._uart_free = {"host": 0.0, "module": 0.0}  # when each direction's wire is idle
+        self._net_waits: dict[tuple[str, int], float] = {}  # (open|reply, conn) -> since
 
     # ----- time ---------------------------------------------------------------------------
 
@@ -403,6 +446,7 @@ class SimServer:
             self._calls.popleft()()
         while self._events:
             event = self._events.popleft()
+            self._account_event(event)
             with self.lock:
                 self._perform(self.modem.handle(event, self.sim_now()))
                 self._observe()
@@ -410,18 +454,53 @@ class SimServer:
     def _perform(self, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, ToHost):
-                self.account.add(bytes_to_host=len(effect.data),
-                                 uart_to_host_s=uart_seconds(len(effect.data), self._bd()))
+                self._account_uart("host", len(effect.data))
                 for sink in self._sinks:
                     self._send(sink, effect.data)
             else:
-                if isinstance(effect, Reset):  # FR: the boot delay before it (A-FR-DELAY)
-                    self.account.add(resets=1,
-                                     reset_s=self.modem.personality.reset_s * self.time_scale)
+                self._account_effect(effect)
                 self.world.perform(effect)
 
     def _bd(self) -> int:
         return int(self.modem.param("BD"))
+
+    def _account_uart(self, direction: str, n: int) -> None:
+        """n bytes on the wire toward `direction`, one after the other at BD (8N1)."""
+        seconds = uart_seconds(n, self._bd())
+        start = max(time.monotonic(), self._uart_free[direction])
+        self._uart_free[direction] = start + seconds
+        self.account.add((start, start + seconds), **{f"bytes_to_{direction}": n,
+                                                      f"uart_to_{direction}_s": seconds})
+
+    def _account_effect(self, effect: Effect) -> None:
+        """Start the network waits an effect begins; account a reset's boot delay."""
+        now = time.monotonic()
+        if isinstance(effect, Reset):  # FR: the delay from its OK to the reset (A-FR-DELAY)
+            took = self.modem.personality.reset_s * self.time_scale
+            self.account.add((now - took, now), resets=1, reset_s=took)
+            self._net_waits.clear()  # the world drops every connection
+        elif isinstance(effect, OpenConnection):
+            self._net_waits[("open", effect.conn_id)] = now
+        elif isinstance(effect, SendData):
+            self._net_waits.setdefault(("reply", effect.conn_id), now)
+
+    def _account_event(self, event: Event) -> None:
+        """End the network wait an event answers: a connect (opened or failed) or the first
+        data after the host sent some (the round trip and the server's answer)."""
+        conn = getattr(event, "conn_id", None)
+        if isinstance(event, ConnectionOpened):
+            kinds = ("open",)
+        elif isinstance(event, DataReceived):
+            kinds = ("reply",)
+        elif isinstance(event, ConnectionFailed | ConnectionClosed):
+            kinds = ("open", "reply")
+        else:
+            return
+        found = [t for k in kinds if (t := self._net_waits.pop((k, conn), None)) is not None]
+        if found:
+            now = time.monotonic()
+            since = min(found)
+            self.account.add((since, now), network_wait_s=now - since)
 
     def _observe(self) -> None:
         """After a Modem call (lock held): account an escape that entered command mode (GT
@@ -429,9 +508,9 @@ class SimServer:
         modem = self.modem
         entered = modem.in_command_mode
         if entered and not self._was_command_mode:
-            gt = int(modem.param("GT")) / 1000.0  # ms (D-GT)
-            self.account.add(escapes=1,
-                             guard_time_s=GUARDS_PER_ESCAPE * gt * self.time_scale)
+            guards = GUARDS_PER_ESCAPE * int(modem.param("GT")) / 1000.0 * self.time_scale  # D-GT
+            now = time.monotonic()
+            self.account.add((now - guards, now), escapes=1, guard_time_s=guards)
         self._was_command_mode = entered
         registered = modem.registered
         if not registered and self._unregistered_since is None:
@@ -439,7 +518,8 @@ class SimServer:
         elif registered and self._unregistered_since is not None:
             waited = (self.sim_now() - self._unregistered_since) * self.time_scale
             self._unregistered_since = None
-            self.account.add(registrations=1, registration_s=waited)
+            now = time.monotonic()
+            self.account.add((now - waited, now), registrations=1, registration_s=waited)
 
     def _save_nvm(self) -> None:
         if self.nvm_path is None:
@@ -534,8 +614,7 @@ class SimServer:
             if not data or not self._baud_ok(sink):
                 return
         with self.lock:
-            self.account.add(bytes_to_module=len(data),
-                             uart_to_module_s=uart_seconds(len(data), self._bd()))
+            self._account_uart("module", len(data))
             self._perform(self.modem.feed(data, self.sim_now()))
             self._observe()
 

@@ -1,0 +1,249 @@
+"""Suite speed: `pytest suites/` on the simulator in fast and realistic timing, per test.
+
+Runs the suites in a subprocess per timing (`--sim-timing fast`, then `realistic`), each
+with its own reports directory, and reads the `stats.jsonl` the fixtures write (one line
+per test: wall time, the harness's own work, the simulator's account of imposed time).
+Prints, per timing, the wall time per test (median, p90, max); for realistic timing the
+ratio of the summed wall time to the time the simulator says a real module and network
+impose anyway (UART at BD, guard times, registration, resets, latency, TLS handshakes and
+the servers' answers). That time is the union of the waits (`imposed_wall_s`): waits overlap
+(a guard silence passes while the module registers), so their plain sum (`imposed_s`, also
+printed) would flatter the harness. Then
+the harness's counts (totals and maxima), with a check that they are minimal: no reset,
+and no upload by a test whose TLS variant an earlier test already uploaded.
+
+Goals (the issue): median <= 150 ms per test in fast mode; realistic ratio <= 1.10.
+
+    python benchmarks/suite_speed.py [--timing fast] [--timing realistic] [--keep DIR]
+                                     [-- extra pytest args, e.g. -k https]
+
+Skipped tests are left out of the wall-time figures (they cost nothing); tests that make
+their own simulator (no account in their line) are left out of the ratio and listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMINGS = ("fast", "realistic")
+FAST_MEDIAN_GOAL = 0.150  # seconds per test
+REALISTIC_RATIO_GOAL = 1.10  # wall time / imposed time
+COUNT_KEYS = (
+    "command_mode_entries", "at_round_trips", "mode_probes", "resets", "nvm_writes",
+    "uploads", "uploads_skipped", "upload_bytes",
+)  # fmt: skip
+IMPOSED_PARTS = ("uart_s", "guard_time_s", "registration_s", "reset_s", "network_delay_s",
+                 "tls_handshake_delay_s", "network_wait_s")
+IMPOSED = "imposed_wall_s"  # the union of the waits, in real seconds (SimServer.stats)
+
+
+class StatsError(ValueError):
+    """A stats.jsonl line that is not what the fixtures write; names file and line."""
+
+
+def read_stats(path: Path) -> list[dict[str, Any]]:
+    """The lines of a stats.jsonl file; a bad line raises StatsError naming path:line."""
+    records = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StatsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise StatsError(f"{path}:{n}: not JSON: {exc.msg}") from None
+        if not isinstance(rec, dict) or not {"test", "wall_s", "counts"} <= rec.keys():
+            raise StatsError(f"{path}:{n}: expected an object with test, wall_s and counts")
+        records.append(rec)
+    return records
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0-100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def ran(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("outcome") != "skipped"]
+
+
+def wall_summary(records: list[dict[str, Any]]) -> dict[str, float]:
+    walls = [float(r["wall_s"]) for r in ran(records)]
+    if not walls:
+        return {"tests": 0}
+    return {"tests": len(walls), "median": median(walls), "p90": percentile(walls, 90),
+            "max": max(walls), "sum": sum(walls)}
+
+
+def ratio_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Summed wall time over summed imposed time, for tests with a simulator account."""
+    with_sim = [r for r in ran(records) if r.get("sim")]
+    wall = sum(float(r["wall_s"]) for r in with_sim)
+    imposed = sum(float(r["sim"].get(IMPOSED, 0.0)) for r in with_sim)
+    summed = sum(float(r["sim"].get("imposed_s", 0.0)) for r in with_sim)
+    parts = {k: sum(float(r["sim"].get(k, 0.0)) for r in with_sim) for k in IMPOSED_PARTS}
+    worst = sorted(with_sim, key=lambda r: float(r["wall_s"]) - float(r["sim"][IMPOSED]),
+                   reverse=True)[:5]
+    return {
+        "tests": len(with_sim),
+        "wall": wall,
+        "imposed": imposed,
+        "summed": summed,
+        "ratio": wall / imposed if imposed > 0 else math.inf,
+        "parts": parts,
+        "worst": [(r["test"], float(r["wall_s"]), float(r["sim"][IMPOSED])) for r in worst],
+        "without_account": [r["test"] for r in ran(records) if not r.get("sim")],
+    }
+
+
+def count_summary(records: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """(total, max per test) of each count."""
+    out = {}
+    for key in COUNT_KEYS:
+        values = [int(r["counts"].get(key, 0)) for r in records]
+        out[key] = (sum(values), max(values, default=0))
+    return out
+
+
+def minimality(records: list[dict[str, Any]]) -> list[str]:
+    """What breaks "no reset and no upload when nothing changed": any reset, any NVM write,
+    and an upload by a test whose TLS variant an earlier test of the run already set up."""
+    problems = []
+    seen: set[str] = set()
+    for r in records:
+        counts = r["counts"]
+        if counts.get("resets"):
+            problems.append(f"{r['test']}: {counts['resets']} reset(s)")
+        if counts.get("nvm_writes"):
+            problems.append(f"{r['test']}: {counts['nvm_writes']} NVM write(s)")
+        variant = r.get("variant")
+        if variant and r.get("outcome") != "skipped":
+            if variant in seen and counts.get("uploads"):
+                problems.append(f"{r['test']}: uploaded {counts['uploads']} file(s) for "
+                                f"{variant}, already set up by an earlier test")
+            seen.add(variant)
+    return problems
+
+
+def run_suites(timing: str, reports: Path, extra: list[str]) -> tuple[int, float]:
+    """`pytest suites/` in a subprocess; returns its exit code and wall time."""
+    cmd = [sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider",
+           "--sim-timing", timing, "--reports-dir", str(reports), *extra]
+    print(f"$ {' '.join(cmd)}", flush=True)
+    start = time.monotonic()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - start
+    tail = [line for line in done.stdout.splitlines() if line.strip()][-1:]
+    print(f"  exit {done.returncode} in {wall:.1f} s: {tail[0] if tail else '(no output)'}")
+    if done.returncode not in (0, 5):
+        print(done.stdout[-3000:], done.stderr[-2000:], sep="\n")
+    return done.returncode, wall
+
+
+def report(timing: str, records: list[dict[str, Any]]) -> list[str]:
+    """Print one timing's figures; returns the goals it missed."""
+    missed = []
+    w = wall_summary(records)
+    print(f"\n== {timing}: {len(records)} tests, {w['tests']} ran")
+    if w["tests"]:
+        print(f"  wall per test: median {w['median'] * 1000:.0f} ms, p90 {w['p90'] * 1000:.0f} "
+              f"ms, max {w['max'] * 1000:.0f} ms, sum {w['sum']:.2f} s")
+        if timing == "fast":
+            ok = w["median"] <= FAST_MEDIAN_GOAL
+            print(f"  goal median <= {FAST_MEDIAN_GOAL * 1000:.0f} ms: {'met' if ok else 'MISSED'}")
+            if not ok:
+                missed.append(f"fast median {w['median'] * 1000:.0f} ms")
+    if timing == "realistic":
+        r = ratio_summary(records)
+        print(f"  wall {r['wall']:.2f} s / imposed {r['imposed']:.2f} s over {r['tests']} tests"
+              f" = ratio {r['ratio']:.3f}  (plain sum of the waits: {r['summed']:.2f} s)")
+        print("  imposed: " + ", ".join(f"{k.removesuffix('_s')} {v:.2f} s"
+                                        for k, v in r["parts"].items()))
+        ok = r["ratio"] <= REALISTIC_RATIO_GOAL
+        print(f"  goal ratio <= {REALISTIC_RATIO_GOAL:.2f}: {'met' if ok else 'MISSED'}")
+        if not ok:
+            missed.append(f"realistic ratio {r['ratio']:.3f}")
+        print("  most harness overhead (wall - imposed):")
+        for test, wall, imposed in r["worst"]:
+            print(f"    {wall - imposed:+7.2f} s  {test} (wall {wall:.2f}, imposed {imposed:.2f})")
+        if r["without_account"]:
+            print(f"  left out (no simulator account): {', '.join(r['without_account'])}")
+    print("  counts (total / max per test):")
+    for key, (total, most) in count_summary(records).items():
+        print(f"    {key:22s} {total:7d} / {most}")
+    problems = minimality(records)
+    print(f"  minimal (no reset, no NVM write, no repeated upload): "
+          f"{'yes' if not problems else 'NO'}")
+    for p in problems:
+        print(f"    {p}")
+    missed += problems
+    return missed
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--timing", action="append", choices=TIMINGS,
+                   help="run only this timing (repeatable; default both)")
+    p.add_argument("--keep", metavar="DIR", type=Path,
+                   help="keep the reports (DIR/fast, DIR/realistic) instead of a temp dir")
+    p.add_argument("--stats", metavar="FILE", type=Path, action="append",
+                   help="summarise existing stats.jsonl file(s) instead of running "
+                   "(the timing is read from the lines)")
+    args = p.parse_args(argv)
+    missed: list[str] = []
+    if args.stats:
+        for path in args.stats:
+            try:
+                records = read_stats(path)
+            except StatsError as exc:
+                print(f"suite_speed: {exc}", file=sys.stderr)
+                return 2
+            timing = next((r["timing"] for r in records if r.get("timing")), "fast")
+            missed += report(timing, records)
+        return 1 if missed else 0
+    timings = args.timing or list(TIMINGS)
+    with tempfile.TemporaryDirectory(prefix="suite-speed-") as tmp:
+        base = args.keep or Path(tmp)
+        for timing in timings:
+            reports = (base / timing).resolve()
+            code, _ = run_suites(timing, reports, extra)
+            try:
+                records = read_stats(reports / "stats.jsonl")
+            except StatsError as exc:
+                print(f"suite_speed: {exc}", file=sys.stderr)
+                return 2
+            missed += report(timing, records)
+            if code not in (0, 5):
+                missed.append(f"{timing}: pytest exited {code}")
+    if missed:
+        print("\nnot met: " + "; ".join(missed[:10]))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
