@@ -21,6 +21,7 @@ from harness.sim.replay import (
     Player,
     ReplayServer,
     build_script,
+    fold_repeats,
 )
 from harness.xbee import api, frames
 
@@ -305,3 +306,23 @@ def test_cli_bad_cassette_exits_2_naming_the_line(tmp_path: Path) -> None:
     _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert f"{bad}:1: not an xbee-hil capture" in err and "Traceback" not in err
+
+
+def test_fold_polls_plays_a_run_of_identical_polls_once(tmp_path: Path) -> None:
+    def poll(fid: int, ai: bytes, t: float) -> list[tuple[float, str, bytes]]:
+        return [(t, TX, frame(api.ATCommand(fid, "AI"))),
+                (t + 0.01, RX, frame(api.ATCommandResponse(fid, "AI", 0, ai)))]  # fmt: skip
+
+    events = poll(1, b"\x22", 0.0) + poll(2, b"\x22", 0.1) + poll(3, b"\x22", 0.2)
+    path = craft(tmp_path / "c.jsonl", events + poll(4, b"\x00", 0.3))
+    steps = build_script(read_capture(path))
+    folded = fold_repeats(steps)
+    assert len(steps) == 8 and len(folded) == 4
+    live = [frame(api.ATCommand(1, "AI")), frame(api.ATCommand(2, "AI"))]
+    player = Player(folded, cassette=path)
+    out = b"".join(player.feed(f, 0.0) for f in live)
+    assert out == (frame(api.ATCommandResponse(1, "AI", 0, b"\x22"))
+                   + frame(api.ATCommandResponse(2, "AI", 0, b"\x00")))  # fmt: skip
+    assert player.finish().ok
+    _out, report = _play(path, live)  # strict: every recorded poll is expected
+    assert "not fully used" in report

@@ -192,17 +192,21 @@ class Step:
 
 
 def _causal_order(wire: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-    """Wire events in time order, not file order: the capture holds back an unfinished line
-    that may be a secret and writes it when it completes, stamped with its first byte's time
-    (a YMODEM `C` read with the reply before it lands after the block it asked for). An upload
-    kept as a hash is stamped with its start but written at its end, after the module's
-    replies to it: it keeps its place after them (A-REPLAY-UPLOAD). Ties keep file order."""
+    """Wire events in the order the replay must keep, which is not always file order.
+
+    The capture holds back an unfinished piece that may be a secret or a frame, writes it when
+    it completes, and stamps it with its first byte's time. The module's bytes may therefore
+    move up to that time: a YMODEM `C` read with the reply line before it is written after
+    the block it asked for, yet the host waited for it. The host's bytes never move before
+    anything written ahead of them: a held tail (a block ending in 0x7E, an upload kept as a
+    hash) was finished only after the module's answers the file shows first
+    (A-REPLAY-ORDER, A-REPLAY-UPLOAD). Ties keep file order."""
     latest = float("-inf")
     keyed = []
     for line, ev in wire:
         t = float(ev["t"])
         latest = max(latest, t)
-        keyed.append((latest if "hex" not in ev else t, line, ev))
+        keyed.append((latest if ev["ev"] == TX else t, line, ev))
     return [(line, ev) for _, line, ev in sorted(keyed, key=lambda k: k[0])]
 
 
@@ -263,6 +267,33 @@ def build_script(capture: Capture, *, by_time: bool = True) -> list[Step]:
     flush(TX)
     flush(RX)
     return steps
+
+
+def fold_repeats(steps: list[Step], matchers: Matchers | None = None) -> list[Step]:
+    """The script with runs of identical exchanges (a request and its answers, frame IDs and
+    dates aside) cut to one: a harness polling AI until registered then asks once per state,
+    as fast as the answers allow, instead of as often as the recording's clock made it."""
+    canon = Canon(matchers or Matchers())
+    out: list[Step] = []
+    block: list[Step] = []
+    last: tuple[bytes, list[bytes]] | None = None
+
+    def close() -> None:
+        nonlocal last
+        if not block:
+            return
+        key = (canon.request(block[0]), [k for k, _, _ in canon.answers(block[1:])])
+        if block[0].action != "expect" or key != last:
+            out.extend(block)
+        last = key if block[0].action == "expect" else None
+        block.clear()
+
+    for step in steps:
+        if step.action == "expect":
+            close()
+        block.append(step)
+    close()
+    return out
 
 
 # ----- describing units ----------------------------------------------------------------------
@@ -735,11 +766,13 @@ class ReplayServer:
         speed: float = 0.0,
         matchers: Matchers | None = None,
         baudrate: int = 9600,
+        fold_polls: bool = False,
     ) -> None:
         if speed < 0:
             raise ValueError(f"speed must be >= 0, got {speed}")
         self.speed = speed
         self.matchers = matchers or Matchers()
+        self.fold_polls = fold_polls  # runs of identical exchanges play once (fold_repeats)
         self._engine = _Engine(_BAUD_CODES.get(baudrate, baudrate))
         self._world = _Poke()
         self._server = SimServer(self._engine, self._world, uart_pacing=False)  # type: ignore[arg-type]
@@ -760,6 +793,8 @@ class ReplayServer:
     def load(self, path: str | Path) -> list[Step]:
         """Play `path` from now on (a cassette still loaded is dropped: call finish first)."""
         steps = load_script(path)
+        if self.fold_polls:
+            steps = fold_repeats(steps, self.matchers)
         player_path = Path(path)
 
         def install(engine: Any) -> None:
