@@ -58,7 +58,7 @@ TLS_VARIANTS: tuple[str, ...] = tuple(VARIANTS)
 TlsVariant = Literal[tuple(TLS_VARIANTS)]  # type: ignore[valid-type]
 
 # D-BD: BD table rates, and the non-standard range 0x4B0-0xEC400 the module also accepts.
-STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+STANDARD_BAUDS = tuple(at.BAUD_RATES.values())
 NONSTANDARD_BAUD_RANGE = (0x4B0, 0xEC400)
 
 # Parameters the harness sets itself from another part of the profile or from the test axes;

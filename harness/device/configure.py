@@ -52,20 +52,6 @@ REGISTRATION_TIMEOUT = 60.0
 AI_POLL = 0.5
 # Parameters that change how the host must talk to the module: set last, and followed.
 ORDER_LAST = ("GT", "CT", "CC", "BD")
-# BD values and their baud rates (D-BD).
-BAUD_RATES = {
-    0: 1200,
-    1: 2400,
-    2: 4800,
-    3: 9600,
-    4: 19200,
-    5: 38400,
-    6: 57600,
-    7: 115200,
-    8: 230400,
-    9: 460800,
-    0xA: 921600,
-}
 
 
 class ConfigureError(DeviceError):
@@ -376,8 +362,8 @@ class Module:
             self._cm.command_timeout = value / 10  # D-ENTER: x100 ms
         elif name == "CC":
             self._cm.cc = bytes((value,))
-        elif name == "BD" and value in BAUD_RATES:
-            self.tap.port.baudrate = BAUD_RATES[value]
+        elif name == "BD" and value in at.BAUD_RATES:
+            self.tap.port.baudrate = at.baud_rate(value)
 
     # --- AT access in whichever link the mode gives ---
     def read(self, names: list[str]) -> dict[str, Any]:

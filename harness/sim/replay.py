@@ -743,8 +743,6 @@ class _Engine:
         return [ToHost(data)] if data else []
 
 
-_BAUD_CODES = {1200: 0, 2400: 1, 4800: 2, 9600: 3, 19200: 4, 38400: 5, 57600: 6, 115200: 7,
-               230400: 8, 460800: 9, 921600: 0xA}  # D-BD
 
 
 class ReplayServer:
@@ -773,7 +771,7 @@ class ReplayServer:
         self.speed = speed
         self.matchers = matchers or Matchers()
         self.fold_polls = fold_polls  # runs of identical exchanges play once (fold_repeats)
-        self._engine = _Engine(_BAUD_CODES.get(baudrate, baudrate))
+        self._engine = _Engine(at.bd_value(baudrate))
         self._world = _Poke()
         self._server = SimServer(self._engine, self._world, uart_pacing=False)  # type: ignore[arg-type]
         if cassette is not None:

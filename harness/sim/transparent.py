@@ -29,6 +29,7 @@ from harness.sim.effects import (
     SendData,
 )
 from harness.sim.feature import Feature
+from harness.xbee import at
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +43,6 @@ NO_DESTINATION = "0.0.0.0"  # D-OD: no transparent connection
 # is buffered"). Sizes from the 0x20 payload limits (D-20: 1500, UDP 512); that transparent
 # mode uses the same ones is ASSUMPTION A-TRANSP-PACKET.
 MAX_PACKET = {Protocol.UDP: 512, Protocol.TCP: 1500, Protocol.TLS: 1500}
-BITS_PER_CHAR = 10  # 8N1: start + 8 data + stop (D-RO counts "character times")
-BD_RATES = {
-    0: 1200,
-    1: 2400,
-    2: 4800,
-    3: 9600,
-    4: 19200,
-    5: 38400,
-    6: 57600,
-    7: 115200,
-    8: 230400,
-    9: 460800,
-    0xA: 921600,
-}  # D-BD; larger values are the rate itself
 TM_UNIT_S = 0.1  # TM is in 100 ms units (L-MS "TM 64 = 10 s"); TM=0: never (A-TRANSP-TM0)
 # Writes that close the transparent connection: IP/DL/DE when their value changes (D-TRANSP);
 # TM whenever written (L-TG); AP when leaving transparent mode (A-TRANSP-AP).
@@ -95,7 +82,7 @@ class Transparent(Feature):
 
     def _char_time(self) -> float:
         bd = int(self.modem.param("BD"))
-        return BITS_PER_CHAR / BD_RATES.get(bd, bd)
+        return at.BITS_PER_CHAR / at.baud_rate(bd)
 
     def _packetize(self, now: float) -> None:
         self._buffer_due = None

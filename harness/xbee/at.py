@@ -63,6 +63,24 @@ def _set(*values: int) -> tuple[tuple[int, int], ...]:
     return tuple((v, v) for v in values)
 
 
+# BD values and the UART rates they select; a value above 0xA is the rate itself (D-BD).
+BAUD_RATES: dict[int, int] = {
+    0: 1200, 1: 2400, 2: 4800, 3: 9600, 4: 19200, 5: 38400, 6: 57600, 7: 115200,
+    8: 230400, 9: 460800, 0xA: 921600,
+}  # fmt: skip
+BITS_PER_CHAR = 10  # 8N1: start + 8 data + stop (D-RO counts "character times")
+
+
+def baud_rate(bd: int) -> int:
+    """The UART rate a BD value selects (D-BD: standard codes 0-0xA, else the rate itself)."""
+    return BAUD_RATES.get(bd, bd)
+
+
+def bd_value(rate: int) -> int:
+    """The BD value that selects `rate`: its standard code, else the rate itself (D-BD)."""
+    return next((code for code, r in BAUD_RATES.items() if r == rate), rate)
+
+
 _U8 = ((0, 0xFF),)
 _U16 = ((0, 0xFFFF),)
 
