@@ -31,14 +31,23 @@ import allure
 import pytest
 
 from harness import capture, report, variants
-from harness.device.configure import Configurator, ConfigureError, Module, NetworkNotReady
+from harness.device.configure import (
+    Configurator,
+    ConfigureError,
+    Module,
+    NetworkNotReady,
+    Report,
+    normalize,
+    split_mode,
+)
 from harness.device.errors import DeviceError
-from harness.device.files import Files
+from harness.device.files import Files, remote_path, sha256_hex
 from harness.device.http import Http, HttpResult, parse_url
 from harness.device.transport import Tap, open_device
 from harness.profiles import Profile
 from harness.servers import DEFAULT_BODY
 from harness.session import DeviceKind, DeviceSpec, HilSession, ModuleBroken
+from harness.xbee import at
 
 # How long a test waits for the first byte of a response before it asks the module (CI)
 # what happened. The simulator says what its timing needs (`SimRig.first_byte_timeout`); a
@@ -61,6 +70,71 @@ _BEFORE = pytest.StashKey["_Before"]()
 _STATS_OUT = pytest.StashKey[Any]()
 
 
+class KnownConfigurator(Configurator):
+    """A `Configurator` that remembers the values it last read, wrote and verified, so a
+    test's `apply` reads only what it does not know: what did not change is not verified
+    again (one command-mode entry or a few 0x08 round trips saved per test). Writes are
+    still read back and verified. It trusts that nothing else changes the module's
+    parameters: code that does (raw `AT` lines, a power cycle) calls `forget()`; a reset,
+    a restore and any failed apply forget on their own.
+    """
+
+    def __init__(self, module: Module, *, allow_nvm_write: bool = False) -> None:
+        super().__init__(module, allow_nvm_write=allow_nvm_write)
+        self.known: dict[str, Any] = {}
+
+    def forget(self) -> None:
+        self.known.clear()
+
+    def snapshot(self, names: list[str]) -> Any:
+        snap = super().snapshot(names)
+        self.known.update(snap.values)
+        return snap
+
+    def apply(
+        self,
+        wanted: Any,
+        mode: str | None = None,
+        *,
+        persist: bool = False,
+        actual: Any = None,
+        check_mode: bool = False,
+    ) -> Report:
+        names = self._names(wanted, mode)
+        if actual is None and not check_mode and names is not None:
+            missing = [n for n in names if n not in self.known]
+            if len(missing) < len(names):  # something is known: read only the rest
+                self.known.update(self.module.read(missing) if missing else {})
+                actual = {n: self.known[n] for n in names}
+        try:
+            result = super().apply(
+                wanted, mode, persist=persist, actual=actual, check_mode=check_mode
+            )
+        except BaseException:
+            self.known.clear()
+            raise
+        params, _ = split_mode(wanted, mode)
+        for key, value in params.items():  # verified or unchanged: the module has them now
+            name = at.spec(key).name
+            if not at.spec(name).write_only:
+                self.known[name] = normalize(key, value)
+        return result
+
+    def reset(self, command: str | None = None, **kw: Any) -> str:
+        self.known.clear()  # unsaved values go back to their flash values (FR, §3.2)
+        return super().reset(command, **kw)
+
+    @staticmethod
+    def _names(wanted: Any, mode: str | None) -> list[str] | None:
+        """The readable AT names of `wanted`; None when a key is bad (apply says why)."""
+        try:
+            params, _ = split_mode(wanted, mode)
+            rows = [at.spec(k) for k in params]
+        except (at.AtError, ConfigureError):
+            return None
+        return [r.name for r in rows if not r.write_only]
+
+
 @dataclass
 class Port:
     """One opened module for the run: how to reach it and what is known about it."""
@@ -68,7 +142,7 @@ class Port:
     spec: DeviceSpec
     tap: Tap
     module: Module
-    configurator: Configurator
+    configurator: KnownConfigurator
     personality: str | None
     first_byte_timeout: float
     urls: dict[str, str]
@@ -80,6 +154,14 @@ class Port:
     uploads: dict[str, int] = field(
         default_factory=lambda: {"uploads": 0, "uploads_skipped": 0, "upload_bytes": 0}
     )
+    # Files this run put on the module or found there by hash: path -> SHA-256. A test's
+    # certificates whose hash is known are not checked again (no ATFS HASH, no command mode).
+    files_on_module: dict[str, str] = field(default_factory=dict)
+
+    def forget(self) -> None:
+        """Drop what the harness believes about the module (after a failed test)."""
+        self.configurator.forget()
+        self.files_on_module.clear()
 
     def counts(self) -> dict[str, int]:
         """What the harness did to this module so far (grows; subtract for a test's share)."""
@@ -185,8 +267,8 @@ def _open_port(
             rig.close()
         raise ModuleBroken(str(exc)) from None
     module = Module(tap, guard_time=guard, **timing)
-    port = Port(spec, tap, module, Configurator(module, allow_nvm_write=session.allow_nvm_write),
-                personality, first, urls, files, rig=rig,
+    configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
+    port = Port(spec, tap, module, configurator, personality, first, urls, files, rig=rig,
                 expected_body=expected_body)  # fmt: skip
     try:
         port.configurator.wait_registered(profile.network.registration_timeout)
@@ -337,19 +419,33 @@ def xbee(
         if variant is not None:
             files = Files(port.module)
             for upload, data in _variant_files(port, variant):
-                done = files.put(data, upload.name, secure=upload.secure)
-                port.uploads["uploads_skipped" if done.skipped else "uploads"] += 1
-                port.uploads["upload_bytes"] += 0 if done.skipped else done.size
+                _put(port, files, upload, data)
             wanted["$0"] = variant.profile
         port.configurator.apply(wanted, xbee_mode)
     except (DeviceError, ConfigureError) as exc:
         raise ModuleBroken(f"configuring {port.spec} for {xbee_mode}: {exc}") from None
     yield XBee(port, xbee_mode, variant, Http(port.module), xbee_record_codes)
     if _failed(request.node) and port.snapshot is not None:
+        port.forget()
         try:
             port.configurator.restore(port.snapshot)
         except (DeviceError, ConfigureError) as exc:
             raise ModuleBroken(f"restoring {port.spec} after a failed test: {exc}") from None
+
+
+def _put(port: Port, files: Files, upload: variants.Upload, data: bytes) -> None:
+    """Upload one certificate unless this run already knows it is there (same SHA-256);
+    otherwise `Files.put` checks the module's hash and uploads only when it differs."""
+    path = remote_path(upload.name)
+    digest = sha256_hex(data)
+    if port.files_on_module.get(path) == digest:
+        port.uploads["uploads_skipped"] += 1
+        port.tap.note("file", path=path, action="known", sha256=digest)
+        return
+    done = files.put(data, upload.name, secure=upload.secure)
+    port.files_on_module[done.path] = done.sha256
+    port.uploads["uploads_skipped" if done.skipped else "uploads"] += 1
+    port.uploads["upload_bytes"] += 0 if done.skipped else done.size
 
 
 # ----- targets -----------------------------------------------------------------------------
@@ -455,6 +551,9 @@ def stats_line(item: pytest.Item, before: _Before) -> dict[str, Any]:
         "outcome": outcome,
         "wall_s": round(wall, 6),
         "devices": devices,
+        # False for tests that make their own module (or none): their wall time has no
+        # account beside it (the session's restore may still fall in their teardown)
+        "uses_port": "xbee_port" in getattr(item, "fixturenames", ()),
         "mode": params.get("xbee_mode"),
         "variant": params.get("tls_variant"),
         "timing": item.config.getoption("xbee_sim_timing", None) if sim is not None else None,
