@@ -40,7 +40,7 @@ FAST_MEDIAN_GOAL = 0.150  # seconds per test
 REALISTIC_RATIO_GOAL = 1.10  # wall time / imposed time
 COUNT_KEYS = (
     "command_mode_entries", "at_round_trips", "mode_probes", "resets", "nvm_writes",
-    "uploads", "uploads_skipped", "upload_bytes",
+    "uploads", "uploads_skipped", "uploads_known", "upload_bytes",
 )  # fmt: skip
 IMPOSED_PARTS = ("uart_s", "guard_time_s", "registration_s", "reset_s", "network_delay_s",
                  "tls_handshake_delay_s", "network_wait_s")

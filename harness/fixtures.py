@@ -37,6 +37,7 @@ from harness.device.configure import (
     Module,
     NetworkNotReady,
     Report,
+    Stats,
     normalize,
     split_mode,
 )
@@ -65,6 +66,8 @@ SIM_KEYS = (
     "network_delay_s", "tls_handshake_delay_s", "network_wait_s", "escapes", "resets",
     "bytes_to_module", "bytes_to_host", "connections_opened", "connections_failed",
 )  # fmt: skip
+# The harness's work per test: configure's `Stats` and the certificate uploads.
+COUNT_KEYS = (*Stats().as_dict(), "uploads", "uploads_skipped", "uploads_known", "upload_bytes")
 _PORTS = pytest.StashKey[dict[str, "Port"]]()
 _BEFORE = pytest.StashKey["_Before"]()
 _STATS_OUT = pytest.StashKey[Any]()
@@ -151,9 +154,12 @@ class Port:
     rig: Any = None  # harness.simrig.SimRig for the simulator
     expected_body: bytes | None = None  # what the local servers answer (simulator only)
     firmware: dict[str, str] = field(default_factory=dict)
+    # uploads done; skipped by the module's hash (ATFS HASH); skipped as known this run
     uploads: dict[str, int] = field(
-        default_factory=lambda: {"uploads": 0, "uploads_skipped": 0, "upload_bytes": 0}
-    )
+        default_factory=lambda: {
+            "uploads": 0, "uploads_skipped": 0, "uploads_known": 0, "upload_bytes": 0
+        }
+    )  # fmt: skip
     # Files this run put on the module or found there by hash: path -> SHA-256. A test's
     # certificates whose hash is known are not checked again (no ATFS HASH, no command mode).
     files_on_module: dict[str, str] = field(default_factory=dict)
@@ -439,7 +445,7 @@ def _put(port: Port, files: Files, upload: variants.Upload, data: bytes) -> None
     path = remote_path(upload.name)
     digest = sha256_hex(data)
     if port.files_on_module.get(path) == digest:
-        port.uploads["uploads_skipped"] += 1
+        port.uploads["uploads_known"] += 1
         port.tap.note("file", path=path, action="known", sha256=digest)
         return
     done = files.put(data, upload.name, secure=upload.secure)
@@ -519,7 +525,7 @@ def stats_line(item: pytest.Item, before: _Before) -> dict[str, Any]:
     """One test's line: its wall time, the harness's work on each module it touched (summed),
     and the simulator's account of imposed time over the same span."""
     wall = time.monotonic() - before.t0
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
     sim: dict[str, float] | None = None
     devices = []
     for label, port in _ports(item.config).items():
