@@ -69,16 +69,13 @@ MAX_PENDING_OUTPUT = 64 * 1024
 # Over RFC 2217 the client sets a baud rate; bytes at a rate other than BD's are line noise
 # to a real module, so they are dropped (D-BD). One place to turn it off.
 ENFORCE_BAUD_OVER_RFC2217 = True
-# BD codes 0x0-0xA (D-BD); larger values are the rate itself.
 # Host-bound bytes leave at the module's BD rate (10 bits a byte, 8N1), in real time whatever
 # the time scale: the UART is where the simulated module meets the real host. This is also
 # what keeps a reply from arriving before digi-xbee waits for it (its SyncRequestSender
 # misses a notify that comes first and stalls 4 s). Slices keep the first bytes early.
 PACING_SLICE = 64
-BD_RATES = {0: 1200, 1: 2400, 2: 4800, 3: 9600, 4: 19200, 5: 38400, 6: 57600, 7: 115200,
-            8: 230400, 9: 460800, 0xA: 921600}
 # UART frame of one byte: start bit, 8 data bits, stop bit (8N1, D-BD: NB=0, SB=0 defaults).
-BITS_PER_BYTE = 10
+BITS_PER_BYTE = at.BITS_PER_CHAR
 # Guard-time silences per `+++` that entered command mode: GT before and GT after (D-ENTER).
 GUARDS_PER_ESCAPE = 2
 # How often `xbee-sim --stats FILE` rewrites the file while running (also on SIGUSR1, at exit).
@@ -120,7 +117,8 @@ class NoInternet:
 
 
 def baud_rate(bd: int) -> int:
-    return BD_RATES.get(bd, bd)
+    """The UART rate of a BD value (D-BD), from the AT catalogue's one table."""
+    return at.baud_rate(bd)
 
 
 class IntervalUnion:
