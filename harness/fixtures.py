@@ -32,14 +32,11 @@ import pytest
 
 from harness import capture, report, variants
 from harness.device.configure import (
-    Configurator,
     ConfigureError,
+    KnownConfigurator,
     Module,
     NetworkNotReady,
-    Report,
     Stats,
-    normalize,
-    split_mode,
 )
 from harness.device.errors import DeviceError
 from harness.device.files import Files, remote_path, sha256_hex
@@ -48,7 +45,6 @@ from harness.device.transport import Tap, open_device
 from harness.profiles import Profile
 from harness.servers import DEFAULT_BODY
 from harness.session import DeviceKind, DeviceSpec, HilSession, ModuleBroken
-from harness.xbee import at
 
 # How long a test waits for the first byte of a response before it asks the module (CI)
 # what happened. The simulator says what its timing needs (`SimRig.first_byte_timeout`); a
@@ -71,71 +67,6 @@ COUNT_KEYS = (*Stats().as_dict(), "uploads", "uploads_skipped", "uploads_known",
 _PORTS = pytest.StashKey[dict[str, "Port"]]()
 _BEFORE = pytest.StashKey["_Before"]()
 _STATS_OUT = pytest.StashKey[Any]()
-
-
-class KnownConfigurator(Configurator):
-    """A `Configurator` that remembers the values it last read, wrote and verified, so a
-    test's `apply` reads only what it does not know: what did not change is not verified
-    again (one command-mode entry or a few 0x08 round trips saved per test). Writes are
-    still read back and verified. It trusts that nothing else changes the module's
-    parameters: code that does (raw `AT` lines, a power cycle) calls `forget()`; a reset,
-    a restore and any failed apply forget on their own.
-    """
-
-    def __init__(self, module: Module, *, allow_nvm_write: bool = False) -> None:
-        super().__init__(module, allow_nvm_write=allow_nvm_write)
-        self.known: dict[str, Any] = {}
-
-    def forget(self) -> None:
-        self.known.clear()
-
-    def snapshot(self, names: list[str]) -> Any:
-        snap = super().snapshot(names)
-        self.known.update(snap.values)
-        return snap
-
-    def apply(
-        self,
-        wanted: Any,
-        mode: str | None = None,
-        *,
-        persist: bool = False,
-        actual: Any = None,
-        check_mode: bool = False,
-    ) -> Report:
-        names = self._names(wanted, mode)
-        if actual is None and not check_mode and names is not None:
-            missing = [n for n in names if n not in self.known]
-            if len(missing) < len(names):  # something is known: read only the rest
-                self.known.update(self.module.read(missing) if missing else {})
-                actual = {n: self.known[n] for n in names}
-        try:
-            result = super().apply(
-                wanted, mode, persist=persist, actual=actual, check_mode=check_mode
-            )
-        except BaseException:
-            self.known.clear()
-            raise
-        params, _ = split_mode(wanted, mode)
-        for key, value in params.items():  # verified or unchanged: the module has them now
-            name = at.spec(key).name
-            if not at.spec(name).write_only:
-                self.known[name] = normalize(key, value)
-        return result
-
-    def reset(self, command: str | None = None, **kw: Any) -> str:
-        self.known.clear()  # unsaved values go back to their flash values (FR, §3.2)
-        return super().reset(command, **kw)
-
-    @staticmethod
-    def _names(wanted: Any, mode: str | None) -> list[str] | None:
-        """The readable AT names of `wanted`; None when a key is bad (apply says why)."""
-        try:
-            params, _ = split_mode(wanted, mode)
-            rows = [at.spec(k) for k in params]
-        except (at.AtError, ConfigureError):
-            return None
-        return [r.name for r in rows if not r.write_only]
 
 
 @dataclass

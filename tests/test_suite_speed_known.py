@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.device.configure import ConfigureError, Module
+from harness.device.configure import ConfigureError, KnownConfigurator, Module
 from harness.device.transport import open_device
-from harness.fixtures import KnownConfigurator
 from harness.simrig import start_rig
 
 
