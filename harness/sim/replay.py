@@ -56,7 +56,7 @@ from harness.capture import (
 )
 from harness.sim.effects import Effect, ToHost
 from harness.sim.serve import SimServer
-from harness.xbee import api, at, codes, frames
+from harness.xbee import api, at, codes, frames, ymodem
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,10 @@ class Step:
     size: int = 0
     sha256: str = ""
     what: str = ""
+    # kind "upload": the file a YMODEM upload carried (the capture's `size`/`sha256`, the
+    # content when the harness named it, else the wire bytes, like `size`/`sha256`)
+    file_size: int = 0
+    file_sha256: str = ""
 
     @property
     def direction(self) -> str:
@@ -247,6 +251,8 @@ def build_script(capture: Capture, *, by_time: bool = True) -> list[Step]:
                     size=int(ev.get("wire_size", ev.get("size", 0)) or 0),
                     sha256=str(ev.get("wire_sha256", ev.get("sha256", ""))),
                     what=str(ev.get("what") or ", ".join(ev.get("redacted", [])) or "secret"),
+                    file_size=int(ev.get("size", 0) or 0),
+                    file_sha256=str(ev.get("sha256", "")),
                 )
             )  # fmt: skip
             continue
@@ -296,6 +302,72 @@ def fold_repeats(steps: list[Step], matchers: Matchers | None = None) -> list[St
     return out
 
 
+# An `ATFS PUT` / `ATFS XPUT` line (D-FSCMD): the module prompts, then receives by YMODEM (§6.3).
+_FS_UPLOAD_LINE = re.compile(rb"^\s*AT\s*FS\s+X?PUT\s+\S", re.IGNORECASE)
+_YMODEM_CONTROL = frozenset((ymodem.CRC_MODE, ymodem.ACK, ymodem.NAK, ymodem.CAN))
+
+
+def _split_ymodem_answer(answer: bytes) -> tuple[bytes, bytes] | None:
+    """(prompt, trailer) of the module's recorded answer to a PUT/XPUT: the lines before
+    the receiver's first control byte, and the text after its last ACK (`OK\r`, A-ATFS-DONE).
+    None when the recorded transfer did not end with an ACK or was cancelled."""
+    start = next(
+        (n for n, b in enumerate(answer) if b in _YMODEM_CONTROL and (n == 0 or answer[n - 1]
+         in b"\r\n")),
+        None,
+    )  # fmt: skip
+    last_ack = answer.rfind(bytes((ymodem.ACK,)))
+    if start is None or last_ack < start or ymodem.CAN in answer[start : last_ack + 1]:
+        return None
+    return answer[:start], answer[last_ack + 1 :]
+
+
+def live_uploads(steps: list[Step]) -> list[Step]:
+    """The script with each YMODEM upload kept as a hash turned into a live receive.
+
+    A capture keeps an `ATFS XPUT` upload (a private key) as size + SHA-256 only, so the
+    module's recorded YMODEM answers cannot be lined up with the host's blocks. But the
+    module's side of YMODEM is protocol, not recording: an `upload` step runs
+    `ymodem.YmodemReceiver` on the host's live bytes and compares the file it received with
+    the recorded size and SHA-256 (A-REPLAY-YMODEM). The recorded prompt (`Receiving file
+    with YMODEM...`) goes out before the receiver's first "C" and the recorded line after
+    the transfer (`OK`) after its last ACK. A recorded transfer that was cancelled or never
+    finished stays as it was (strict); uploads recorded in the clear (plain PUT of a
+    certificate) stay byte for byte."""
+    out = list(steps)
+    i = 0
+    while i < len(out):
+        step = out[i]
+        k = next((j for j in range(i - 1, -1, -1) if out[j].action == "expect"), None)
+        if (
+            step.action != "expect"
+            or step.kind != "secret"
+            or k is None
+            or out[k].kind != "text"
+            or not _FS_UPLOAD_LINE.match(out[k].raw)
+        ):
+            i += 1
+            continue
+        end = next((j for j in range(i + 1, len(out)) if out[j].action == "expect"), len(out))
+        emits = [s for s in out[k + 1 : end] if s is not step]
+        parts = None
+        if emits and all(s.kind in ("text", "opaque") for s in emits):
+            parts = _split_ymodem_answer(b"".join(s.raw for s in emits))
+        if parts is None:
+            i += 1
+            continue
+        prompt, trailer = parts
+        new = [Step("emit", "text", prompt, emits[0].line, emits[0].t)] if prompt else []
+        new.append(Step("expect", "upload", b"", step.line, step.t, size=step.size,
+                        sha256=step.sha256, what=step.what, file_size=step.file_size,
+                        file_sha256=step.file_sha256))  # fmt: skip
+        if trailer:
+            new.append(Step("emit", "text", trailer, emits[-1].line, emits[-1].t))
+        out[k + 1 : end] = new
+        i = k + 1 + len(new)
+    return out
+
+
 # ----- describing units ----------------------------------------------------------------------
 
 
@@ -304,6 +376,9 @@ def describe(step: Step, raw: bytes | None = None) -> str:
     arrow = "->" if step.direction == TX else "<-"
     if step.kind == "secret" and raw is None:
         return f"{arrow} <{step.what} redacted: {step.size} bytes, sha256 {step.sha256[:16]}…>"
+    if step.kind == "upload":
+        return (f"{arrow} <{step.what}: YMODEM upload of {step.file_size} bytes, "
+                f"sha256 {step.file_sha256[:16]}…>")  # fmt: skip
     raw = step.raw if raw is None else raw
     if not raw:
         return f"{arrow} (nothing)"
@@ -417,6 +492,8 @@ class Player:
         self._last_t = steps[0].t if steps else 0.0  # its recorded time
         self._due: float | None = None
         self._history: deque[tuple[Step, bytes | None]] = deque(maxlen=HISTORY)
+        self._receiver: ymodem.YmodemReceiver | None = None  # an `upload` step under way
+        self._received = hashlib.sha256()  # the wire bytes the receiver took
 
     # --- state ---
     @property
@@ -465,6 +542,11 @@ class Player:
                 out += self._emit(step)
                 self._complete(step, due, None)
                 continue
+            if step.kind == "upload":
+                out += self._receive(step, now)
+                if self._receiver is not None or self.failure is not None:
+                    break
+                continue
             got = self._take(step)
             if got is NEED_MORE:
                 break
@@ -483,6 +565,54 @@ class Player:
         self._anchor = when
         self._last_t = step.t
         self.pos += 1
+
+    # --- a YMODEM upload received live ---
+    def _receive(self, step: Step, now: float) -> bytes:
+        """Run the module's YMODEM receiver (harness.xbee.ymodem, §6.3) on the live bytes;
+        once it is done, compare the file with the recorded size and SHA-256."""
+        rx = self._receiver
+        out = bytearray()
+        if rx is None:
+            rx = self._receiver = ymodem.YmodemReceiver()
+            self._received = hashlib.sha256()
+            out += rx.start(now)
+        taken = 0
+        while taken < len(self.live) and not rx.done:  # byte by byte: stop at its end
+            out += rx.feed(bytes(self.live[taken : taken + 1]), now)
+            taken += 1
+        self._received.update(bytes(self.live[:taken]))
+        del self.live[:taken]
+        if not taken and not rx.done:
+            out += rx.tick(now)
+        if not rx.done:
+            self._due = rx.next_deadline()
+            return bytes(out)
+        self._receiver = None
+        problem = self._upload_problem(step, rx)
+        if problem is not None:
+            self._fail(step, None, [problem])
+        else:
+            self._complete(step, now, None)
+        return bytes(out)
+
+    def _upload_problem(self, step: Step, rx: ymodem.YmodemReceiver) -> str | None:
+        recorded = f"recorded {step.file_size} bytes with sha256 {step.file_sha256[:16]}…"
+        if rx.error is not None or rx.result is None:
+            return f"upload {step.what}: the YMODEM transfer failed: {rx.error}; {recorded}"
+        data = rx.result.data
+        if step.file_sha256 and step.file_sha256 != step.sha256:  # the file's own hash
+            size, digest = len(data), hashlib.sha256(data).hexdigest()
+            if (size, digest) == (step.file_size, step.file_sha256):
+                return None
+        else:  # the capture knew only the wire bytes: compare those
+            digest = self._received.hexdigest()
+            if digest == step.sha256:
+                return None
+            size, recorded = len(data), f"recorded wire sha256 {step.sha256[:16]}…"
+        return (
+            f"upload {step.what}: received {size} bytes with sha256 {digest[:16]}…, "
+            f"{recorded} (content not shown: it is a secret)"
+        )
 
     def _emit(self, step: Step) -> bytes:
         if step.kind != "frame" or not self.matchers.frame_ids:
@@ -667,7 +797,7 @@ def load_script(path: str | Path) -> list[Step]:
     path = Path(path)
     if not path.is_file():
         raise NoCassette(f"no cassette {path} (record one with --record)")
-    return build_script(read_capture(path))
+    return live_uploads(build_script(read_capture(path)))
 
 
 # ----- serving: a Player behind SimServer's ports ----------------------------------------------
@@ -892,7 +1022,7 @@ class Canon:
             return b"(before any request)"
         if step.kind == "frame":
             return b"F" + normalize_frame(step.data, self.matchers, self._fid(step.data))
-        if step.kind == "secret":
+        if step.kind in ("secret", "upload"):
             return f"S{step.size}:{step.sha256}".encode()
         return b"T" + normalize_text(step.raw, self.matchers, host=False)
 
