@@ -7,6 +7,8 @@ on the first byte, D-TRANSP); API mode sends it in 0x20 frames and gets 0xB0 fra
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_http_get(xbee, http_target, xbee_profile):
     result = xbee.get(http_target)
@@ -26,3 +28,17 @@ def test_http_get(xbee, http_target, xbee_profile):
         ci = result.code("ci")
         allowed = {0x00} | xbee.expected_codes("closed_by_peer")
         assert ci is not None and ci.value in allowed, f"CI after a good GET: {ci}"
+
+
+@pytest.mark.requires("extended_sockets")
+@pytest.mark.xbee_modes("api", "api-escaped")
+def test_http_get_over_extended_socket(xbee, http_target):
+    """The same GET through an extended socket (0x40 create, 0x42 connect → 0xC2 + 0xCF,
+    0x44 send, 0xCD receive, 0x43 close: D-SF), on firmware x15 and later (L-C)."""
+    result = xbee.get(http_target, via="socket")
+
+    assert result.path == "socket", result.summary()
+    assert result.status == 200, result.summary()
+    assert result.complete and result.body
+    status = result.code("socket_status")
+    assert status is None or status.value == 0x00, f"0xCF: {status}"

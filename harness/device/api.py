@@ -336,9 +336,19 @@ class ApiClient:
 
     # --- extended sockets (0x40-0x46 → 0xC0-0xCF, D-SF, L-C) ---
     def socket_create(self, protocol: int, *, timeout: float | None = None) -> tuple[int, int]:
-        """0x40 → (socket ID, raw status); socket ID 0xFF on failure."""
+        """0x40 → (socket ID, raw status); socket ID 0xFF on failure.
+
+        Socket IDs are reused once closed, so frames still queued for an earlier socket with
+        the new ID (a late 0xCF "transport closed", a last 0xCD) are dropped here: they must
+        not be taken for the new socket's answers."""
         rec = self.request(api.SocketCreate(self.next_frame_id(), protocol), timeout=timeout)
-        return rec.frame.socket_id, rec.frame.status
+        sid = rec.frame.socket_id
+        if rec.frame.status == 0:
+            with self._cond:
+                stale = [r for r in self._queue if getattr(r.frame, "socket_id", None) == sid]
+                for r in stale:
+                    self._queue.remove(r)
+        return sid, rec.frame.status
 
     def socket_option(
         self, socket_id: int, option: int, value: bytes = b"", *, timeout: float | None = None
