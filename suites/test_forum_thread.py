@@ -29,7 +29,9 @@ def _forum_settings(xbee) -> None:
 
 @pytest.mark.xbee_modes("transparent")
 @pytest.mark.tls_variants("leaf-as-ca")
-def test_first_post_leaf_as_ca_gives_ci_0x26(xbee, https_target, tls_variant):
+def test_first_post_leaf_as_ca_is_refused(xbee, https_target, tls_variant):
+    """CI 0x26 on the forum's firmware 3100C; other firmwares give their own code for the
+    same reason (0x2F on LTE-M, D-CI)."""
     _forum_settings(xbee)
     result = xbee.get(https_target)
 
