@@ -66,7 +66,7 @@ def _http(mode: str) -> Scenario:
 
 
 SCENARIOS: dict[str, Scenario] = {
-    "suites/test_forum_thread.py::test_first_post_leaf_as_ca_gives_ci_0x26": _https(
+    "suites/test_forum_thread.py::test_first_post_leaf_as_ca_is_refused": _https(
         "leaf-as-ca", "transparent", forum=True
     ),
     "suites/test_http.py::test_http_get[transparent]": _http("transparent"),
