@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from harness import __version__
 from harness.capture import CaptureWriter, iter_capture
+from harness.servers import FILES
 
 SUFFIX = ".jsonl"
 FILE_SEP = "__"  # between the test file's dotted path and each `::` part of the node id
@@ -131,6 +132,13 @@ class Recording:
     profile: str | None = None  # profile name
     profile_sha256: str | None = None
     harness: str = __version__
+    # What a replay must use to do what the recording did: the targets the harness reached
+    # (the simulator's URLs, or the profile's), the PKI its uploads came from (a folder next
+    # to the cassettes, `save_pki`), and the command-mode timeout (CT, real seconds) it knew,
+    # since CT decides when the harness re-enters command mode (D-ENTER).
+    urls: dict[str, str] = field(default_factory=dict)
+    pki: str | None = None
+    command_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -145,6 +153,9 @@ class Recording:
             "profile": self.profile,
             "profile_sha256": self.profile_sha256,
             "harness": self.harness,
+            "urls": dict(self.urls),
+            "pki": self.pki,
+            "command_timeout": self.command_timeout,
         }
 
 
@@ -185,9 +196,97 @@ def read_info(path: str | Path) -> CassetteInfo:
             stamped = item
     recording = None
     if stamped is not None:
-        known = {k: stamped.get(k) for k in Recording.__dataclass_fields__ if k in stamped}
+        fields_ = Recording.__dataclass_fields__
+        known = {k: stamped[k] for k in fields_ if stamped.get(k) is not None}
         try:
             recording = Recording(**known)
         except (TypeError, ValueError):
             recording = None
     return CassetteInfo(Path(path), header.get("test"), header, recording)
+
+
+# ----- the inputs a recording used: its PKI ---------------------------------------------------
+
+PKI_DIR = "pki"  # next to the cassettes: DIR/pki/<digest>/<file>
+PKI_DIGEST_LEN = 12
+# The PKI files the TLS variants upload (names of `harness.servers.FILES`, its file names).
+PKI_NAMES = ("root_ca", "server_cert", "intermediate_ca", "wrong_ca", "client_cert", "client_key")
+_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+
+def save_pki(directory: str | Path, files: dict[str, bytes | None], source: Source) -> str:
+    """Keep the files a recording uploads next to its cassettes, so a replay uploads the
+    same bytes (the cassettes hold certificates in the clear and keys as SHA-256 only).
+
+    The folder is named by a digest of its contents (`pki/<digest>`): re-recording part of a
+    directory with a new PKI never changes what the older cassettes replay against. The
+    simulator's PKI is throwaway and kept whole; a bench's private keys are not copied (a
+    replay then skips the variants that need them). Returns the folder, relative to
+    `directory`, for the stamp."""
+    kept = {
+        name: data
+        for name, data in sorted(files.items())
+        if data is not None
+        and name in PKI_NAMES
+        and (source == "simulator" or not _PRIVATE_KEY.search(data))
+    }
+    digest = hashlib.sha256()
+    for name, data in kept.items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    rel = f"{PKI_DIR}/{digest.hexdigest()[:PKI_DIGEST_LEN]}"
+    folder = Path(directory) / rel
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in kept.items():
+        path = folder / FILES[name]
+        if not path.is_file() or path.read_bytes() != data:
+            path.write_bytes(data)
+    return rel
+
+
+def load_pki(directory: str | Path, rel: str | None) -> dict[str, bytes | None]:
+    """The files `save_pki` kept (name -> bytes; None for a file not kept)."""
+    out: dict[str, bytes | None] = dict.fromkeys(PKI_NAMES)
+    if rel is None:
+        return out
+    folder = Path(directory) / rel
+    for name in PKI_NAMES:
+        path = folder / FILES[name]
+        out[name] = path.read_bytes() if path.is_file() else None
+    return out
+
+
+# ----- a replay's source: a directory of cassettes, or one file -------------------------------
+
+
+class Deck:
+    """What `--device replay:DIR|FILE` names: a directory with one cassette per test, or one
+    cassette (which serves only the test it was recorded from)."""
+
+    def __init__(self, target: str | Path) -> None:
+        self.target = Path(target)
+        self.is_file = self.target.is_file()
+        self.directory = self.target.parent if self.is_file else self.target
+
+    def cassettes(self) -> list[Path]:
+        if self.is_file:
+            return [self.target]
+        return sorted(self.target.glob(f"*{SUFFIX}"))
+
+    def for_test(self, nodeid: str) -> tuple[Path | None, str]:
+        """The cassette for `nodeid`, or None and the reason to skip the test."""
+        if not self.is_file:
+            path = cassette_path(self.target, nodeid)
+            if path.is_file():
+                return path, ""
+            return None, f"no cassette {path} (record one with --record {self.target})"
+        recorded = read_info(self.target).test
+        if recorded == nodeid:
+            return self.target, ""
+        return None, f"{self.target} holds {recorded}, not this test"
+
+    def first_info(self) -> CassetteInfo:
+        """The stamp of the first cassette (a recording run's session facts: personality,
+        firmware, targets); `CaptureError` names file:line, `FileNotFoundError` an empty deck."""
+        for path in self.cassettes():
+            return read_info(path)
+        raise FileNotFoundError(f"{self.target}: no cassettes (*{SUFFIX}) to replay")

@@ -958,6 +958,12 @@ class ReplayServer:
         return bool(self._server.call(lambda e: e.player is not None and e.player.done))
 
     @property
+    def failure(self) -> str | None:
+        """The loaded cassette's mismatch report so far (None while it matches), without
+        finishing it: a harness that just timed out can say why the device went silent."""
+        return self._server.call(lambda e: None if e.player is None else e.player.failure)
+
+    @property
     def error(self) -> BaseException | None:
         return self._server.error
 
