@@ -220,21 +220,58 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def run_machine(fd: int, machine, limit: float = 30.0) -> None:
-    """Drive a sans-IO machine on a file descriptor with the real clock until it is done."""
+class Uart:
+    """What the machine writes, released as a 9600-baud line delivers it: each 64-byte slice
+    once its wire time has passed (A-UART-PACING). lrzsz's `rz` flushes its input right
+    after writing an ACK or "C" (`purgeline`); a peer that answers faster than a wire would
+    loses the block whenever `rz` is scheduled out between the two."""
+
+    SLICE = 64
+
+    def __init__(self, fd: int, baud: int | None) -> None:
+        self.fd = fd
+        self.byte_time = None if baud is None else 10.0 / baud
+        self.queue: list[tuple[float, bytes]] = []
+        self.free = 0.0
+
+    def write(self, data: bytes) -> None:
+        if self.byte_time is None:
+            write_all(self.fd, data)
+            return
+        t = max(time.monotonic(), self.free)
+        for i in range(0, len(data), self.SLICE):
+            piece = data[i : i + self.SLICE]
+            t += len(piece) * self.byte_time
+            self.queue.append((t, piece))
+        self.free = t
+
+    def next_release(self) -> float | None:
+        return self.queue[0][0] if self.queue else None
+
+    def release(self) -> None:
+        now = time.monotonic()
+        while self.queue and self.queue[0][0] <= now:
+            write_all(self.fd, self.queue.pop(0)[1])
+
+
+def run_machine(fd: int, machine, limit: float = 30.0, baud: int | None = None) -> None:
+    """Drive a sans-IO machine on a file descriptor with the real clock until it is done
+    and what it wrote is out; with `baud`, its output is paced like a UART's."""
+    uart = Uart(fd, baud)
     t0 = time.monotonic()
     out = machine.start(t0)
     if out:
-        write_all(fd, out)
-    while not machine.done and time.monotonic() - t0 < limit:
+        uart.write(out)
+    while (not machine.done or uart.queue) and time.monotonic() - t0 < limit:
         now = time.monotonic()
-        deadline = machine.next_deadline()
-        wait = 0.05 if deadline is None else max(0.0, min(0.2, deadline - now))
+        due = [d for d in (machine.next_deadline(), uart.next_release()) if d is not None]
+        wait = 0.05 if not due else max(0.0, min(0.2, min(due) - now))
         ready, _, _ = select.select([fd], [], [], wait)
         now = time.monotonic()
         out = machine.feed(os.read(fd, 4096), now) if ready else machine.tick(now)
         if out:
-            write_all(fd, out)
+            uart.write(out)
+        uart.release()
 
 
 @pytest.fixture
@@ -333,14 +370,14 @@ def test_lrzsz_sz_to_our_receiver(pty_pair, tmp_path):
 @needs_lrzsz
 def test_our_sender_to_lrzsz_rz(pty_pair, tmp_path):
     master, slave = pty_pair
-    data = os.urandom(3000)
+    data = os.urandom(1100)  # a 1024-byte block and a short 128-byte one
     tx = YmodemSender("got.bin", data)
-    # -t 20: rz's own timeout in tenths of a second (it now and then misses a block on a
-    # pty and NAKs after its timeout; our sender resends)
+    # -t 20: rz's own timeout in tenths of a second; paced at 9600 baud, as a module's UART
+    # would, so rz's flush after each ACK cannot eat the next block (see `Uart`)
     proc = subprocess.Popen(["rz", "--ymodem", "-q", "-y", "-t", "20"], stdin=slave, stdout=slave,
                             stderr=subprocess.PIPE, cwd=tmp_path)
     try:
-        run_machine(master, tx)
+        run_machine(master, tx, baud=9600)
     finally:
         assert proc.wait(10) == 0
     assert tx.result
