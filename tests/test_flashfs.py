@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.sim.flashfs import FlashFS, FsError, Reason
@@ -60,6 +60,7 @@ def test_resolve_refuses(path, kind):
     assert repr(path)[:10] in str(err.value)  # names the path
 
 
+@settings(deadline=None)  # no per-example time limit: CI hosts are loaded
 @given(st.lists(st.sampled_from(["a", "B.c", "..", ".", "d-e_f", "x."]), max_size=8))
 def test_resolve_always_lands_in_root_or_flash(parts):
     try:

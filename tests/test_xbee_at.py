@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.xbee import at
@@ -61,6 +61,7 @@ def test_format_command_and_chain():
         at.format_command("APX")
 
 
+@settings(deadline=None)  # no per-example time limit: CI hosts are loaded
 @given(st.lists(st.tuples(st.sampled_from(sorted(at.CATALOGUE)),
                           st.one_of(st.none(), st.integers(0, 0xFFFF),
                                     st.text("abcXYZ09.-_ ;/", min_size=1, max_size=12)
@@ -106,6 +107,7 @@ def test_dual_forms_of_addresses():
     assert at.encode_value("OD", "1.2.3.4", api=True) == b"\x01\x02\x03\x04"
 
 
+@settings(deadline=None)  # no per-example time limit: CI hosts are loaded
 @given(st.sampled_from([r for r in at.CATALOGUE.values() if r.kind is at.Kind.HEX]),
        st.data(), st.booleans())
 def test_numbers_round_trip_both_forms(row, data, api):

@@ -73,6 +73,7 @@ def test_escaped_encode_matches_digi_xbee_and_never_escapes_the_delimiter():
     assert bytes(XBeeAPIPacket.unescape_data(bytearray(wire))) == frames.encode(data)
 
 
+@settings(deadline=None)  # no per-example time limit: CI hosts are loaded
 @given(st.binary(max_size=300))
 def test_unescape_inverts_escape(data):
     escaped = frames.escape(data)
