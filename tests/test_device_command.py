@@ -80,15 +80,21 @@ def test_error_names_the_command(module):
 
 
 def test_wrong_guard_time_is_recovered(tmp_path):
-    # The module's GT is 1.5 s (sim) = 0.15 s real; we think it is 0.05 s.
-    server = SimServer(Modem("cat1-3100C", nvm={"GT": 0x5DC}), time_scale=SCALE)
+    # The module's GT is 1.5 s (sim) = 0.45 s real; we think it is 0.05 s. The first +++
+    # must fail for its short silence before (D-ENTER), so the module hears a byte just
+    # before it: otherwise its silence runs from power-up, and a loaded host that takes
+    # 0.45 s to get there would make the wrong guard work. The slower scale keeps a stall
+    # between that byte and the +++ from passing for a guard.
+    scale = 0.3
+    server = SimServer(Modem("cat1-3100C", nvm={"GT": 0x5DC}), time_scale=scale)
     spec = server.start_pty()
     try:
         with open_device(spec) as tap:
-            cm = CommandMode(tap, guard_time=0.05, max_guard_time=0x6D3 / 1000 * SCALE)
+            cm = CommandMode(tap, guard_time=0.05, max_guard_time=0x6D3 / 1000 * scale)
+            tap.write(b"x")  # transparent data, as a host in a session would have sent
             cm.enter()
             assert cm.active
-            assert cm.guard_time > 0.15  # it learnt a guard that works
+            assert cm.guard_time > 1.5 * scale  # it learnt a guard that works
             assert cm.get("GT") == 0x5DC
             cm.exit()
     finally:
@@ -147,7 +153,8 @@ def test_reply_timeout_names_the_command(silent_after_ok, tmp_path):
         t0 = time.monotonic()
         with pytest.raises(DeviceTimeout, match=r"no reply to ATVR \(in ATVR\) within 0\.3 s"):
             cm.query("VR")
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 10.0  # bounded (not the 120 s test timeout); loose
+
     cap.close()
     out = "\n".join(render(read_capture(cap.path)))
     assert "-> +++" in out and "<- OK\\r" in out and "-> ATVR\\r" in out
@@ -162,7 +169,7 @@ def test_no_answer_at_all_is_a_bounded_clear_error():
             t0 = time.monotonic()
             with pytest.raises(DeviceTimeout, match=r"no OK to \+\+\+ \(guard times tried"):
                 cm.enter()
-            assert time.monotonic() - t0 < 3.0
+            assert time.monotonic() - t0 < 10.0  # bounded (not the 120 s test timeout); loose
     finally:
         os.close(master)
         os.close(slave)
