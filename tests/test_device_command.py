@@ -154,7 +154,6 @@ def test_reply_timeout_names_the_command(silent_after_ok, tmp_path):
         with pytest.raises(DeviceTimeout, match=r"no reply to ATVR \(in ATVR\) within 0\.3 s"):
             cm.query("VR")
         assert time.monotonic() - t0 < 10.0  # bounded (not the 120 s test timeout); loose
-
     cap.close()
     out = "\n".join(render(read_capture(cap.path)))
     assert "-> +++" in out and "<- OK\\r" in out and "-> ATVR\\r" in out
