@@ -38,7 +38,7 @@ class Taker(Feature):
         self.events.append(event)
 
 
-def read_until(port, want: bytes, timeout: float = 3.0) -> bytes:
+def read_until(port, want: bytes, timeout: float = 10.0) -> bytes:
     """Read from a pyserial port until `want` is seen or the bounded wait ends."""
     got = bytearray()
     end = time.monotonic() + timeout
@@ -47,7 +47,7 @@ def read_until(port, want: bytes, timeout: float = 3.0) -> bytes:
     return bytes(got)
 
 
-def wait_for(cond, timeout: float = 3.0) -> bool:
+def wait_for(cond, timeout: float = 10.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if cond():
@@ -56,7 +56,7 @@ def wait_for(cond, timeout: float = 3.0) -> bool:
     return cond()
 
 
-def one_frame(port, timeout: float = 3.0) -> api.AnyFrame:
+def one_frame(port, timeout: float = 10.0) -> api.AnyFrame:
     d = frames.Deframer()
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -102,7 +102,7 @@ def test_registration_runs_on_the_time_scale_and_link_is_made(tmp_path: Path):
             frame = one_frame(port, timeout=5.0)  # 8 s of simulated registration
             while frame != api.ModemStatus(0x02):
                 frame = one_frame(port, timeout=5.0)
-            assert time.monotonic() - start < 2.0
+            assert time.monotonic() - start < 4.0  # unscaled it takes 8 s; loose for load
         assert srv.sim_now() > 8.0
     assert not link.exists()  # removed at stop
 
@@ -120,14 +120,14 @@ def test_no_internet_world_fails_connections_with_no_route():
 def test_tcp_one_client_at_a_time():
     with serve.SimServer(Modem("ltem-11415", ap=1, features=[])) as srv:
         host, port = srv.start_tcp("127.0.0.1", 0)
-        with socket.create_connection((host, port), timeout=3) as first:
+        with socket.create_connection((host, port), timeout=10) as first:
             first.sendall(api.encode(api.ATCommand(1, "VR")))
             data = b""
             while b"VR" not in data:
                 data += first.recv(100)
             assert api.parse(frames.Deframer().feed(data)[-1].data).value == b"\x01\x14\x15"
-            with socket.create_connection((host, port), timeout=3) as second:
-                second.settimeout(3)
+            with socket.create_connection((host, port), timeout=10) as second:
+                second.settimeout(10)
                 assert second.recv(10) == b""  # refused: closed at once
 
 
