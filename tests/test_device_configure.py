@@ -75,10 +75,10 @@ class Rig:
         return [f.data for f in got if isinstance(f, frames.RawFrame)]
 
 
-def _fast_personality() -> personality_mod.Personality:
+def _fast_personality(registering_s: float = 1.0) -> personality_mod.Personality:
     p = copy.copy(personality_mod.load())  # cached and shared: change a copy
     p.registration = p.registration.model_copy(
-        update={"initializing_s": 0.1, "registering_s": 1.0, "connecting_s": 0.1}
+        update={"initializing_s": 0.1, "registering_s": registering_s, "connecting_s": 0.1}
     )
     return p
 
@@ -93,8 +93,11 @@ def make_rig(tmp_path: Path) -> Iterator[Any]:
         ap: int | None = None,
         gt: float = 0.05,
         allow_nvm_write: bool = False,
+        registering_s: float = 1.0,
     ) -> Rig:
-        modem = Modem(_fast_personality(), nvm=nvm if nvm is not None else {"GT": 0x32}, ap=ap)
+        modem = Modem(
+            _fast_personality(registering_s), nvm=nvm if nvm is not None else {"GT": 0x32}, ap=ap
+        )
         server = SimServer(modem)
         path = server.start_pty()
         cap = tmp_path / f"capture{len(made)}.jsonl"
@@ -244,9 +247,10 @@ def test_reset_in_transparent_mode_comes_back_through_plus_plus_plus(make_rig: A
 
 
 def test_registration_wait_names_ai_then_succeeds(make_rig: Any) -> None:
-    rig = make_rig(ap=1)
+    # AI 0xFF -> 0x22 after 0.1 s, then 0x22 for 3 s: the first wait must fall inside it
+    # even when a loaded host is slow to open the port and probe the mode
+    rig = make_rig(ap=1, registering_s=3.0)
     rig.module.detect_mode()
-    # AI 0xFF -> 0x22 after 0.1 s, 0x22 for 1 s (this rig's personality)
     with pytest.raises(NetworkNotReady, match=r"network not ready: AI=0x22 registering"):
         rig.conf.wait_registered(timeout=0.4, poll=0.1)
     took = rig.conf.wait_registered(timeout=10, poll=0.1)
