@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness import __version__
-from harness.capture import CaptureWriter, iter_capture
+from harness.capture import CaptureError, CaptureWriter, iter_capture
 from harness.servers import FILES
 
 SUFFIX = ".jsonl"
@@ -285,8 +285,16 @@ class Deck:
         return None, f"{self.target} holds {recorded}, not this test"
 
     def first_info(self) -> CassetteInfo:
-        """The stamp of the first cassette (a recording run's session facts: personality,
-        firmware, targets); `CaptureError` names file:line, `FileNotFoundError` an empty deck."""
+        """The stamp of the first readable cassette (a recording run's session facts:
+        personality, firmware, targets). A bad cassette is that test's problem; only when
+        none can be read does this raise the first `CaptureError` (file:line);
+        `FileNotFoundError` for an empty deck."""
+        first: CaptureError | None = None
         for path in self.cassettes():
-            return read_info(path)
+            try:
+                return read_info(path)
+            except CaptureError as exc:
+                first = first or exc
+        if first is not None:
+            raise first
         raise FileNotFoundError(f"{self.target}: no cassettes (*{SUFFIX}) to replay")

@@ -30,7 +30,8 @@ from typing import Any
 import allure
 import pytest
 
-from harness import capture, report, variants
+from harness import capture, cassette, report, variants
+from harness.device.command import DEFAULT_CT
 from harness.device.configure import (
     ConfigureError,
     KnownConfigurator,
@@ -55,6 +56,13 @@ TEST_PARAMS = ("IP", "DL", "DE", "$0")
 # TLS variants whose files only the local PKI has (the server's own leaf and intermediate).
 NEEDS_LOCAL_PKI = frozenset({"server_cert", "intermediate_ca"})
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+# Replay (`--device replay:DIR|FILE`). A cassette does not check silence, so the guard
+# before `+++` can be short; a recorded answer comes as soon as the host's bytes match, so
+# a first byte that has not come in this long never will (A-REPLAY-HOST-TIMING).
+REPLAY_GUARD_TIME = 0.01
+REPLAY_FIRST_BYTE = 0.5
+REPLAY_FOLD_POLLS = True  # runs of identical polls (AI, CI) play once (harness.sim.replay)
+_MISMATCH_SHOWN = pytest.StashKey[bool]()
 STATS_FILE = "stats.jsonl"  # in --reports-dir: one JSON object per test
 # Keys of the simulator's account copied into a test's stats line (all real seconds or counts).
 SIM_KEYS = (
@@ -94,6 +102,10 @@ class Port:
     # Files this run put on the module or found there by hash: path -> SHA-256. A test's
     # certificates whose hash is known are not checked again (no ATFS HASH, no command mode).
     files_on_module: dict[str, str] = field(default_factory=dict)
+    # record and replay: the replay device and its cassettes, or the stamp for --record
+    replay: Any = None  # harness.sim.replay.ReplayServer
+    deck: cassette.Deck | None = None
+    recording: cassette.Recording | None = None
 
     def forget(self) -> None:
         """Drop what the harness believes about the module (after a failed test)."""
@@ -115,6 +127,8 @@ class Port:
             self.tap.close()
         if self.rig is not None:
             self.rig.close()
+        if self.replay is not None:
+            self.replay.stop()
 
 
 @dataclass
@@ -190,7 +204,7 @@ def _open_port(
                          "client_key")
         }  # fmt: skip
     elif spec.kind is DeviceKind.REPLAY:
-        raise ModuleBroken(f"{spec}: replay is not wired into the suites yet")
+        return _open_replay(spec, profile, session)
     else:
         path, guard, first = spec.target or spec.raw, None, FIRST_BYTE_HARDWARE
         timing = {}
@@ -213,6 +227,9 @@ def _open_port(
         session.set_firmware(spec, port.firmware.get("VR"), port.firmware.get("HV"))
         names = sorted({*profile.baseline, *TEST_PARAMS})
         port.snapshot = port.configurator.snapshot(names)
+        if session.record_dir is not None:
+            port.recording = _recording(port, profile, session.record_dir, timing)
+            port.module.close()  # every test starts out of command mode, no API reader
     except NetworkNotReady as exc:
         port.close()
         raise ModuleBroken(str(exc)) from None
@@ -220,6 +237,56 @@ def _open_port(
         port.close()
         raise ModuleBroken(f"{spec}: {exc}") from None
     return port
+
+
+def _open_replay(spec: DeviceSpec, profile: Profile, session: HilSession) -> Port:
+    """A replay device on a pty in place of the module (docs/design.md "Record and replay").
+    No cassette holds the session's own traffic (registration, VR/HV, snapshot, restore),
+    so none is sent: firmware, personality, targets, PKI and CT come from the recording."""
+    from harness.sim.replay import ReplayServer
+
+    deck = cassette.Deck(spec.target or "")
+    try:
+        info = deck.first_info()
+    except (OSError, capture.CaptureError) as exc:
+        raise ModuleBroken(f"{spec}: {exc}") from None
+    rec = info.recording or cassette.Recording("hardware")
+    server = ReplayServer(fold_polls=REPLAY_FOLD_POLLS)
+    try:
+        tap = open_device(server.start_pty(), session.baud)
+    except (OSError, DeviceError) as exc:
+        server.stop()
+        raise ModuleBroken(f"{spec}: {exc}") from None
+    timing = {"max_guard_time": REPLAY_GUARD_TIME}
+    if rec.command_timeout is not None:
+        timing["command_timeout"] = rec.command_timeout
+    module = Module(tap, guard_time=REPLAY_GUARD_TIME, **timing)
+    configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
+    urls = dict(rec.urls) or {name: t.url for name, t in profile.targets.items()}
+    port = Port(spec, tap, module, configurator, rec.personality, REPLAY_FIRST_BYTE, urls,
+                cassette.load_pki(deck.directory, rec.pki), replay=server, deck=deck,
+                expected_body=DEFAULT_BODY if rec.source == "simulator" else None,
+                firmware=dict(info.firmware))  # fmt: skip
+    session.set_firmware(spec, port.firmware.get("VR"), port.firmware.get("HV"))
+    return port
+
+
+def _recording(
+    port: Port, profile: Profile, directory: Path, timing: dict[str, float]
+) -> cassette.Recording:
+    """The stamp of this run's cassettes; the PKI the uploads come from goes next to them."""
+    source: cassette.Source = "simulator" if port.rig is not None else "hardware"
+    return cassette.Recording(
+        source,
+        firmware=dict(port.firmware),
+        personality=port.personality,
+        device=str(port.spec),
+        profile=profile.label,
+        profile_sha256=cassette.profile_digest(profile.source) if profile.source else None,
+        urls=dict(port.urls),
+        pki=cassette.save_pki(directory, port.files, source),
+        command_timeout=timing.get("command_timeout", DEFAULT_CT),
+    )
 
 
 def _firmware(module: Module) -> dict[str, str]:
@@ -286,11 +353,22 @@ def xbee_capture(
     xbee_hil_session: HilSession,
     xbee_profile: Profile,
 ) -> Iterator[capture.CaptureWriter]:
-    """This test's wire capture (JSON Lines, flushed per event), attached to the report."""
+    """This test's wire capture (JSON Lines, flushed per event), attached to the report.
+
+    With `--record DIR` it is the test's cassette; with `--device replay:` the test's
+    cassette is loaded first and checked at the end. Either way the test starts with no
+    memory of earlier tests (mode, parameters, files), so each cassette replays alone."""
     session = xbee_hil_session
-    directory = session.record_dir or (session.reports_dir / "captures")
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / _capture_name(request.node.nodeid)
+    port = xbee_port
+    if port.replay is not None:
+        _load_cassette(port, request.node.nodeid)
+    isolated = port.replay is not None or port.recording is not None
+    if port.recording is not None and session.record_dir is not None:
+        path = cassette.cassette_path(session.record_dir, request.node.nodeid)
+    else:
+        directory = session.record_dir or (session.reports_dir / "captures")
+        path = directory / _capture_name(request.node.nodeid)
+    path.parent.mkdir(parents=True, exist_ok=True)
     writer = capture.CaptureWriter(
         path,
         test=request.node.nodeid,
@@ -299,17 +377,67 @@ def xbee_capture(
         firmware=xbee_port.firmware,
         profile=xbee_profile.label,
     )
-    xbee_port.tap.capture = writer
+    if port.recording is not None:
+        cassette.stamp(writer, port.recording)
+    if isolated:
+        port.forget()
+        port.module.mode = None  # found afresh: the cassette holds the probe
+    port.tap.capture = writer
     try:
         yield writer
     finally:
-        xbee_port.tap.capture = None
+        if isolated and not (port.replay is not None and port.replay.failure):
+            with contextlib.suppress(DeviceError):
+                port.module.close()  # leave command mode / the API reader, in this cassette
+        port.tap.capture = None
         writer.close()
         report.attach_capture(
             path,
             lambda: "\n".join(capture.render(capture.read_capture(path))),
             secrets=session.secrets(),
         )
+        if port.replay is not None:
+            _check_replay(request.node, port)
+
+
+def _load_cassette(port: Port, nodeid: str) -> None:
+    """Serve this test's cassette (none: skip with the reason; a bad one fails naming
+    file:line); its recording says which personality and PKI the test ran with."""
+    from harness.sim.replay import ReplayError
+
+    assert port.deck is not None
+    path, why = port.deck.for_test(nodeid)
+    if path is None:
+        pytest.skip(why)
+    try:
+        rec = cassette.read_info(path).recording
+        port.replay.load(path)
+    except (capture.CaptureError, ReplayError) as exc:
+        pytest.fail(f"cannot replay: {exc}", pytrace=False)
+    if rec is not None:
+        port.personality = rec.personality
+        port.files = cassette.load_pki(path.parent, rec.pki)
+
+
+def _check_replay(item: pytest.Item, port: Port) -> None:
+    """The verdict: a mismatch fails the test with the readable diff (unless the test's own
+    failure already shows it); a test skipped after its cassette was loaded is not judged."""
+    from harness.sim.replay import ReplayMismatch
+
+    verdict = port.replay.finish()
+    reports = item.stash.get(_REPORTS, {})
+    if verdict.ok or item.stash.get(_MISMATCH_SHOWN, False):
+        return
+    if any(r.skipped for r in reports.values()):
+        return
+    raise ReplayMismatch(verdict.report)
+
+
+def _replay_failure(config: pytest.Config) -> str | None:
+    for port in _ports(config).values():
+        if port.replay is not None and (why := port.replay.failure):
+            return why
+    return None
 
 
 def _failed(item: pytest.Item) -> bool:
@@ -321,6 +449,10 @@ def _failed(item: pytest.Item) -> bool:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     rep = yield
     item.stash.setdefault(_REPORTS, {})[rep.when] = rep
+    if rep.failed and rep.when != "teardown" and (why := _replay_failure(item.config)):
+        seen = call.excinfo.exconly().splitlines()[0] if call.excinfo is not None else ""
+        rep.longrepr = f"{why}\n\n(after that the device answered nothing; the test saw: {seen})"
+        item.stash[_MISMATCH_SHOWN] = True
     return rep
 
 
@@ -360,6 +492,8 @@ def xbee(
             wanted["$0"] = variant.profile
         port.configurator.apply(wanted, xbee_mode)
     except (DeviceError, ConfigureError) as exc:
+        if port.replay is not None and port.replay.failure:  # this test's mismatch only
+            raise DeviceError(f"configuring for {xbee_mode}: {exc}") from None
         raise ModuleBroken(f"configuring {port.spec} for {xbee_mode}: {exc}") from None
     yield XBee(port, xbee_mode, variant, Http(port.module), xbee_record_codes)
     if _failed(request.node) and port.snapshot is not None:

@@ -91,7 +91,9 @@ def test_a_deck_file_serves_only_its_own_test(tmp_path: Path) -> None:
 def test_an_empty_or_broken_deck_says_where(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no cassettes"):
         Deck(tmp_path).first_info()
-    bad = tmp_path / "x.jsonl"
+    bad = tmp_path / "a.jsonl"
     bad.write_text('{"ev":"header","format":"xbee-hil-capture/1"}\n{"ev":"tx"')
     with pytest.raises(CaptureError, match=rf"{bad}:2: truncated"):
         Deck(tmp_path).first_info()
+    good = _cassette(tmp_path, "suites/test_http.py::test_http_get[api]")
+    assert Deck(tmp_path).first_info().path == good  # a bad cassette is its own test's problem
