@@ -1,179 +1,111 @@
-"""Replay against simulation: the suites' exchanges recorded on the simulator, then replayed.
+"""Record on the simulator, replay anywhere: how much faster is `pytest suites/` replayed?
 
-Each scenario is what a suite test does to the module (the forum's leaf-as-CA GET with
-CI 0x26, HTTP GET in transparent and API mode, HTTPS with the root as CA over 0x23), run by
-the device layer against the suites' simulator rig (`harness.simrig.start_rig`, its default
-fast time scale) with one cassette per scenario, as `--record DIR` would. Then the same
-code runs against one `ReplayServer` on a pty, loading each cassette in turn as the plugin
-does for `--device replay:DIR`. Goal: replay at least 5x faster than the simulator.
+Three real pytest runs of the suites, each in its own process, timed from outside:
 
-The plugin does not start the replay device yet (`harness/fixtures.py` raises for
-`replay:`), so the suites themselves cannot be replayed through pytest; this drives the same
-device-layer calls the suites' fixtures make.
+1. `pytest suites/ --record DIR --sim-timing realistic`: the simulator at a module's timing
+   (real-time clock, UART paced at BD, cellular round trip, TLS handshake), which is what a
+   recording on a bench costs;
+2. the same with `--sim-timing fast` (the suites' default), for comparison;
+3. `pytest suites/ --device replay:DIR` against the realistic recording.
 
-    python benchmarks/replay_speed.py [--repeat 3] [--keep DIR]
+Every run must pass (a failed or errored test is a broken benchmark, exit 2). The figure
+is the wall time of recording (realistic) over replay; goal: replay at least 5x faster.
+Not part of the test run.
+
+    python benchmarks/replay_speed.py [--device sim:ltem-11415] [--keep DIR] [-k EXPR]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import re
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from harness import variants
-from harness.capture import CaptureWriter
-from harness.cassette import Recording, cassette_path, stamp
-from harness.device.configure import Configurator, Module
-from harness.device.files import Files
-from harness.device.http import Http
-from harness.device.transport import open_device
-from harness.sim.replay import ReplayServer
-from harness.simrig import start_rig
 
 GOAL = 5.0
-PERSONALITY = "cat1-3100C"
-Scenario = Callable[[Module, dict[str, Any]], Any]
+ROOT = Path(__file__).resolve().parents[1]
+# Inner runs: no Allure, no cache, no hypothesis plugin (nothing of theirs is measured).
+QUIET = ("-q", "-p", "no:cacheprovider", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
+_COUNTS = re.compile(r"(\d+) (passed|failed|skipped|error|errors)")
 
 
-def _https(variant_name: str, mode: str, forum: bool = False) -> Scenario:
-    def run(module: Module, rig: dict[str, Any]) -> Any:
-        variant = variants.get(variant_name)
-        conf = Configurator(module)
-        for upload in variant.uploads:
-            Files(module).put(rig["files"][upload.pki], upload.name, secure=upload.secure)
-        wanted: dict[str, Any] = {"$0": variant.profile}
-        if forum:  # F-HTTPS first post: IP=4, TL=3, DL=google.com, DE=1BB
-            wanted.update({"IP": 4, "TL": 3, "DL": "google.com", "DE": 0x1BB})
-        conf.apply(wanted, mode)
-        result = Http(module, timeout=5).get(rig["urls"]["https"], first_byte_timeout=2)
-        return result.status, [str(c) for c in result.codes]
+@dataclass
+class Run:
+    what: str
+    seconds: float
+    counts: dict[str, int]
+    returncode: int
+    tail: str
 
-    return run
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.counts.get("failed") and not (
+            self.counts.get("error") or self.counts.get("errors"))  # fmt: skip
 
-
-def _http(mode: str) -> Scenario:
-    def run(module: Module, rig: dict[str, Any]) -> Any:
-        conf = Configurator(module)
-        conf.apply({"IP": 1, "DL": "google.com", "DE": 80}, mode)
-        result = Http(module, timeout=5).get(rig["urls"]["http"])
-        return result.status, len(result.body)
-
-    return run
+    def line(self) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in self.counts.items()) or "no summary"
+        return f"{self.what:<34} {self.seconds:8.2f} s   ({counts})"
 
 
-SCENARIOS: dict[str, Scenario] = {
-    "suites/test_forum_thread.py::test_first_post_leaf_as_ca_is_refused": _https(
-        "leaf-as-ca", "transparent", forum=True
-    ),
-    "suites/test_http.py::test_http_get[transparent]": _http("transparent"),
-    "suites/test_http.py::test_http_get[api]": _http("api"),
-    "suites/test_https.py::test_https_get[api-root-ca]": _https("root-ca", "api"),
-    "suites/test_https.py::test_https_get[transparent-no-ca]": _https("no-ca", "transparent"),
-}
-
-
-def record(
-    directory: Path, *, realistic: bool = False
-) -> tuple[float, dict[str, Any], dict[str, Any]]:
-    """Run every scenario on the simulator, one cassette each: wall seconds, results, and
-    what the replay needs: the certificates uploaded (a bench's profile would name them) and
-    the module's CT as the harness knew it."""
+def pytest_run(what: str, args: list[str], reports: Path) -> Run:
+    cmd = [sys.executable, "-m", "pytest", "suites/", *QUIET, "--reports-dir", str(reports),
+           *args]  # fmt: skip
     started = time.perf_counter()
-    results: dict[str, Any] = {}
-    timing: dict[str, Any] = {}
-    if realistic:  # a module's own clock: GT 1 s, registration, UART at BD, cellular RTT
-        timing = {"time_scale": 1.0, "uart_pacing": True, "latency": 0.2,
-                  "tls_handshake_time": 0.5}  # fmt: skip
-    with tempfile.TemporaryDirectory() as work, start_rig(PERSONALITY, work, **timing) as rig:
-        tap = open_device(rig.path)
-        module = Module(tap, guard_time=rig.guard_time, **rig.command_timing)
-        env = {
-            "urls": rig.urls,
-            "files": {n: rig.pki.read(n) for n in ("root_ca", "server_cert")},
-        }
-        try:
-            for nodeid, scenario in SCENARIOS.items():
-                writer = CaptureWriter(cassette_path(directory, nodeid), test=nodeid,
-                                       device=rig.path, personality=PERSONALITY)  # fmt: skip
-                stamp(writer, Recording("simulator", personality=PERSONALITY))
-                tap.capture = writer
-                try:
-                    Configurator(module).wait_registered(timeout=30, poll=0.05)
-                    results[nodeid] = scenario(module, env)
-                finally:
-                    tap.capture = None
-                    writer.close()
-        finally:
-            module.close()
-            tap.close()
-        env["command_timeout"] = rig.command_timing["command_timeout"]
-    return time.perf_counter() - started, results, env
-
-
-def replay(
-    directory: Path, recorded: dict[str, Any], *, fold: bool = True
-) -> tuple[float, dict[str, Any]]:
-    """Run every scenario against its cassette on one replay pty; (wall seconds, results).
-
-    The guard time can be tiny (a cassette does not check silence), but CT must be what the
-    harness knew when recording: it decides when the harness thinks command mode ended.
-    `fold`: runs of identical polls (AI while registering, CI while connecting) play once,
-    so the harness's poll sleeps do not set the pace."""
-    started = time.perf_counter()
-    results: dict[str, Any] = {}
-    with ReplayServer(fold_polls=fold) as server:
-        tap = open_device(server.start_pty())
-        module = Module(tap, guard_time=0.01, max_guard_time=0.02,
-                        command_timeout=recorded["command_timeout"])  # fmt: skip
-        env = {"urls": {"http": "http://google.com/", "https": "https://google.com/"},
-               "files": recorded["files"]}  # fmt: skip
-        try:
-            for nodeid, scenario in SCENARIOS.items():
-                server.load(cassette_path(directory, nodeid))
-                Configurator(module).wait_registered(timeout=30, poll=0.05)
-                results[nodeid] = scenario(module, env)
-                server.finish().check()
-        finally:
-            module.close()
-            tap.close()
-    return time.perf_counter() - started, results
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    last = (proc.stdout.strip().splitlines() or [""])[-1]
+    counts = {kind: int(n) for n, kind in _COUNTS.findall(last)}
+    return Run(what, seconds, counts, proc.returncode, proc.stdout[-3000:] + proc.stderr[-2000:])
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeat", type=int, default=3, help="rounds (median reported)")
-    p.add_argument("--keep", metavar="DIR", help="keep the cassettes in DIR")
-    p.add_argument("--strict", action="store_true",
-                   help="replay every recorded poll (no folding of identical exchanges)")
-    p.add_argument("--realistic", action="store_true",
-                   help="record at a module's timing (time scale 1, UART pacing, 200 ms RTT) "
-                   "instead of the suites' fast default")
+    p.add_argument("--device", default="sim", help="the simulator to record (sim, sim:NAME)")
+    p.add_argument("--keep", metavar="DIR", help="record into DIR and keep it")
+    p.add_argument("-k", dest="keyword", help="only the suites' tests matching this expression")
+    p.add_argument("--no-fast", action="store_true", help="skip the fast recording")
     args = p.parse_args()
-    rec_times, rep_times = [], []
-    for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory() as tmp:
-            directory = Path(args.keep or tmp)
-            directory.mkdir(parents=True, exist_ok=True)
-            t_rec, recorded, env = record(directory, realistic=args.realistic)
-            t_rep, replayed = replay(directory, env, fold=not args.strict)
-            if replayed != recorded:
-                print(f"replayed results differ:\n  recorded {recorded}\n  replayed {replayed}")
-                return 1
-            rec_times.append(t_rec)
-            rep_times.append(t_rep)
-    rec, rep = statistics.median(rec_times), statistics.median(rep_times)
-    ratio = rec / rep if rep else float("inf")
-    print(f"scenarios: {len(SCENARIOS)} ({', '.join(n.split('::')[1] for n in SCENARIOS)})")
-    mode = "realistic timing" if args.realistic else "fast (suites' default)"
-    print(f"simulator (record): {rec:7.3f} s   median of {args.repeat}, {mode}")
-    how = "every poll" if args.strict else "identical polls folded"
-    print(f"replay            : {rep:7.3f} s   median of {args.repeat}, {how}")
-    print(f"ratio             : {ratio:7.1f}x  (goal >= {GOAL:g}x) "
-          f"{'OK' if ratio >= GOAL else 'BELOW GOAL'}")  # fmt: skip
+    extra = ["-k", args.keyword] if args.keyword else []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        deck = Path(args.keep).resolve() if args.keep else work / "cassettes"
+        runs = [
+            pytest_run(
+                "record, realistic timing",
+                ["--device", args.device, "--record", str(deck), "--sim-timing", "realistic",
+                 *extra], work / "r1",
+            )
+        ]  # fmt: skip
+        if not args.no_fast:
+            runs.append(
+                pytest_run(
+                    "record, fast timing",
+                    ["--device", args.device, "--record", str(work / "fast"), *extra],
+                    work / "r2",
+                )
+            )
+        runs.append(pytest_run("replay of the realistic recording",
+                               ["--device", f"replay:{deck}", *extra], work / "r3"))  # fmt: skip
+        size = sum(f.stat().st_size for f in deck.rglob("*") if f.is_file())
+        count = len(list(deck.glob("*.jsonl")))
+    for run in runs:
+        print(run.line())
+    broken = [r for r in runs if not r.ok]
+    for run in broken:
+        print(f"\n{run.what} did not pass (exit {run.returncode}):\n{run.tail}")
+    if broken:
+        return 2
+    record, replay = runs[0].seconds, runs[-1].seconds
+    ratio = record / replay if replay else float("inf")
+    print(f"cassettes: {count} files, {size / 1024:.0f} KiB with their PKI")
+    verdict = "OK" if ratio >= GOAL else "BELOW GOAL"
+    print(f"replay is {ratio:.1f}x faster than a realistic recording (goal >= {GOAL:g}x) {verdict}")
+    if not args.no_fast:
+        print(f"(and {runs[1].seconds / replay:.1f}x faster than a fast recording)")
     return 0 if ratio >= GOAL else 1
 
 

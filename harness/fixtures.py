@@ -62,6 +62,7 @@ _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 REPLAY_GUARD_TIME = 0.01
 REPLAY_FIRST_BYTE = 0.5
 REPLAY_FOLD_POLLS = True  # runs of identical polls (AI, CI) play once (harness.sim.replay)
+REPLAY_ESCAPES = True  # `+++` re-entries decided by the harness's CT clock (A-REPLAY-ESCAPES)
 _MISMATCH_SHOWN = pytest.StashKey[bool]()
 STATS_FILE = "stats.jsonl"  # in --reports-dir: one JSON object per test
 # Keys of the simulator's account copied into a test's stats line (all real seconds or counts).
@@ -243,7 +244,7 @@ def _open_replay(spec: DeviceSpec, profile: Profile, session: HilSession) -> Por
     """A replay device on a pty in place of the module (docs/design.md "Record and replay").
     No cassette holds the session's own traffic (registration, VR/HV, snapshot, restore),
     so none is sent: firmware, personality, targets, PKI and CT come from the recording."""
-    from harness.sim.replay import ReplayServer
+    from harness.sim.replay import Matchers, ReplayServer
 
     deck = cassette.Deck(spec.target or "")
     try:
@@ -251,7 +252,7 @@ def _open_replay(spec: DeviceSpec, profile: Profile, session: HilSession) -> Por
     except (OSError, capture.CaptureError) as exc:
         raise ModuleBroken(f"{spec}: {exc}") from None
     rec = info.recording or cassette.Recording("hardware")
-    server = ReplayServer(fold_polls=REPLAY_FOLD_POLLS)
+    server = ReplayServer(fold_polls=REPLAY_FOLD_POLLS, matchers=Matchers(escapes=REPLAY_ESCAPES))
     try:
         tap = open_device(server.start_pty(), session.baud)
     except (OSError, DeviceError) as exc:
@@ -413,7 +414,11 @@ def _load_cassette(port: Port, nodeid: str) -> None:
         rec = cassette.read_info(path).recording
         port.replay.load(path)
     except (capture.CaptureError, ReplayError) as exc:
-        pytest.fail(f"cannot replay: {exc}", pytrace=False)
+        bad = str(exc)
+    else:
+        bad = None
+    if bad is not None:
+        pytest.fail(f"cannot replay: {bad}", pytrace=False)
     if rec is not None:
         port.personality = rec.personality
         port.files = cassette.load_pki(path.parent, rec.pki)
