@@ -61,7 +61,11 @@ def test_xput_key_is_only_size_and_hash_in_the_capture(tmp_path, key_pem, explic
     cap = CaptureWriter(tmp_path / "xput.jsonl", test="xput", device=spec)
     name = "/flash/cert/client.key"
     try:
-        with open_device(spec, capture=cap) as tap, CommandMode(tap, guard_time=0.1) as cm:
+        # CT 10 s (D-ENTER) is 1 s real at this scale: the host re-enters after a slow spell
+        with (
+            open_device(spec, capture=cap) as tap,
+            CommandMode(tap, guard_time=0.1, command_timeout=1.0) as cm,
+        ):
             if explicit:
                 with tap.redact_upload(f"XPUT {name}", key_pem):
                     _xput(tap, cm, name, key_pem)

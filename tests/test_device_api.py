@@ -167,7 +167,7 @@ def test_elapsed_is_bounded_when_the_module_is_silent(tmp_path):
             t0 = time.monotonic()
             with pytest.raises(DeviceTimeout, match=r"no response to 0x08 AT Command frame ID 1"):
                 client.at("VR")
-            assert time.monotonic() - t0 < 2.0
+            assert time.monotonic() - t0 < 10.0  # bounded (not the 120 s test timeout); loose
     finally:
         os.close(master)
         os.close(slave)
