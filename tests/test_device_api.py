@@ -116,7 +116,7 @@ def test_api_mode_reached_from_transparent_via_command_mode(kind, tmp_path):
     spec = serve(kind, server)
     try:
         with open_device(spec) as tap:
-            with CommandMode(tap, guard_time=0.1) as cm:
+            with CommandMode(tap, guard_time=0.1, command_timeout=1.0) as cm:  # CT at 0.1
                 cm.set("AP", 1)
             with ApiClient(tap) as client:
                 assert client.get("AP") == 1

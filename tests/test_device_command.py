@@ -18,6 +18,7 @@ from harness.sim.serve import SimServer
 
 SCALE = 0.1  # simulated time runs 10x faster: GT 1 s → 0.1 s real
 GT = 1.0 * SCALE
+CT = 10.0 * SCALE  # the module leaves command mode after CT of silence (D-ENTER): 1 s real
 
 
 def serve(kind: str, server: SimServer) -> str:
@@ -42,7 +43,7 @@ def module(request, tmp_path):
 
 def test_query_set_batch_and_leave(module):
     tap, cap = module
-    with CommandMode(tap, guard_time=GT) as cm:
+    with CommandMode(tap, guard_time=GT, command_timeout=CT) as cm:
         assert cm.query("VR") == "3100C"
         assert cm.get("GT") == 0x3E8  # parsed by the AT catalogue
         assert cm.run(("DL", "1.2.3.4"), ("DE", 0x1BB), "AC") == ["OK", "OK", "OK"]
@@ -62,7 +63,7 @@ def test_query_set_batch_and_leave(module):
 
 def test_identity_reply_is_redacted_but_returned(module):
     tap, cap = module
-    with CommandMode(tap, guard_time=GT) as cm:
+    with CommandMode(tap, guard_time=GT, command_timeout=CT) as cm:
         imei = cm.query("IM")
     assert imei.isdigit() and len(imei) == 15
     cap.close()
@@ -72,7 +73,7 @@ def test_identity_reply_is_redacted_but_returned(module):
 
 def test_error_names_the_command(module):
     tap, _cap = module
-    with CommandMode(tap, guard_time=GT) as cm:
+    with CommandMode(tap, guard_time=GT, command_timeout=CT) as cm:
         with pytest.raises(CommandError, match=r"^ATZZ: module answered 'ERROR'"):
             cm.query("ZZ")
         # a failed command leaves command mode usable
@@ -107,7 +108,7 @@ def test_command_mode_timeout_is_recovered(tmp_path):
     spec = server.start_pty()
     try:
         with open_device(spec) as tap:
-            with CommandMode(tap, guard_time=GT, command_timeout=1.0) as cm:
+            with CommandMode(tap, guard_time=GT, command_timeout=CT) as cm:
                 assert cm.query("VR") == "3100C"
                 time.sleep(1.1)
                 assert cm.query("VR") == "3100C"  # re-entered with +++ first
