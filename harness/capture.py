@@ -244,6 +244,25 @@ def _is_command_line(data: bytes) -> bool:
     )
 
 
+# Frames whose fields redaction reads (D-08, D-09, D-88). A held tail that starts another
+# frame type, or bytes that only look like a frame (a 0x7E inside a YMODEM block), is
+# written at once: held, it would swallow later lines into one late event that replay
+# cannot put back in order.
+_REDACTED_FRAME_TYPES = frozenset((0x08, 0x09, 0x88))
+
+
+def _may_be_redacted_frame(tail: bytes) -> bool:
+    """False only for a tail that starts with 0x7E and, read as AP=1 or as AP=2, already
+    shows a frame type redaction ignores; text tails and short tails stay held."""
+    if tail[:1] != bytes((_frames.START,)):
+        return True
+    plain = tail[3:4]
+    escaped = _frames.unescape(tail[1:8])[2:3]
+    if not plain or not escaped or escaped[0] == _frames.ESCAPE:  # not known yet
+        return True
+    return plain[0] in _REDACTED_FRAME_TYPES or escaped[0] in _REDACTED_FRAME_TYPES
+
+
 class Redactor:
     """Sans-IO filter between the wire and the capture: bytes in, `WireRecord`s out.
 
@@ -324,6 +343,9 @@ class Redactor:
 
     def _process(self, direction: str, buf: bytes, *, final: bool) -> list[WireRecord]:
         units, held = split_units(buf, final=final, hold_text=self._hold_text(direction))
+        if held and not _may_be_redacted_frame(held):  # e.g. a 0x7E in a YMODEM block
+            more, held = split_units(held, final=True, hold_text=lambda _t: False)
+            units += more
         t = self._held_t[direction]
         self._held[direction] = held
         out: list[WireRecord] = []
