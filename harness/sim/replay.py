@@ -8,7 +8,9 @@ capture keeps as size + SHA-256 only. What the harness writes must match the nex
 in order; the module's bytes that followed it in the recording are then sent back, with
 their recorded gaps scaled by `speed` (0 = as fast as order allows, 1 = real time).
 Unsolicited output (0x8A, 0xB0, 0xCD, 0xCF …) therefore comes at its place in the sequence:
-after the host bytes that preceded it in the recording.
+after the host bytes that preceded it in the recording. A YMODEM upload the capture kept as a
+hash (`ATFS XPUT` of a key) is received live by the module's side of the protocol and judged
+by the file's size and SHA-256 (`live_uploads`).
 
 `Matchers` decides what may differ: frame IDs (a recorded ID maps to the live ID on first
 sight and must stay consistent; responses are renumbered to match), dates in payloads
