@@ -136,21 +136,25 @@ def test_a_different_key_fails_naming_the_upload(
     assert body[:24] not in verdict.report and "PRIVATE KEY" not in verdict.report
 
 
-def _xput_by_hand(data: bytes) -> Callable[[Tap], bool]:
-    """An XPUT the capture spots by itself (no redact_upload, so no file hash): only the
-    wire bytes' hash is known, and the replay compares those."""
+def _by_hand(data: bytes, verb: str = "XPUT", corrupt: bool = False) -> Callable[[Tap], bool]:
+    """An upload driven by hand: `ATFS XPUT` without redact_upload (the capture spots it by
+    itself, so only the wire bytes' hash is known), or a plain `ATFS PUT` whose first data
+    block is damaged once on the way (`corrupt`: the module NAKs it, the sender repeats it)."""
 
     def run(tap: Tap) -> bool:
         with CommandMode(tap, guard_time=0.05) as cm:
-            cm.send_line(f"ATFS XPUT {NAME}")
+            cm.send_line(f"ATFS {verb} {NAME}")
             crc = bytes((ymodem.CRC_MODE,))
-            tap.read_until(crc, 5.0, what="YMODEM 'C' after ATFS XPUT")
+            tap.read_until(crc, 5.0, what=f"YMODEM 'C' after ATFS {verb}")
             sender = ymodem.YmodemSender(NAME, data)
             now = time.monotonic()
             sender.start(now)
             out = sender.feed(crc, now)
+            damage = corrupt
             deadline = now + 20
             while not sender.done and time.monotonic() < deadline:
+                if out and damage and out[0] in (ymodem.SOH, ymodem.STX) and out[1] == 1:
+                    out, damage = out[:10] + bytes((out[10] ^ 0xFF,)) + out[11:], False
                 if out:
                     tap.write(out)
                 got = tap.read_available(0.05)
@@ -166,10 +170,37 @@ def test_an_upload_known_only_by_its_wire_hash_replays_by_it(
     tmp_path: Path, keys: tuple[bytes, bytes]
 ) -> None:
     path = tmp_path / "auto.jsonl"
-    assert _record(path, _xput_by_hand(keys[0]))
+    assert _record(path, _by_hand(keys[0]))
     up = [e for e in read_capture(path).events if e.get("redacted") == ["upload"]]
     assert len(up) == 1 and up[0]["sha256"] == up[0]["wire_sha256"]
-    got, verdict = _replay(path, _xput_by_hand(keys[0]))
+    got, verdict = _replay(path, _by_hand(keys[0]))
     assert verdict.ok and got is True, verdict.report
-    _got, verdict = _replay(path, _xput_by_hand(keys[1]))
+    _got, verdict = _replay(path, _by_hand(keys[1]))
     assert verdict.outcome == "mismatch" and "recorded wire sha256" in verdict.report
+
+
+CERT = b"-----BEGIN CERTIFICATE-----\n" + b"QUJD" * 300 + b"\n-----END CERTIFICATE-----\n"
+
+
+def test_a_clean_put_stays_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "put.jsonl"
+    assert _record(path, _by_hand(CERT, "PUT"))
+    steps = live_uploads(build_script(read_capture(path)))
+    assert not any(s.kind == "upload" for s in steps)  # strict: the blocks themselves
+    got, verdict = _replay(path, _by_hand(CERT, "PUT"))
+    assert verdict.ok and got is True, verdict.report
+
+
+def test_a_put_recorded_with_a_retransmission_replays_by_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "nak.jsonl"
+    assert _record(path, _by_hand(CERT, "PUT", corrupt=True))
+    nak = bytes((ymodem.NAK,))
+    rx = [bytes.fromhex(e["hex"]) for e in read_capture(path).events if e["ev"] == "rx"]
+    assert any(nak in chunk for chunk in rx)  # the module NAKed the damaged block
+    steps = live_uploads(build_script(read_capture(path)))
+    upload = next(s for s in steps if s.kind == "upload")
+    assert upload.what == f"PUT {NAME}" and upload.file_size == len(CERT)
+    got, verdict = _replay(path, _by_hand(CERT, "PUT"))  # this time nothing is damaged
+    assert verdict.ok and got is True, verdict.report
+    _got, verdict = _replay(path, _by_hand(CERT.replace(b"QUJD", b"QUJE", 1), "PUT"))
+    assert verdict.outcome == "mismatch" and f"upload PUT {NAME}: received" in verdict.report

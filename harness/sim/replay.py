@@ -332,7 +332,7 @@ def _split_ymodem_answer(answer: bytes) -> tuple[bytes, bytes] | None:
 
 
 def live_uploads(steps: list[Step]) -> list[Step]:
-    """The script with each YMODEM upload kept as a hash turned into a live receive.
+    """The script with YMODEM uploads that cannot match byte for byte turned into live ones.
 
     A capture keeps an `ATFS XPUT` upload (a private key) as size + SHA-256 only, so the
     module's recorded YMODEM answers cannot be lined up with the host's blocks. But the
@@ -340,25 +340,24 @@ def live_uploads(steps: list[Step]) -> list[Step]:
     `ymodem.YmodemReceiver` on the host's live bytes and compares the file it received with
     the recorded size and SHA-256 (A-REPLAY-YMODEM). The recorded prompt (`Receiving file
     with YMODEM...`) goes out before the receiver's first "C" and the recorded line after
-    the transfer (`OK`) after its last ACK. A recorded transfer that was cancelled or never
-    finished stays as it was (strict); uploads recorded in the clear (plain PUT of a
-    certificate) stay byte for byte."""
+    the transfer (`OK`) after its last ACK. A plain `ATFS PUT` recorded in the clear stays
+    byte for byte when its blocks are what a sender makes of that file in one go; one with
+    retransmissions (a NAK, a timeout) is received live as well, judged by the file. A
+    recorded transfer that was cancelled or never finished stays as it was (strict)."""
     out = list(steps)
     i = 0
     while i < len(out):
         step = out[i]
-        k = next((j for j in range(i - 1, -1, -1) if out[j].action == "expect"), None)
-        if (
-            step.action != "expect"
-            or step.kind != "secret"
-            or k is None
-            or out[k].kind != "text"
-            or not _FS_UPLOAD_LINE.match(out[k].raw)
-        ):
+        if step.action != "expect" or step.kind != "text" or not _FS_UPLOAD_LINE.match(step.raw):
             i += 1
             continue
-        end = next((j for j in range(i + 1, len(out)) if out[j].action == "expect"), len(out))
-        emits = [s for s in out[k + 1 : end] if s is not step]
+        found = _hashed_upload(out, i) or _clear_upload(out, i)
+        if found is None:
+            i += 1
+            continue
+        last, upload = found  # the upload's last host step, and the step that replaces it
+        end = next((j for j in range(last + 1, len(out)) if out[j].action == "expect"), len(out))
+        emits = [s for s in out[i + 1 : end] if s.action == "emit"]
         parts = None
         if emits and all(s.kind in ("text", "opaque") for s in emits):
             parts = _split_ymodem_answer(b"".join(s.raw for s in emits))
@@ -367,14 +366,65 @@ def live_uploads(steps: list[Step]) -> list[Step]:
             continue
         prompt, trailer = parts
         new = [Step("emit", "text", prompt, emits[0].line, emits[0].t)] if prompt else []
-        new.append(Step("expect", "upload", b"", step.line, step.t, size=step.size,
-                        sha256=step.sha256, what=step.what, file_size=step.file_size,
-                        file_sha256=step.file_sha256))  # fmt: skip
+        new.append(upload)
         if trailer:
             new.append(Step("emit", "text", trailer, emits[-1].line, emits[-1].t))
-        out[k + 1 : end] = new
-        i = k + 1 + len(new)
+        out[i + 1 : end] = new
+        i += 1 + len(new)
     return out
+
+
+def _hashed_upload(steps: list[Step], k: int) -> tuple[int, Step] | None:
+    """The upload after the command line `steps[k]` when the capture kept it as a hash."""
+    i = next((j for j in range(k + 1, len(steps)) if steps[j].action == "expect"), None)
+    if i is None or steps[i].kind != "secret":
+        return None
+    s = steps[i]
+    return i, Step("expect", "upload", b"", s.line, s.t, size=s.size, sha256=s.sha256,
+                   what=s.what, file_size=s.file_size, file_sha256=s.file_sha256)  # fmt: skip
+
+
+def _clear_upload(steps: list[Step], k: int) -> tuple[int, Step] | None:
+    """A PUT recorded in the clear whose blocks a fresh sender would not repeat byte for
+    byte (the recording retransmitted): the upload, judged by its file. None otherwise."""
+    rx = ymodem.YmodemReceiver()
+    rx.start(0.0)
+    wire = bytearray()
+    last = None
+    for j in range(k + 1, len(steps)):
+        s = steps[j]
+        if s.action != "expect":
+            continue
+        if s.kind == "secret":
+            return None
+        wire += s.raw
+        rx.feed(s.raw, 0.0)
+        if rx.done:
+            last = j
+            break
+    if last is None or rx.result is None or rx.error is not None:
+        return None
+    data, name = rx.result.data, rx.result.name
+    if bytes(wire) == _clean_send(name, data):
+        return None  # byte for byte works: keep it strict
+    first = steps[k + 1]
+    what = steps[k].raw.decode("latin-1").strip().removeprefix("AT").removeprefix("FS").strip()
+    digest = hashlib.sha256(data).hexdigest()
+    return last, Step("expect", "upload", b"", first.line, first.t, size=len(wire),
+                      sha256=hashlib.sha256(wire).hexdigest(), what=what,
+                      file_size=len(data), file_sha256=digest)  # fmt: skip
+
+
+def _clean_send(name: str, data: bytes) -> bytes:
+    """What `ymodem.YmodemSender` writes for this file to a receiver that never NAKs."""
+    sender, rx = ymodem.YmodemSender(name, data), ymodem.YmodemReceiver()
+    sent = bytearray()
+    sender.start(0.0)
+    out = sender.feed(rx.start(0.0), 0.0)
+    while out and not sender.done:
+        sent += out
+        out = sender.feed(rx.feed(out, 0.0), 0.0)
+    return bytes(sent + out)
 
 
 # ----- describing units ----------------------------------------------------------------------
