@@ -57,3 +57,13 @@ def test_other_differences_in_command_mode_still_fail(tmp_path: Path) -> None:
     path = craft(tmp_path / "d.jsonl", [(TX, b"+++"), (RX, b"OK\r"), (TX, b"GET / HTTP/1.1\r")])
     _out, report = play(path, [b"GET / HTTP/1.1\r"])
     assert "mismatch" in report
+
+
+def test_a_recorded_escape_that_was_retried_matches_one_escape(tmp_path: Path) -> None:
+    """Recorded on a busy machine: the first `+++` got no OK in time and was sent again."""
+    path = craft(tmp_path / "c.jsonl", [(TX, b"+++"), (TX, b"+++"), (RX, b"OK\r"),
+                                        (TX, b"ATVR\r"), (RX, b"3100C\r")])  # fmt: skip
+    out, report = play(path, [b"+++", b"ATVR\r"])
+    assert report == "ok" and out == b"OK\r3100C\r"
+    _out, strict = play(path, [b"+++", b"ATVR\r"], Matchers())
+    assert "expected -> ++++++" in strict

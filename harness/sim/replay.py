@@ -640,6 +640,13 @@ class Player:
         `+++`, `OK` and then an AT line, a harness sending that AT line at once passes; and
         where it sends `+++` before an AT line the recording sent without one, it gets `OK`."""
         live = bytes(self.live)
+        repeats = len(step.raw) // len(ESCAPE)
+        if step.kind == "text" and repeats > 1 and step.raw == ESCAPE * repeats and live == ESCAPE:
+            # the recording's first `+++` went unanswered in time and was sent again (a busy
+            # machine at a fast time scale): one escape that is answered is the same thing
+            del self.live[: len(ESCAPE)]
+            self._complete(step, now, ESCAPE)
+            return b""
         if step.kind == "text" and step.raw == ESCAPE and not live.startswith(ESCAPE[:1]):
             n = self._answer_steps(ESCAPE_OK)
             after = self.pos + 1 + n
