@@ -148,7 +148,10 @@ class HilSession:
         return all(d.simulated for d in self.devices)
 
     def personality(self, device: DeviceSpec) -> str | None:
-        """The simulator personality a device runs (`sim:NAME`, else the profile's)."""
+        """The simulator personality a device runs (`sim:NAME`, else the profile's), or the
+        one a replay deck was recorded with (so `requires(...)` skips as it did then)."""
+        if device.kind is DeviceKind.REPLAY:
+            return replay_personality(device.target or "")
         if device.kind is not DeviceKind.SIM:
             return None
         return device.target or self.profile.device.personality
@@ -216,3 +219,16 @@ def personality_features(name: str) -> frozenset[str] | None:
         return None
     names = (r.get("name") if isinstance(r, dict) else r for r in rows)
     return frozenset(str(n) for n in names if n)
+
+
+def replay_personality(target: str) -> str | None:
+    """The personality stamped on a replay deck's cassettes; None when unreadable (the
+    replay itself then says what is wrong, test by test)."""
+    from harness.capture import CaptureError
+    from harness.cassette import Deck  # only replay runs need the capture reader
+
+    try:
+        info = Deck(target).first_info()
+    except (CaptureError, OSError):
+        return None
+    return info.recording.personality if info.recording is not None else None
