@@ -77,7 +77,9 @@ def simulator(
             f"{EXAMPLE}:80": f"{target[0]}:{target[1]}",
         },
     )
-    modem = Modem(persona, ap=ap, flash=flash_with_certs(pki))
+    # CT 100 s simulated = 5 s real (the default 10 s would be 0.5 s at this scale): the
+    # terminal acts in real time, and a stall between two commands must not end command mode
+    modem = Modem(persona, ap=ap, flash=flash_with_certs(pki), nvm={"CT": 0x3E8})
     server = serve.SimServer(modem, Network(config), time_scale=SCALE)
     try:
         path = server.start_pty()
