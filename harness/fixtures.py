@@ -244,7 +244,8 @@ def _open_replay(spec: DeviceSpec, profile: Profile, session: HilSession) -> Por
     """A replay device on a pty in place of the module (docs/design.md "Record and replay").
     No cassette holds the session's own traffic (registration, VR/HV, snapshot, restore),
     so none is sent: firmware, personality, targets, PKI and CT come from the recording."""
-    from harness.sim.replay import Matchers, ReplayServer
+    from harness.sim.replay import ReplayServer
+    from harness.sim.replayscript import Matchers
 
     deck = cassette.Deck(spec.target or "")
     try:

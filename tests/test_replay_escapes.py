@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.capture import RX, TX, CaptureWriter, read_capture
-from harness.sim.replay import Matchers, Player, build_script
+from harness.sim.replay import Player
+from harness.sim.replayscript import Matchers, build_script
 
 LENIENT = Matchers(escapes=True)
 

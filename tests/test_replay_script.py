@@ -15,14 +15,8 @@ import pytest
 
 from harness.capture import RX, TX, CaptureError, CaptureWriter, read_capture
 from harness.device.transport import Tap, open_device
-from harness.sim.replay import (
-    Matchers,
-    NoCassette,
-    Player,
-    ReplayServer,
-    build_script,
-    fold_repeats,
-)
+from harness.sim.replay import NoCassette, Player, ReplayServer
+from harness.sim.replayscript import Matchers, build_script, fold_repeats
 from harness.xbee import api, frames
 
 ROOT = Path(__file__).resolve().parents[1]

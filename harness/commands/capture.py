@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.capture import Capture, CaptureError, iter_capture, read_capture, render
-from harness.sim.replay import (
+from harness.sim.replayscript import (
     Canon,
     Exchange,
     Matchers,

@@ -22,10 +22,11 @@ The first mismatch stops the device (no more answers, so the harness times out q
 (frame names, fields, codes' meanings), the cassette line, and the last exchanges before it.
 A cassette not fully used fails too.
 
-Layers: `build_script` and `Player` are sans-IO (bytes and times in, bytes out). `ReplayServer`
-hosts a Player with `harness.sim.serve.SimServer` (same pty / TCP / RFC 2217 machinery as the
-simulator), so the device layer cannot tell it from a module. `exchanges` / `answer_keys`
-serve `xbee-hil capture diff`. CLI: `python -m harness.sim.replay FILE --pty`.
+Layers: the script (`harness.sim.replayscript`: steps, matchers, exchanges for
+`xbee-hil capture diff`) and the `Player` here are sans-IO (bytes and times in, bytes out).
+`ReplayServer` hosts a Player with `harness.sim.serve.SimServer` (same pty / TCP / RFC 2217
+machinery as the simulator), so the device layer cannot tell it from a module.
+CLI: `python -m harness.sim.replay FILE --pty`.
 """
 
 from __future__ import annotations
@@ -33,32 +34,41 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import re
 import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.capture import (
-    RX,
-    TX,
-    WIRE_EVENTS,
-    Capture,
     CaptureError,
-    Redactor,
-    frame_codes,
     read_capture,
-    redact_frame_data,
-    render,
     split_units,
 )
 from harness.sim.effects import Effect, ToHost
+from harness.sim.replayscript import (
+    AT_LINE,
+    ESCAPE,
+    ESCAPE_OK,
+    Matchers,
+    Step,
+    build_script,
+    describe,
+    fold_repeats,
+    frame_field_diff,
+    frame_id_of,
+    live_uploads,
+    normalize_frame,
+    normalize_text,
+    redact_live_frame,
+    redact_live_text,
+    with_frame_id,
+)
 from harness.sim.serve import SimServer
-from harness.xbee import api, at, codes, frames, ymodem
+from harness.xbee import at, frames, ymodem
 
 log = logging.getLogger(__name__)
 
@@ -77,409 +87,6 @@ class NoCassette(ReplayError):
 
 class ReplayMismatch(AssertionError):
     """Raised by `Verdict.check()`: the harness did not do what the cassette recorded."""
-
-
-# ----- matchers: what may differ between the recording and the live run --------------------
-
-# RFC 9110 IMF-fixdate (HTTP Date:, Last-Modified:) and ISO 8601 date-times.
-_DATES = re.compile(
-    rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-    rb" \d{4} \d{2}:\d{2}:\d{2} GMT"
-    rb"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
-)
-_HOST_HEADER = re.compile(rb"(?im)^(Host:[ \t]*)[^\r\n]*")
-# DL / DE in a command-mode line (D-CMD: `ATDL…,DE…`); their values name the server.
-_AT_ADDRESS = re.compile(rb"(?i)((?:^\s*AT|,)\s*(?:DL|DE))[^,\r]*")
-_ADDRESS_COMMANDS = ("DL", "DE")
-
-
-@dataclass(frozen=True)
-class Matchers:
-    """Which volatile fields a replay (and `capture diff`) ignores."""
-
-    frame_ids: bool = True  # renumbered consistently (D-08: any non-zero ID; 0 = no response)
-    dates: bool = True  # HTTP dates and ISO 8601 timestamps in payloads and lines
-    redacted: bool = True  # live secrets are redacted by the capture's rules before comparing
-    addresses: bool = False  # 0x20/0x23/0x42 destination, DL/DE values, Host: header
-    # `+++` re-entries into command mode that the harness's own CT clock decided otherwise
-    # (A-REPLAY-ESCAPES): an extra one is answered OK, a recorded one it skipped is passed.
-    escapes: bool = False
-
-
-ESCAPE = b"+++"  # D-ENTER: three CC characters (CC default "+")
-ESCAPE_OK = b"OK\r"  # D-ENTER: the module's answer
-_AT_LINE = re.compile(rb"^\s*AT", re.IGNORECASE)
-
-def _frame_id_of(data: bytes) -> int | None:
-    """The frame ID, if this frame type has one: byte 1 of every such layout (api `_LAYOUT`)."""
-    frame = api.parse(data)
-    if isinstance(frame, api.Frame) and hasattr(frame, "frame_id"):
-        return data[1]
-    return None
-
-
-def _with_frame_id(data: bytes, fid: int) -> bytes:
-    return data[:1] + bytes((fid,)) + data[2:]
-
-
-def redact_live_frame(data: bytes) -> bytes:
-    return redact_frame_data(data)[0]
-
-
-def redact_live_text(raw: bytes) -> bytes:
-    """A host line as the capture would have stored it (CU/CW values hidden, keys hashed)."""
-    red = Redactor()
-    records = red.feed(TX, raw, 0.0) + red.flush()
-    return b"".join(r.data if r.data is not None else b"<redacted>" for r in records)
-
-
-def _mask_addresses_frame(data: bytes) -> bytes:
-    frame = api.parse(data)
-    if isinstance(frame, api.TXRequestIPv4 | api.TXRequestTLSProfile):
-        return data[:2] + bytes(8) + data[10:]  # dest_addr(4) dest_port(2) src_port(2): D-20, D-23
-    if isinstance(frame, api.SocketConnect):
-        return data[:3] + bytes(2) + data[5:6]  # port, type; the address dropped: D-SF p.270
-    if isinstance(frame, api.ATCommand | api.ATCommandQueue) and frame.command.upper() in (
-        _ADDRESS_COMMANDS
-    ):
-        return data[:4]
-    return data
-
-
-def normalize_frame(data: bytes, m: Matchers, fid: int | None = None) -> bytes:
-    """Frame data with the volatile fields `m` ignores masked; the frame ID becomes `fid`."""
-    if m.redacted:
-        data = redact_live_frame(data)
-    if m.addresses:
-        data = _mask_addresses_frame(data)
-        data = _HOST_HEADER.sub(rb"\1<host>", data)
-    if fid is not None and _frame_id_of(data) is not None:
-        data = _with_frame_id(data, fid)
-    if m.dates:
-        data = _DATES.sub(b"<date>", data)
-    return data
-
-
-def normalize_text(raw: bytes, m: Matchers, *, host: bool = True) -> bytes:
-    if m.redacted and host:
-        raw = redact_live_text(raw)
-    if m.addresses:
-        raw = _AT_ADDRESS.sub(rb"\1<addr>", raw)
-        raw = _HOST_HEADER.sub(rb"\1<host>", raw)
-    if m.dates:
-        raw = _DATES.sub(b"<date>", raw)
-    return raw
-
-
-# ----- the script ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One unit of the cassette. `action`: expect (host writes) or emit (module sends).
-
-    `kind`: frame (`data` = frame data, `escaped` = AP=2 form), text (a line, or `partial`
-    bytes the module answered before a CR), opaque (bytes that are neither), secret (an upload
-    or key kept as `size` + `sha256` only).
-    """
-
-    action: str
-    kind: str
-    raw: bytes
-    line: int
-    t: float
-    data: bytes = b""
-    escaped: bool = False
-    partial: bool = False
-    size: int = 0
-    sha256: str = ""
-    what: str = ""
-    # kind "upload": the file a YMODEM upload carried (the capture's `size`/`sha256`, the
-    # content when the harness named it, else the wire bytes, like `size`/`sha256`)
-    file_size: int = 0
-    file_sha256: str = ""
-
-    @property
-    def direction(self) -> str:
-        return TX if self.action == "expect" else RX
-
-
-def _causal_order(wire: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-    """Wire events in the order the replay must keep, which is not always file order.
-
-    The capture holds back an unfinished piece that may be a secret or a frame, writes it when
-    it completes, and stamps it with its first byte's time. The module's bytes may therefore
-    move up to that time: a YMODEM `C` read with the reply line before it is written after
-    the block it asked for, yet the host waited for it. The host's bytes never move before
-    anything written ahead of them: a held tail (a block ending in 0x7E, an upload kept as a
-    hash) was finished only after the module's answers the file shows first
-    (A-REPLAY-ORDER, A-REPLAY-UPLOAD). Ties keep file order."""
-    latest = float("-inf")
-    keyed = []
-    for line, ev in wire:
-        t = float(ev["t"])
-        latest = max(latest, t)
-        keyed.append((latest if ev["ev"] == TX else t, line, ev))
-    return [(line, ev) for _, line, ev in sorted(keyed, key=lambda k: k[0])]
-
-
-def _units_to_steps(action: str, units: Iterable[Any], line: int, t: float) -> list[Step]:
-    out = []
-    for u in units:
-        partial = u.kind == "text" and not u.raw.endswith(b"\r")
-        out.append(Step(action, u.kind, u.raw, line, t, u.data, u.escaped, partial))
-    return out
-
-
-def build_script(capture: Capture, *, by_time: bool = True) -> list[Step]:
-    """The cassette as steps. Events are lines 2… of the file (line 1 is the header).
-
-    `by_time=False` keeps file order and never looks at a timestamp (`capture diff`)."""
-    steps: list[Step] = []
-    wire = [(i + 2, e) for i, e in enumerate(capture.events) if e["ev"] in WIRE_EVENTS]
-    if by_time:
-        wire = _causal_order(wire)
-    held = {TX: b"", RX: b""}
-    held_at = {TX: (0, 0.0), RX: (0, 0.0)}
-    action = {TX: "expect", RX: "emit"}
-
-    def flush(direction: str) -> None:
-        if held[direction]:
-            units, _ = split_units(held[direction], final=True, hold_text=lambda _t: False)
-            steps.extend(_units_to_steps(action[direction], units, *held_at[direction]))
-            held[direction] = b""
-
-    for n, (line, ev) in enumerate(wire):
-        direction, t = ev["ev"], float(ev["t"])
-        following = wire[n + 1][1]["ev"] if n + 1 < len(wire) else None
-        if "hex" not in ev:  # kept as size + hash: an upload (tx) or a key (either way)
-            flush(direction)
-            steps.append(
-                Step(
-                    action[direction], "secret", b"", line, t,
-                    size=int(ev.get("wire_size", ev.get("size", 0)) or 0),
-                    sha256=str(ev.get("wire_sha256", ev.get("sha256", ""))),
-                    what=str(ev.get("what") or ", ".join(ev.get("redacted", [])) or "secret"),
-                    file_size=int(ev.get("size", 0) or 0),
-                    file_sha256=str(ev.get("sha256", "")),
-                )
-            )  # fmt: skip
-            continue
-        if not held[direction]:
-            held_at[direction] = (line, t)
-        # Host text waits for its CR (a line is one unit); module text passes at once. A
-        # frame cut between reads is held until whole (its ID may need renumbering).
-        units, held[direction] = split_units(
-            held[direction] + bytes.fromhex(ev["hex"]),
-            final=False,
-            hold_text=(lambda _t: True) if direction == TX else (lambda _t: False),
-        )
-        steps.extend(_units_to_steps(action[direction], units, line, t))
-        if held[direction]:
-            held_at[direction] = (line, t)
-            if following != direction:  # the other side acted on what came so far
-                flush(direction)
-    flush(TX)
-    flush(RX)
-    return steps
-
-
-def fold_repeats(steps: list[Step], matchers: Matchers | None = None) -> list[Step]:
-    """The script with runs of identical exchanges (a request and its answers, frame IDs and
-    dates aside) cut to one: a harness polling AI until registered then asks once per state,
-    as fast as the answers allow, instead of as often as the recording's clock made it."""
-    canon = Canon(matchers or Matchers())
-    out: list[Step] = []
-    block: list[Step] = []
-    last: tuple[bytes, list[bytes]] | None = None
-
-    def close() -> None:
-        nonlocal last
-        if not block:
-            return
-        key = (canon.request(block[0]), [k for k, _, _ in canon.answers(block[1:])])
-        if block[0].action != "expect" or key != last:
-            out.extend(block)
-        last = key if block[0].action == "expect" else None
-        block.clear()
-
-    for step in steps:
-        if step.action == "expect":
-            close()
-        block.append(step)
-    close()
-    return out
-
-
-# An `ATFS PUT` / `ATFS XPUT` line (D-FSCMD): the module prompts, then receives by YMODEM (§6.3).
-_FS_UPLOAD_LINE = re.compile(rb"^\s*AT\s*FS\s+X?PUT\s+\S", re.IGNORECASE)
-_YMODEM_CONTROL = frozenset((ymodem.CRC_MODE, ymodem.ACK, ymodem.NAK, ymodem.CAN))
-
-
-def _split_ymodem_answer(answer: bytes) -> tuple[bytes, bytes] | None:
-    """(prompt, trailer) of the module's recorded answer to a PUT/XPUT: the lines before
-    the receiver's first control byte, and the text after its last ACK (`OK\r`, A-ATFS-DONE).
-    None when the recorded transfer did not end with an ACK or was cancelled."""
-    start = next(
-        (n for n, b in enumerate(answer) if b in _YMODEM_CONTROL and (n == 0 or answer[n - 1]
-         in b"\r\n")),
-        None,
-    )  # fmt: skip
-    last_ack = answer.rfind(bytes((ymodem.ACK,)))
-    if start is None or last_ack < start or ymodem.CAN in answer[start : last_ack + 1]:
-        return None
-    return answer[:start], answer[last_ack + 1 :]
-
-
-def live_uploads(steps: list[Step]) -> list[Step]:
-    """The script with YMODEM uploads that cannot match byte for byte turned into live ones.
-
-    A capture keeps an `ATFS XPUT` upload (a private key) as size + SHA-256 only, so the
-    module's recorded YMODEM answers cannot be lined up with the host's blocks. But the
-    module's side of YMODEM is protocol, not recording: an `upload` step runs
-    `ymodem.YmodemReceiver` on the host's live bytes and compares the file it received with
-    the recorded size and SHA-256 (A-REPLAY-YMODEM). The recorded prompt (`Receiving file
-    with YMODEM...`) goes out before the receiver's first "C" and the recorded line after
-    the transfer (`OK`) after its last ACK. A plain `ATFS PUT` recorded in the clear stays
-    byte for byte when its blocks are what a sender makes of that file in one go; one with
-    retransmissions (a NAK, a timeout) is received live as well, judged by the file. A
-    recorded transfer that was cancelled or never finished stays as it was (strict)."""
-    out = list(steps)
-    i = 0
-    while i < len(out):
-        step = out[i]
-        if step.action != "expect" or step.kind != "text" or not _FS_UPLOAD_LINE.match(step.raw):
-            i += 1
-            continue
-        found = _hashed_upload(out, i) or _clear_upload(out, i)
-        if found is None:
-            i += 1
-            continue
-        last, upload = found  # the upload's last host step, and the step that replaces it
-        end = next((j for j in range(last + 1, len(out)) if out[j].action == "expect"), len(out))
-        emits = [s for s in out[i + 1 : end] if s.action == "emit"]
-        parts = None
-        if emits and all(s.kind in ("text", "opaque") for s in emits):
-            parts = _split_ymodem_answer(b"".join(s.raw for s in emits))
-        if parts is None:
-            i += 1
-            continue
-        prompt, trailer = parts
-        new = [Step("emit", "text", prompt, emits[0].line, emits[0].t)] if prompt else []
-        new.append(upload)
-        if trailer:
-            new.append(Step("emit", "text", trailer, emits[-1].line, emits[-1].t))
-        out[i + 1 : end] = new
-        i += 1 + len(new)
-    return out
-
-
-def _hashed_upload(steps: list[Step], k: int) -> tuple[int, Step] | None:
-    """The upload after the command line `steps[k]` when the capture kept it as a hash."""
-    i = next((j for j in range(k + 1, len(steps)) if steps[j].action == "expect"), None)
-    if i is None or steps[i].kind != "secret":
-        return None
-    s = steps[i]
-    return i, Step("expect", "upload", b"", s.line, s.t, size=s.size, sha256=s.sha256,
-                   what=s.what, file_size=s.file_size, file_sha256=s.file_sha256)  # fmt: skip
-
-
-def _clear_upload(steps: list[Step], k: int) -> tuple[int, Step] | None:
-    """A PUT recorded in the clear whose blocks a fresh sender would not repeat byte for
-    byte (the recording retransmitted): the upload, judged by its file. None otherwise."""
-    rx = ymodem.YmodemReceiver()
-    rx.start(0.0)
-    wire = bytearray()
-    last = None
-    for j in range(k + 1, len(steps)):
-        s = steps[j]
-        if s.action != "expect":
-            continue
-        if s.kind == "secret":
-            return None
-        wire += s.raw
-        rx.feed(s.raw, 0.0)
-        if rx.done:
-            last = j
-            break
-    if last is None or rx.result is None or rx.error is not None:
-        return None
-    data, name = rx.result.data, rx.result.name
-    if bytes(wire) == _clean_send(name, data):
-        return None  # byte for byte works: keep it strict
-    first = steps[k + 1]
-    what = steps[k].raw.decode("latin-1").strip().removeprefix("AT").removeprefix("FS").strip()
-    digest = hashlib.sha256(data).hexdigest()
-    return last, Step("expect", "upload", b"", first.line, first.t, size=len(wire),
-                      sha256=hashlib.sha256(wire).hexdigest(), what=what,
-                      file_size=len(data), file_sha256=digest)  # fmt: skip
-
-
-def _clean_send(name: str, data: bytes) -> bytes:
-    """What `ymodem.YmodemSender` writes for this file to a receiver that never NAKs."""
-    sender, rx = ymodem.YmodemSender(name, data), ymodem.YmodemReceiver()
-    sent = bytearray()
-    sender.start(0.0)
-    out = sender.feed(rx.start(0.0), 0.0)
-    while out and not sender.done:
-        sent += out
-        out = sender.feed(rx.feed(out, 0.0), 0.0)
-    return bytes(sent + out)
-
-
-# ----- describing units ----------------------------------------------------------------------
-
-
-def describe(step: Step, raw: bytes | None = None) -> str:
-    """One readable line for a unit, as `xbee-hil capture show` prints it (no time column)."""
-    arrow = "->" if step.direction == TX else "<-"
-    if step.kind == "secret" and raw is None:
-        return f"{arrow} <{step.what} redacted: {step.size} bytes, sha256 {step.sha256[:16]}…>"
-    if step.kind == "upload":
-        return (f"{arrow} <{step.what}: YMODEM upload of {step.file_size} bytes, "
-                f"sha256 {step.file_sha256[:16]}…>")  # fmt: skip
-    raw = step.raw if raw is None else raw
-    if not raw:
-        return f"{arrow} (nothing)"
-    lines = [ln[11:] for ln in render([{"ev": step.direction, "t": 0.0, "hex": raw.hex()}])]
-    return " | ".join(lines) if lines else f"{arrow} {raw!r}"
-
-
-def _show(value: Any, hexvalue: bool = False) -> str:
-    if hexvalue and isinstance(value, str):
-        return f"0x{value.upper()}" if value else "''"
-    if isinstance(value, str) and value and all(c in "0123456789abcdef" for c in value):
-        try:
-            raw = bytes.fromhex(value)
-        except ValueError:
-            return repr(value)
-        if all(0x20 <= b < 0x7F or b in (0x0D, 0x0A) for b in raw):
-            return repr(raw.decode("ascii"))
-        return "0x" + value.upper()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"0x{value:02X}"
-    return repr(value)
-
-
-def frame_field_diff(expected: bytes, actual: bytes) -> list[str]:
-    """`field: expected → actual` for two frames, codes with Digi's meaning (codes.py)."""
-    a, b = api.parse(expected).to_dict(), api.parse(actual).to_dict()
-    if a.get("type") != b.get("type"):
-        was, now = f"0x{expected[0]:02X} {a.get('name')}", f"0x{actual[0]:02X} {b.get('name')}"
-        return [f"frame type: {was} → {now}"]
-    row = at.CATALOGUE.get(str(a.get("command", "")).upper())
-    hexvalue = row is not None and row.kind is at.Kind.HEX  # numbers print as 0x… (D-CMD)
-    out = []
-    for key in dict.fromkeys([*a, *b]):
-        if key in ("type", "name", "status_name") or a.get(key) == b.get(key):
-            continue
-        hx = hexvalue and key in ("parameter", "value")
-        line = f"{key}: {_show(a.get(key), hx)} → {_show(b.get(key), hx)}"
-        if key == "status":
-            ca, cb = frame_codes(expected), frame_codes(actual)
-            line += "".join(f" ({t}: {ca.get(t)} → {cb.get(t)})" for t in ca)
-        out.append(line)
-    return out
 
 
 # ----- the player (sans-IO) ------------------------------------------------------------------
@@ -651,12 +258,12 @@ class Player:
             n = self._answer_steps(ESCAPE_OK)
             after = self.pos + 1 + n
             nxt = self.steps[after] if n and after < len(self.steps) else None
-            if nxt is None or nxt.kind != "text" or not _AT_LINE.match(nxt.raw):
+            if nxt is None or nxt.kind != "text" or not AT_LINE.match(nxt.raw):
                 return None
             for skipped in self.steps[self.pos : after]:
                 self._complete(skipped, now, b"" if skipped is step else None)
             return b""
-        if live == ESCAPE and step.kind == "text" and _AT_LINE.match(step.raw):
+        if live == ESCAPE and step.kind == "text" and AT_LINE.match(step.raw):
             self.live.clear()
             self._history.append((Step("expect", "text", ESCAPE, step.line, step.t), ESCAPE))
             return ESCAPE_OK
@@ -726,10 +333,10 @@ class Player:
     def _emit(self, step: Step) -> bytes:
         if step.kind != "frame" or not self.matchers.frame_ids:
             return step.raw
-        fid = _frame_id_of(step.data)
+        fid = frame_id_of(step.data)
         if fid is None or fid not in self.fid_map or self.fid_map[fid] == fid:
             return step.raw
-        return frames.encode(_with_frame_id(step.data, self.fid_map[fid]), escaped=step.escaped)
+        return frames.encode(with_frame_id(step.data, self.fid_map[fid]), escaped=step.escaped)
 
     # --- matching one expected unit ---
     def _take(self, step: Step) -> _Live | object:
@@ -785,7 +392,7 @@ class Player:
         m = self.matchers
         data = got.data
         got.raw = frames.encode(redact_live_frame(data), escaped=step.escaped)  # no live secret
-        exp_fid, live_fid = _frame_id_of(step.data), _frame_id_of(data)
+        exp_fid, live_fid = frame_id_of(step.data), frame_id_of(data)
         pin: int | None = None
         if m.frame_ids and exp_fid is not None and live_fid is not None:
             if (exp_fid == 0) != (live_fid == 0):
@@ -1086,118 +693,6 @@ class ReplayServer:
         self.stop()
 
 
-# ----- exchanges, for `xbee-hil capture diff` ------------------------------------------------
-
-
-@dataclass
-class Exchange:
-    """A host request and the module's answers to it (`request` None: output before any)."""
-
-    request: Step | None
-    answers: list[Step] = field(default_factory=list)
-
-
-def exchanges(steps: list[Step]) -> list[Exchange]:
-    """Steps grouped by request. A response carrying a frame ID joins the request that sent
-    that ID, wherever it landed in time; everything else joins the request before it."""
-    out: list[Exchange] = [Exchange(None)]
-    by_fid: dict[int, Exchange] = {}
-    for step in steps:
-        if step.action == "expect":
-            ex = Exchange(step)
-            out.append(ex)
-            fid = _frame_id_of(step.data) if step.kind == "frame" else None
-            if fid:
-                by_fid[fid] = ex
-            continue
-        fid = _frame_id_of(step.data) if step.kind == "frame" else None
-        target = by_fid.get(fid) if fid else None
-        (target or out[-1]).answers.append(step)
-    if not out[0].answers:
-        out.pop(0)
-    return out
-
-
-class Canon:
-    """Comparable keys for the units of a cassette. With `frame_ids`, IDs are masked (0 stays
-    0: "no response", D-08): `exchanges` has already paired each response with its request,
-    so the numbers themselves carry nothing, and repeated polls look alike."""
-
-    def __init__(self, matchers: Matchers) -> None:
-        self.matchers = matchers
-
-    def _fid(self, data: bytes) -> int | None:
-        fid = _frame_id_of(data)
-        if fid is None or not self.matchers.frame_ids:
-            return None
-        return 0 if fid == 0 else 1
-
-    def request(self, step: Step | None) -> bytes:
-        if step is None:
-            return b"(before any request)"
-        if step.kind == "frame":
-            return b"F" + normalize_frame(step.data, self.matchers, self._fid(step.data))
-        if step.kind in ("secret", "upload"):
-            return f"S{step.size}:{step.sha256}".encode()
-        return b"T" + normalize_text(step.raw, self.matchers, host=False)
-
-    def answers(self, steps: list[Step]) -> list[tuple[bytes, bytes, bytes]]:
-        """(key, raw, frame data) per answer unit; text is re-split at CRs so read chunking
-        does not matter."""
-        out: list[tuple[bytes, bytes, bytes]] = []
-        text = bytearray()
-
-        def flush() -> None:
-            if text:
-                for piece in re.split(rb"(?<=\r)", bytes(text)):
-                    if piece:
-                        key = b"T" + normalize_text(piece, self.matchers, host=False)
-                        out.append((key, piece, b""))
-                text.clear()
-
-        for step in steps:
-            if step.kind == "frame":
-                flush()
-                key = b"F" + normalize_frame(step.data, self.matchers, self._fid(step.data))
-                out.append((key, step.raw, step.data))
-            elif step.kind == "secret":
-                flush()
-                out.append((f"S{step.size}:{step.sha256}".encode(), b"", b""))
-            else:
-                text += step.raw
-        flush()
-        return out
-
-
-# AT queries whose answer is a code (text in command mode, value bytes in 0x88).
-CODE_QUERIES = {"CI": "CI", "AI": "AI"}  # D-CI, D-AI (codes.py tables)
-
-
-def code_meaning(command: str | None, answer: bytes, frame: bool) -> str | None:
-    """`CI 0x26 Connection refused` for the answer to an ATCI / ATAI query, else None."""
-    table = CODE_QUERIES.get((command or "").upper())
-    if table is None:
-        return None
-    try:
-        value = answer[0] if frame else int(answer.strip().decode("ascii"), 16)
-    except (IndexError, ValueError, UnicodeDecodeError):
-        return None
-    return f"{command} {codes.describe(table, value)}"
-
-
-def query_command(step: Step | None) -> str | None:
-    """The AT command a request queries (`ATCI\\r`, 0x08 CI with no parameter), else None."""
-    if step is None:
-        return None
-    if step.kind == "frame":
-        frame = api.parse(step.data)
-        if isinstance(frame, api.ATCommand | api.ATCommandQueue) and not frame.parameter:
-            return frame.command.upper()
-        return None
-    m = re.fullmatch(rb"\s*AT([A-Za-z0-9%$#]{2})\s*\r?", step.raw)
-    return m.group(1).decode("latin-1").upper() if m else None
-
-
 # ----- command line ------------------------------------------------------------------------------
 
 
@@ -1264,3 +759,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
