@@ -160,6 +160,9 @@ def _record(path: Path, burn: int) -> None:
         deadline = time.monotonic() + 10
         while not server.call(lambda m: m.registered) and time.monotonic() < deadline:
             time.sleep(0.02)  # registered before recording: one AI poll, whatever the timing
+        # ... and its 0x8A "registered" frame already out, so opening the port flushes it in
+        # both recordings (otherwise it lands in one and not the other, by a few ms)
+        assert server.wait_output_drained(10)
         with CaptureWriter(path, test="t", device=port) as cap:
             tap = open_device(port, capture=cap)
             module = Module(tap)

@@ -353,6 +353,18 @@ class SimServer:
         with self.lock:
             return fn(self.modem)
 
+    def wait_output_drained(self, timeout: float = 5.0) -> bool:
+        """Wait until every byte the module has said so far has left for its ports (in the
+        kernel's buffers), e.g. before a host opens the port and flushes stale input."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if all(not s.out and not s.paced for s in self._sinks):
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
     def stop(self) -> None:
         self._stopping = True
         self._wake()
