@@ -382,6 +382,9 @@ def _clean_send(name: str, data: bytes) -> bytes:
 # ----- describing units ----------------------------------------------------------------------
 
 
+DESCRIBE_MAX = 160  # characters of one unit shown in reports and diffs
+
+
 def describe(step: Step, raw: bytes | None = None) -> str:
     """One readable line for a unit, as `xbee-hil capture show` prints it (no time column)."""
     arrow = "->" if step.direction == TX else "<-"
@@ -394,7 +397,11 @@ def describe(step: Step, raw: bytes | None = None) -> str:
     if not raw:
         return f"{arrow} (nothing)"
     lines = [ln[11:] for ln in render([{"ev": step.direction, "t": 0.0, "hex": raw.hex()}])]
-    return " | ".join(lines) if lines else f"{arrow} {raw!r}"
+    text = " | ".join(lines) if lines else f"{arrow} {raw!r}"
+    if len(text) > DESCRIBE_MAX:  # a YMODEM block or a long payload: its start is enough
+        digest = hashlib.sha256(raw).hexdigest()[:16]
+        text = f"{text[:DESCRIBE_MAX]}… ({len(raw)} bytes, sha256 {digest}…)"
+    return text
 
 
 def _show(value: Any, hexvalue: bool = False) -> str:
