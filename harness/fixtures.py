@@ -56,6 +56,7 @@ TEST_PARAMS = ("IP", "DL", "DE", "$0")
 # TLS variants whose files only the local PKI has (the server's own leaf and intermediate).
 NEEDS_LOCAL_PKI = frozenset({"server_cert", "intermediate_ca"})
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+_ATTACH_CAPTURE = pytest.StashKey[Callable[[], None]]()
 # Replay (`--device replay:DIR|FILE`). A cassette does not check silence, so the guard
 # before `+++` can be short; a recorded answer comes as soon as the host's bytes match, so
 # a first byte that has not come in this long never will (A-REPLAY-HOST-TIMING).
@@ -385,6 +386,19 @@ def xbee_capture(
         port.forget()
         port.module.mode = None  # found afresh: the cassette holds the probe
     port.tap.capture = writer
+    attached: list[bool] = []
+
+    def attach() -> None:
+        """The capture so far, on the test's own Allure result (not its teardown)."""
+        if not attached:
+            attached.append(True)
+            report.attach_capture(
+                path,
+                lambda: "\n".join(capture.render(capture.read_capture(path))),
+                secrets=session.secrets(),
+            )
+
+    request.node.stash[_ATTACH_CAPTURE] = attach
     try:
         yield writer
     finally:
@@ -393,11 +407,7 @@ def xbee_capture(
                 port.module.close()  # leave command mode / the API reader, in this cassette
         port.tap.capture = None
         writer.close()
-        report.attach_capture(
-            path,
-            lambda: "\n".join(capture.render(capture.read_capture(path))),
-            secrets=session.secrets(),
-        )
+        attach()  # when the test body never ran (a setup error); the file has it all anyway
         if port.replay is not None:
             _check_replay(request.node, port)
 
@@ -449,6 +459,18 @@ def _replay_failure(config: pytest.Config) -> str | None:
 def _failed(item: pytest.Item) -> bool:
     reports = item.stash.get(_REPORTS, {})
     return any(r.failed for r in reports.values())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Attach the capture when the test body ends, while Allure still files attachments under
+    the test itself; the teardown's restore traffic stays in the capture file."""
+    try:
+        return (yield)
+    finally:
+        attach = item.stash.get(_ATTACH_CAPTURE, None)
+        if attach is not None:
+            attach()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -350,6 +350,16 @@ def _label(item: pytest.Item, session: HilSession, state: ItemState) -> None:
         personality=session.personality(state.device),
         profile=session.profile.label,
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Firmware labels once the fixtures have opened the module and read VR / HV (at setup
+    the first test of a run does not know them yet)."""
+    session = _session(item.config)
+    state = item.stash.get(ITEM, None)
+    if session is None or state is None or not _uses_harness(item):
+        return
     firmware = session.firmware.get(state.device.label, {})
     report.firmware_labels(firmware.get("VR"), firmware.get("HV"))
 
