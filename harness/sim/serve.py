@@ -427,9 +427,10 @@ class SimServer:
             while self._calls:  # ports first, so they see the power-up output
                 self._calls.popleft()()
             with self.lock:
-                self._unregistered_since = self.sim_now()
-                self._perform(self.modem.power_on(self.sim_now()))
-                self._observe()
+                now = self.sim_now()
+                self._unregistered_since = now
+                self._perform(self.modem.power_on(now))
+                self._observe(now)
             while not self._stopping:
                 deadline = self.modem.next_deadline()
                 timeout = 1.0 if deadline is None else min(1.0, self._real_delay(deadline))
@@ -441,8 +442,9 @@ class SimServer:
                     if self._stopping:
                         return
                 with self.lock:
-                    self._perform(self.modem.tick(self.sim_now()))
-                    self._observe()
+                    now = self.sim_now()
+                    self._perform(self.modem.tick(now))
+                    self._observe(now)
                 self._release()
                 self._save_nvm()
         except Exception as err:  # a bug: keep the reason for the host, stop serving
@@ -458,8 +460,9 @@ class SimServer:
             event = self._events.popleft()
             self._account_event(event)
             with self.lock:
-                self._perform(self.modem.handle(event, self.sim_now()))
-                self._observe()
+                now = self.sim_now()
+                self._perform(self.modem.handle(event, now))
+                self._observe(now)
 
     def _perform(self, effects: list[Effect]) -> None:
         for effect in effects:
@@ -512,9 +515,11 @@ class SimServer:
             since = min(found)
             self.account.add((since, now), network_wait_s=now - since)
 
-    def _observe(self) -> None:
-        """After a Modem call (lock held): account an escape that entered command mode (GT
-        before and after, D-ENTER) and a registration that completed (AI 0x00, §3.3)."""
+    def _observe(self, now_sim: float) -> None:
+        """After a Modem call at simulated time `now_sim` (lock held): account an escape that
+        entered command mode (GT before and after, D-ENTER) and a registration that completed
+        (AI 0x00, §3.3). Registration is timed on the Modem's own clock (the `now` of the
+        calls that lost and regained it), never shorter than the module's timers."""
         modem = self.modem
         entered = modem.in_command_mode
         if entered and not self._was_command_mode:
@@ -524,9 +529,9 @@ class SimServer:
         self._was_command_mode = entered
         registered = modem.registered
         if not registered and self._unregistered_since is None:
-            self._unregistered_since = self.sim_now()
+            self._unregistered_since = now_sim
         elif registered and self._unregistered_since is not None:
-            waited = (self.sim_now() - self._unregistered_since) * self.time_scale
+            waited = (now_sim - self._unregistered_since) * self.time_scale
             self._unregistered_since = None
             now = time.monotonic()
             self.account.add((now - waited, now), registrations=1, registration_s=waited)
@@ -625,8 +630,9 @@ class SimServer:
                 return
         with self.lock:
             self._account_uart("module", len(data))
-            self._perform(self.modem.feed(data, self.sim_now()))
-            self._observe()
+            now = self.sim_now()
+            self._perform(self.modem.feed(data, now))
+            self._observe(now)
 
     def _baud_ok(self, sink: _Sink) -> bool:
         if not ENFORCE_BAUD_OVER_RFC2217 or sink.settings is None:
