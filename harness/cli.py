@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from harness import __version__
+
 # Sub-command modules, in the order `--help` lists them. Add a line to add a command.
 COMMAND_MODULES: tuple[str, ...] = (
     "harness.commands.decode",
@@ -23,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xbee-hil", description="Tools for testing Digi XBee3 Cellular modems."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
