@@ -193,7 +193,7 @@ def read_info(path: str | Path) -> CassetteInfo:
                 header = item
             elif item.get("ev") == STAMP_EVENT:
                 stamped = item
-    except UnicodeDecodeError as exc:  # a binary file: the capture reader reads text
+    except UnicodeDecodeError:  # a binary file: the capture reader reads text
         raise CaptureError(f"{path}: not UTF-8 text (not an xbee-hil capture)") from None
     recording = None
     if stamped is not None:
