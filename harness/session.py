@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from harness import yamlmarks
 from harness.profiles import PERSONALITY_DIR, Profile, known_personalities
 from harness.report import Matrix
 
@@ -244,8 +243,8 @@ def personality_features(name: str) -> frozenset[str] | None:
     """The `features:` names of a simulator personality file, or None when it has none."""
     path = PERSONALITY_DIR / f"{name}.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data, _ = yamlmarks.read(path)  # no aliases, bounded nesting (A-YAML-SAFE)
+    except yamlmarks.YamlInputError:
         return None
     rows = data.get("features") if isinstance(data, dict) else None
     if not isinstance(rows, list):

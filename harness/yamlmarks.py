@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+SYNTAX = "YAML syntax"  # how a scanner/parser error is labelled
 MAX_DEPTH = 64  # mappings/sequences inside each other; the deepest shipped file has 4
 
 
@@ -64,8 +65,9 @@ class SafeLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def error(file: str, text: str, exc: yaml.YAMLError) -> YamlInputError:
-    """A PyYAML error as one line at the file's line and column."""
+def error(file: str, text: str, exc: yaml.YAMLError, syntax: str = SYNTAX) -> YamlInputError:
+    """A PyYAML error as one line at the file's line and column; `syntax` labels a
+    scanner or parser error (each reader keeps the words its users know)."""
     if isinstance(exc, yaml.reader.ReaderError):  # a NUL or other control character
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
@@ -76,43 +78,43 @@ def error(file: str, text: str, exc: yaml.YAMLError) -> YamlInputError:
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         return YamlInputError(
-            file, line, col, problem if isinstance(exc, Refused) else f"YAML syntax: {problem}"
+            file, line, col, problem if isinstance(exc, Refused) else f"{syntax}: {problem}"
         )
     return YamlInputError(
         file, None, None, f"YAML: {str(exc).splitlines()[0] if str(exc) else exc}"
     )
 
 
-def compose(text: str, file: str) -> yaml.Node | None:
+def compose(text: str, file: str, syntax: str = SYNTAX) -> yaml.Node | None:
     """The node tree of one YAML document (None when empty); `YamlInputError` when bad."""
     try:
         loader = SafeLoader(text)
     except yaml.YAMLError as exc:
-        raise error(file, text, exc) from None
+        raise error(file, text, exc, syntax) from None
     loader.name = file
     try:
         return loader.get_single_node()
     except yaml.YAMLError as exc:
-        raise error(file, text, exc) from None
+        raise error(file, text, exc, syntax) from None
     finally:
         loader.dispose()
 
 
-def load(text: str, file: str) -> tuple[Any, yaml.Node | None]:
+def load(text: str, file: str, syntax: str = SYNTAX) -> tuple[Any, yaml.Node | None]:
     """Plain data and the node tree (for `line_of`) of one YAML document."""
-    node = compose(text, file)
+    node = compose(text, file, syntax)
     if node is None:
         return None, None
     loader = SafeLoader("")
     try:
         return loader.construct_document(node), node
     except yaml.YAMLError as exc:
-        raise error(file, text, exc) from None
+        raise error(file, text, exc, syntax) from None
     finally:
         loader.dispose()
 
 
-def read(path: Any, file: str | None = None) -> tuple[Any, yaml.Node | None]:
+def read(path: Any, file: str | None = None, syntax: str = SYNTAX) -> tuple[Any, yaml.Node | None]:
     """`load` a file read as UTF-8; an unreadable or non-UTF-8 file is a `YamlInputError`."""
     file = file or str(path)
     try:
@@ -122,7 +124,7 @@ def read(path: Any, file: str | None = None) -> tuple[Any, yaml.Node | None]:
         raise YamlInputError(file, None, None, f"not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise YamlInputError(file, None, None, f"cannot read: {exc.strerror or exc}") from None
-    return load(text, file)
+    return load(text, file, syntax)
 
 
 def mark_of(node: yaml.Node) -> tuple[int, int]:
@@ -130,9 +132,10 @@ def mark_of(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def line_of(node: yaml.Node | None, loc: Any) -> int | None:
-    """1-based line of the deepest node along a key path (mapping keys, sequence indexes);
-    None when the root is None. Best effort: stops at the first step it cannot follow."""
+def line_of(node: yaml.Node | None, loc: Any, *, value: bool = False) -> int | None:
+    """1-based line of the deepest key along a key path (mapping keys, sequence indexes), or
+    of its value with `value=True`; None when the root is None. Best effort: stops at the
+    first step it cannot follow."""
     if node is None:
         return None
     line = node.start_mark.line + 1
@@ -141,7 +144,8 @@ def line_of(node: yaml.Node | None, loc: Any) -> int | None:
             pair = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
             if pair is None:
                 break
-            line, node = pair[0].start_mark.line + 1, pair[1]
+            node = pair[1]
+            line = (node if value else pair[0]).start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode) and str(part).isdigit():
             if int(part) >= len(node.value):
                 break
