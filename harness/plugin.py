@@ -33,6 +33,7 @@ import pytest
 
 import harness
 from harness import report
+from harness.device.errors import PortLost
 from harness.profiles import (
     DEFAULT_PROFILE,
     MODES,
@@ -392,6 +393,8 @@ def pytest_runtest_makereport(
         return rep
     if call.excinfo is not None and isinstance(call.excinfo.value, ModuleBroken):
         session.mark_broken(str(call.excinfo.value) or type(call.excinfo.value).__name__)
+    elif call.excinfo is not None and isinstance(call.excinfo.value, PortLost):
+        session.mark_broken(call.excinfo.value.during_test(item.name))  # out of reach now
     if rep.failed and state.codes and hasattr(rep.longrepr, "addsection"):
         lines = [report.code_line(k, v) for k, v in state.codes.items()]
         rep.longrepr.addsection("xbee-hil: module codes", "\n".join(lines))
