@@ -394,7 +394,7 @@ def pytest_runtest_makereport(
     if call.excinfo is not None and isinstance(call.excinfo.value, ModuleBroken):
         session.mark_broken(str(call.excinfo.value) or type(call.excinfo.value).__name__)
     elif call.excinfo is not None and isinstance(call.excinfo.value, PortLost):
-        session.mark_broken(call.excinfo.value.during_test(item.name))  # out of reach now
+        session.mark_broken(call.excinfo.value.during_test(item.name))  # A-PORT-LOST
     if rep.failed and state.codes and hasattr(rep.longrepr, "addsection"):
         lines = [report.code_line(k, v) for k, v in state.codes.items()]
         rep.longrepr.addsection("xbee-hil: module codes", "\n".join(lines))

@@ -219,7 +219,7 @@ class Tap:
 
     def _lost(self, exc: BaseException, what: str) -> PortLost:
         """A failure on the open port: `during` (a test, set by the harness) or the operation."""
-        return PortLost(self.spec, lost_cause(exc), self.during or what)
+        return PortLost(self.spec, lost_cause(exc), self.during or what)  # A-PORT-LOST
 
     def _take(self, size: int) -> bytes:
         out = bytes(self._unread[:size])
