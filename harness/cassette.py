@@ -83,9 +83,7 @@ def cassette_name(nodeid: str) -> str:
     fsafe = [_clean(p.replace(".", "_")) for p in fparts]
     tsafe = [_clean(p) for p in tparts]
     lossy |= any(changed for _, changed in fsafe + tsafe)
-    stem = FILE_SEP.join(
-        ([".".join(s for s, _ in fsafe)] if fsafe else []) + [s for s, _ in tsafe]
-    )
+    stem = FILE_SEP.join(([".".join(s for s, _ in fsafe)] if fsafe else []) + [s for s, _ in tsafe])
     if bracket:
         safe, changed = _clean(params)
         lossy |= changed
@@ -189,11 +187,14 @@ def read_info(path: str | Path) -> CassetteInfo:
     """Header and stamp of a cassette; a bad line raises `CaptureError` naming file:line."""
     header: dict[str, Any] = {}
     stamped: dict[str, Any] | None = None
-    for i, item in enumerate(iter_capture(path)):
-        if i == 0:
-            header = item
-        elif item.get("ev") == STAMP_EVENT:
-            stamped = item
+    try:
+        for i, item in enumerate(iter_capture(path)):
+            if i == 0:
+                header = item
+            elif item.get("ev") == STAMP_EVENT:
+                stamped = item
+    except UnicodeDecodeError:  # a binary file: the capture reader reads text
+        raise CaptureError(f"{path}: not UTF-8 text (not an xbee-hil capture)") from None
     recording = None
     if stamped is not None:
         fields_ = Recording.__dataclass_fields__

@@ -23,6 +23,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ import pytest
 
 import harness
 from harness import report
+from harness.device.errors import PortLost
 from harness.profiles import (
     DEFAULT_PROFILE,
     MODES,
@@ -165,12 +167,13 @@ def build_session(config: pytest.Config) -> HilSession:
             baud = check_baud(opt.xbee_baud)
         except ValueError as exc:
             raise DeviceSpecError(f"--baud: {exc}") from None
-    reports_dir = (base / opt.xbee_reports_dir).resolve()
+    reports_dir = _writable_dir("--reports-dir", opt.xbee_reports_dir, base)
+    record_dir = _writable_dir("--record", opt.xbee_record, base) if opt.xbee_record else None
     alluredir = None
     if getattr(opt, "allure_report_dir", "absent") is None:  # allure-pytest on, no --alluredir
         alluredir = reports_dir / "allure-results"
     elif getattr(opt, "allure_report_dir", None):
-        alluredir = Path(opt.allure_report_dir).resolve()
+        alluredir = _writable_dir("--alluredir", opt.allure_report_dir, Path.cwd())
     session = HilSession(
         devices=devices,
         profile=profile,
@@ -178,13 +181,28 @@ def build_session(config: pytest.Config) -> HilSession:
         tls_variants=variants,
         baud=baud,
         reports_dir=reports_dir,
-        record_dir=(base / opt.xbee_record).resolve() if opt.xbee_record else None,
+        record_dir=record_dir,
         allow_nvm_write=bool(opt.xbee_allow_nvm_write),
         alluredir=alluredir,
     )
     session.matrix.mode_order = MODES
     session.matrix.variant_order = TLS_VARIANTS
     return session
+
+
+def _writable_dir(option: str, value: str, base: Path) -> Path:
+    """A folder the run writes to, made now: a bad one is one usage line, not an
+    INTERNALERROR in a plugin's mkdir or an error in every test."""
+    path = (base / value).resolve()
+    if path.exists() and not path.is_dir():
+        raise DeviceSpecError(f"{option} {value}: not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise DeviceSpecError(f"{option} {value}: cannot write there: {exc.strerror}") from None
+    return path
 
 
 def _narrow(
@@ -375,6 +393,8 @@ def pytest_runtest_makereport(
         return rep
     if call.excinfo is not None and isinstance(call.excinfo.value, ModuleBroken):
         session.mark_broken(str(call.excinfo.value) or type(call.excinfo.value).__name__)
+    elif call.excinfo is not None and isinstance(call.excinfo.value, PortLost):
+        session.mark_broken(call.excinfo.value.during_test(item.name))  # A-PORT-LOST
     if rep.failed and state.codes and hasattr(rep.longrepr, "addsection"):
         lines = [report.code_line(k, v) for k, v in state.codes.items()]
         rep.longrepr.addsection("xbee-hil: module codes", "\n".join(lines))

@@ -38,6 +38,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness import yamlmarks
 from harness.variants import VARIANTS
 from harness.xbee import at
 
@@ -133,29 +134,37 @@ def _display(path: Path) -> str:
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[Path_, Mark]]:
-    """Load one YAML file into plain data plus a mark for every key path (and the root ())."""
+    """Load one YAML file into plain data plus a mark for every key path (and the root ()).
+
+    Loaded with `harness.yamlmarks.SafeLoader`: no aliases, bounded nesting (A-YAML-SAFE)."""
     file = _display(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ProfileError([Issue(file, None, None, "", "no such profile file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            [Issue(file, None, None, "", f"not UTF-8 text (byte {exc.start}); is it a profile?")]
+        ) from None
+    except OSError as exc:
         raise ProfileError([Issue(file, None, None, "", f"cannot read: {exc}")]) from None
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yamlmarks.SafeLoader(text)
+    except yaml.YAMLError as exc:  # a NUL or other control character
+        bad = yamlmarks.error(file, text, exc)
+        raise ProfileError([Issue(file, bad.line, bad.column, "", bad.message)]) from None
     loader.name = file
     try:
         node = loader.get_single_node()
-        if node is None:
-            return {}, {(): Mark(file, 1, 1)}
+        if node is None:  # A-YAML-EMPTY: an empty file is a mistake, not "all defaults"
+            raise ProfileError(
+                [Issue(file, None, None, "", "empty profile (no YAML mapping in the file)")]
+            )
         marks: dict[Path_, Mark] = {}
         data = _walk(loader, node, (), marks, file)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise ProfileError([Issue(file, line, col, "", f"YAML syntax: {problem}")]) from None
     except yaml.YAMLError as exc:
-        raise ProfileError([Issue(file, None, None, "", f"YAML: {exc}")]) from None
+        bad = yamlmarks.error(file, text, exc)
+        raise ProfileError([Issue(file, bad.line, bad.column, "", bad.message)]) from None
     finally:
         loader.dispose()
     return data, marks

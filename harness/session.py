@@ -12,17 +12,18 @@ from __future__ import annotations
 import enum
 import re
 import threading
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from harness import yamlmarks
 from harness.profiles import PERSONALITY_DIR, Profile, known_personalities
 from harness.report import Matrix
 
 # pyserial URL handlers a --device may use (pyserial `serial_for_url`).
 URL_SCHEMES = ("rfc2217", "socket", "spy", "hwgrep", "alt")
+HOST_PORT_SCHEMES = ("rfc2217", "socket")  # the ones whose URL is HOST:PORT
 SIM_PREFIX = "sim"
 REPLAY_PREFIX = "replay:"
 
@@ -86,6 +87,8 @@ def parse_device(raw: str) -> DeviceSpec:
         path = Path(spec[len(REPLAY_PREFIX) :]).expanduser()
         if not path.exists():
             raise DeviceSpecError(f"--device {raw}: no capture file or cassette directory {path}")
+        if path.is_file():  # one cassette: read it now, so a wrong file is a usage error
+            _check_cassette(raw, path)
         return DeviceSpec(raw, DeviceKind.REPLAY, str(path.resolve()))
     if "://" in spec:
         scheme = spec.split("://", 1)[0].lower()
@@ -93,6 +96,8 @@ def parse_device(raw: str) -> DeviceSpec:
             raise DeviceSpecError(
                 f"--device {raw}: unknown URL scheme {scheme!r}; use {', '.join(URL_SCHEMES)}"
             )
+        if scheme in HOST_PORT_SCHEMES:
+            _check_host_port(raw, spec)
         return DeviceSpec(raw, DeviceKind.URL, spec)
     path = Path(spec).expanduser()
     if not path.exists():
@@ -101,6 +106,33 @@ def parse_device(raw: str) -> DeviceSpec:
             "a device path or rfc2217://HOST:PORT)"
         )
     return DeviceSpec(raw, DeviceKind.SERIAL, str(path))
+
+
+def _check_host_port(raw: str, spec: str) -> None:
+    """`rfc2217://HOST:PORT` and `socket://HOST:PORT` need both (pyserial fails on a missing
+    port with a TypeError of its own)."""
+    netloc = urllib.parse.urlsplit(spec).netloc
+    host, sep, port = netloc.rpartition(":")
+    if not sep:
+        host, port = netloc, ""
+    if not host.strip("[]"):
+        raise DeviceSpecError(f"--device {raw}: no host (give {spec.split('://')[0]}://HOST:PORT)")
+    if not port:
+        raise DeviceSpecError(f"--device {raw}: no port (give {spec.split('://')[0]}://HOST:PORT)")
+    if not port.isdigit():
+        raise DeviceSpecError(f"--device {raw}: port {port!r} is not a number")
+    if not 1 <= int(port) <= 65535:
+        raise DeviceSpecError(f"--device {raw}: port {int(port)} is not 1-65535")
+
+
+def _check_cassette(raw: str, path: Path) -> None:
+    from harness.capture import CaptureError
+    from harness.cassette import read_info  # only replay runs need the capture reader
+
+    try:
+        read_info(path)
+    except (CaptureError, OSError) as exc:
+        raise DeviceSpecError(f"--device {raw}: not a replayable capture: {exc}") from None
 
 
 class ModuleBroken(Exception):
@@ -211,8 +243,8 @@ def personality_features(name: str) -> frozenset[str] | None:
     """The `features:` names of a simulator personality file, or None when it has none."""
     path = PERSONALITY_DIR / f"{name}.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data, _ = yamlmarks.read(path)  # no aliases, bounded nesting (A-YAML-SAFE)
+    except yamlmarks.YamlInputError:
         return None
     rows = data.get("features") if isinstance(data, dict) else None
     if not isinstance(rows, list):

@@ -516,7 +516,8 @@ def test_a_baud_the_module_cannot_run_is_a_usage_error(pytester: pytest.Pytester
 
 def test_replay_takes_a_capture_file_or_a_cassette_directory(pytester: pytest.Pytester) -> None:
     (pytester.path / "cassettes").mkdir()
-    (pytester.path / "one.jsonl").write_text("")
+    # a file is read at once (a bad one is a usage error), so this one is a capture: a header
+    (pytester.path / "one.jsonl").write_text('{"ev": "header", "format": "xbee-hil-capture/1"}\n')
     pytester.makepyfile(
         """
         def test_spec(xbee_device_spec):

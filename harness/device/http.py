@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import h11
 
 from harness.device.configure import Module
+from harness.device.errors import DeviceError, PortLost
 from harness.xbee import api, codes
 
 # ----- the result -------------------------------------------------------------------------
@@ -413,12 +414,16 @@ class Http:
                 if value != CI_NO_STATUS or time.monotonic() + CI_POLL > deadline:
                     break
                 time.sleep(CI_POLL)
-        except Exception as exc:  # a DeviceError reading CI: the result says so
+        except PortLost:  # the port is gone: not the module's answer
+            raise
+        except DeviceError as exc:  # the result says so
             result.error = (result.error or "no response") + f"; CI unreadable: {exc}"
         finally:
             try:
                 mod.data()
-            except Exception as exc:
+            except PortLost:  # the port is gone: not the module's answer
+                raise
+            except DeviceError as exc:
                 result.error = (result.error or "") + f"; leaving command mode failed: {exc}"
         if value is not None:
             result.codes.append(module_code("ci", value))
@@ -451,7 +456,9 @@ class Http:
                 frame = api.TXRequestIPv4(fid, ip, target.port, 0, proto, 0, piece)
             try:
                 rec = client.request(frame, timeout=wait)
-            except Exception as exc:
+            except PortLost:  # the port is gone: not the module's answer
+                raise
+            except DeviceError as exc:
                 result.error = f"no TX status: {exc}"
                 return
             status = rec.data[2] if len(rec.data) > 2 else 0xFF
@@ -470,7 +477,9 @@ class Http:
                     timeout=left,
                     where=lambda f: f.src_addr == ip and f.src_port == target.port,
                 )
-            except Exception:
+            except PortLost:  # the port is gone: not the module's answer
+                raise
+            except DeviceError:
                 return b""
             return bytes(rec.frame.payload)
 
@@ -482,7 +491,9 @@ class Http:
         client = self.module.api()
         try:
             res = client.at("LA", host, timeout=wait)
-        except Exception as exc:
+        except PortLost:  # the port is gone: not the module's answer
+            raise
+        except DeviceError as exc:
             result.error = f"ATLA {host}: {exc}"
             return None
         if not res.ok or not res.value:
@@ -511,7 +522,9 @@ class Http:
         client = self.module.api()
         try:
             sid, status = client.socket_create(PROTOCOL_TLS if target.tls else PROTOCOL_TCP)
-        except Exception as exc:
+        except PortLost:  # the port is gone: not the module's answer
+            raise
+        except DeviceError as exc:
             result.error = f"socket create: {exc}"
             return
         if status != 0:
@@ -552,7 +565,9 @@ class Http:
                         timeout=left,
                         where=lambda f: getattr(f, "socket_id", None) == sid,
                     )
-                except Exception:
+                except PortLost:  # the port is gone: not the module's answer
+                    raise
+                except DeviceError:
                     return b""
                 if rec.type == 0xCF:
                     closed = rec.frame.status != 0
@@ -565,7 +580,9 @@ class Http:
             if not closed:
                 try:
                     client.socket_close(sid, timeout=wait)
-                except Exception as exc:
+                except PortLost:  # the port is gone: not the module's answer
+                    raise
+                except DeviceError as exc:
                     result.error = (result.error or "") + f"; socket close: {exc}"
 
     # --- shared: feed the exchange until complete, closed, silent or out of time ---

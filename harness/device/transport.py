@@ -3,8 +3,9 @@
 A spec is a path (`/dev/ttyUSB0`, a pty from the simulator), `rfc2217://host:port` (a
 ser2net bench rig) or `socket://host:port` (the simulator's TCP server). This module is the
 only place that knows that; above it, the device layer sees a `Tap` and cannot tell a real
-module from a simulated one. Opening failures become one-line `PortError`s naming the port
-and the cause (missing, held by another process and by whom, permission, refused).
+module from a simulated one. Opening failures become one-line `PortOpenError`s naming the port
+and the cause (missing, held by another process and by whom, permission, refused); a read or
+write failure on an open port is a `PortLost` ("lost SPEC during …: [Errno 5] …").
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import errno
 import os
 import re
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +23,21 @@ from typing import Any
 import serial
 
 from harness.capture import RX, TX, CaptureWriter
-from harness.device.errors import DeviceTimeout, PortError
+from harness.device.errors import DeviceTimeout, PortLost, PortOpenError
 
 URL_SCHEMES = ("rfc2217://", "socket://", "loop://")
+HOST_PORT_URLS = ("rfc2217://", "socket://")
 DEFAULT_BAUD = 9600  # BD=3 default (D-BD, reference §8)
 WRITE_TIMEOUT = 5.0  # a write that cannot drain in this long means a stuck port
 READ_POLL = 0.05  # seconds a single read may block; waits above it are loops with deadlines
+
+
+def _has_port(url: str) -> bool:
+    try:
+        port = urllib.parse.urlsplit(url).port
+    except ValueError:  # not a number, or out of range
+        return False
+    return port is not None and port > 0
 
 
 def is_url(spec: str) -> bool:
@@ -38,7 +49,11 @@ def open_serial(
 ) -> serial.SerialBase:
     """Open `spec` with pyserial (exclusively, for local ports) or raise a one-line PortError."""
     if not spec:
-        raise PortError("''", "empty device spec (give a path, rfc2217://host:port or socket://…)")
+        raise PortOpenError(
+            "''", "empty device spec (give a path, rfc2217://host:port or socket://…)"
+        )
+    if spec.startswith(HOST_PORT_URLS) and not _has_port(spec):
+        raise PortOpenError(spec, "give HOST:PORT (a port 1-65535)")  # not pyserial's TypeError
     kwargs: dict[str, Any] = {"baudrate": baudrate, "timeout": timeout}
     if not spec.startswith("rfc2217://"):  # pyserial's RFC 2217 client has no write timeout
         kwargs["write_timeout"] = WRITE_TIMEOUT
@@ -47,11 +62,11 @@ def open_serial(
     try:
         port = serial.serial_for_url(spec, do_not_open=True, **kwargs)
     except (ValueError, serial.SerialException) as exc:
-        raise PortError(spec, _plain(exc)) from None
+        raise PortOpenError(spec, _plain(exc)) from None
     try:
         port.open()
     except (serial.SerialException, OSError) as exc:
-        raise PortError(spec, explain_open_error(spec, exc)) from None
+        raise PortOpenError(spec, explain_open_error(spec, exc)) from None
     return port
 
 
@@ -77,6 +92,17 @@ def explain_open_error(spec: str, exc: BaseException) -> str:
     if code in (errno.ETIMEDOUT, errno.EHOSTUNREACH) or "timed out" in text.lower():
         return "no answer from the host (timed out)"
     return text
+
+
+def lost_cause(exc: BaseException) -> str:
+    """Why an open port failed: the OS error under pyserial's wrapper (`[Errno 5]
+    Input/output error`), else pyserial's own words without its "read/write failed: "."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno is not None:
+            return f"[Errno {seen.errno}] {seen.strerror or os.strerror(seen.errno)}"
+        seen = seen.__cause__ or seen.__context__
+    return re.sub(r"^(read|write) failed: ", "", _plain(exc))
 
 
 def _plain(exc: BaseException) -> str:
@@ -149,6 +175,7 @@ class Tap:
         # after it still gets its guard time of silence (D-ENTER).
         self.last_tx = time.monotonic()
         self._unread = bytearray()  # read from the port (and recorded) but not yet consumed
+        self.during = ""  # what the port is in use for (a test), for a `PortLost` message
 
     # --- recording ---
     def _rx(self, data: bytes) -> bytes:
@@ -180,7 +207,7 @@ class Tap:
             n = self.port.write(data)
             self.port.flush()
         except (serial.SerialException, OSError) as exc:
-            raise PortError(self.spec, f"write failed: {_plain(exc)}") from None
+            raise self._lost(exc, "a write") from None
         self.last_tx = time.monotonic()
         return len(data) if n is None else n
 
@@ -188,7 +215,11 @@ class Tap:
         try:
             return self._rx(self.port.read(size))
         except (serial.SerialException, OSError) as exc:
-            raise PortError(self.spec, f"read failed: {_plain(exc)}") from None
+            raise self._lost(exc, "a read") from None
+
+    def _lost(self, exc: BaseException, what: str) -> PortLost:
+        """A failure on the open port: `during` (a test, set by the harness) or the operation."""
+        return PortLost(self.spec, lost_cause(exc), self.during or what)  # A-PORT-LOST
 
     def _take(self, size: int) -> bytes:
         out = bytes(self._unread[:size])
@@ -210,7 +241,7 @@ class Tap:
             try:
                 n = self.port.in_waiting
             except (serial.SerialException, OSError) as exc:
-                raise PortError(self.spec, f"read failed: {_plain(exc)}") from None
+                raise self._lost(exc, "a read") from None
             if n:
                 return self._read_port(n)
             if time.monotonic() >= deadline:

@@ -45,6 +45,7 @@ from pydantic import (
     field_validator,
 )
 
+from harness import yamlmarks
 from harness.sim import tlsrules
 from harness.sim.effects import (
     ClientAccepted,
@@ -166,19 +167,10 @@ class NetworkConfig(BaseModel):
 def load_config(path: str | Path, *, section: str = "network") -> NetworkConfig:
     """Read the `network:` block of a YAML config; errors name the file, line and key."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NetworkConfigError(f"{p}: cannot read network config: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}" if mark else str(p)
-        raise NetworkConfigError(
-            f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
+    try:  # no aliases, bounded nesting, NUL and non-UTF-8 named (A-YAML-SAFE)
+        data, root = yamlmarks.read(p, syntax="not valid YAML")
+    except yamlmarks.YamlInputError as exc:
+        raise NetworkConfigError(str(exc)) from None
     if data is None:
         return NetworkConfig()
     if not isinstance(data, dict):
@@ -205,17 +197,7 @@ def _child(node: Any, key: str) -> Any:
 
 def _line_of(node: Any, loc: list[str]) -> int | None:
     """1-based line of the key at `loc` inside a composed YAML node, best effort."""
-    line = None
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for k, v in node.value:
-            if str(k.value) == key:
-                line, node = k.start_mark.line + 1, v
-                break
-        else:
-            break
-    return line
+    return yamlmarks.line_of(node, loc) if loc else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness import yamlmarks
 from harness.sim import features as feature_registry
 from harness.sim.effects import Failure
 from harness.xbee import at
@@ -239,13 +240,10 @@ def _load_file(path: str, stamp: int) -> Personality:
 def loads(text: str, path: Path | str = "<personality>") -> Personality:
     """Parse and check personality YAML text; `path` is only used in error messages."""
     path = Path(path)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise PersonalityError(f"{where}: not valid YAML: {getattr(err, 'problem', err)}") from None
+    try:  # no aliases, bounded nesting (A-YAML-SAFE)
+        data, node = yamlmarks.load(text, str(path), "not valid YAML")
+    except yamlmarks.YamlInputError as err:
+        raise PersonalityError(str(err)) from None
     if not isinstance(data, dict):
         raise PersonalityError(f"{path}: expected a mapping at the top level")
     try:
@@ -263,16 +261,4 @@ def loads(text: str, path: Path | str = "<personality>") -> Personality:
 
 def _line_of(node: yaml.Node | None, loc: tuple[str, ...]) -> int | None:
     """1-based line of the deepest YAML node along a pydantic error location."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if str(k.value) == part), None)
-            if nxt is None:
-                break
-            node = nxt
-        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
-            node = node.value[int(part)]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
+    return yamlmarks.line_of(node, loc, value=True)
