@@ -22,7 +22,8 @@ DEFAULT_CT = 10.0  # CT default 0x64 × 100 ms (D-ENTER)
 GUARD_MARGIN = 1.1  # wait 10 % longer than GT on each side of +++
 ESCAPE_REPLY = 1.0  # OK is due GT after +++; allow this much more (A-AT-REPLY-TIME)
 REPLY_TIMEOUT = 2.0  # per AT line; ASSUMPTION A-AT-REPLY-TIME (docs/assumptions.md)
-SLOW_COMMANDS = {"FS": 15.0, "WR": 5.0, "SD": 130.0, "LA": 45.0, "RE": 5.0}  # D-SPECIAL, L-TG
+# Slow commands (MY, N1, AI, TM, FS, WR, SD, LA, RE) wait their own time: the AT catalogue's
+# `reply_timeout` column (harness/xbee/at.py, L-TG-HEAD, A-AT-REPLY-TIME).
 
 # An ATFS error line: capital E, capitals/digits, a space, text (D-FSCMD; L-PY's regex).
 FS_ERROR = re.compile(r"^E[A-Z0-9]+ ")
@@ -210,7 +211,7 @@ class CommandMode:
             self.enter()
 
     def _timeout_for(self, pairs: Sequence[tuple[str, Value]]) -> float:
-        return max([self.reply_timeout] + [SLOW_COMMANDS.get(n, 0.0) for n, _ in pairs])
+        return max(at.reply_timeout(n, self.reply_timeout) for n, _ in pairs)
 
 
 def _pair(c: Command) -> tuple[str, Value]:
