@@ -157,6 +157,8 @@ def build_session(config: pytest.Config) -> HilSession:
             )
         profile_ref = DEFAULT_PROFILE
     profile = load_profile(find_profile(profile_ref, (base / "profiles", base)))
+    if real and (issue := profile.local_targets_issue(real[0].raw)) is not None:
+        raise ProfileError([issue])  # the simulator's loopback names on a real network
     modes = _narrow("--mode", profile.modes, opt.xbee_mode, profile)
     variants = _narrow("--tls-variant", profile.tls_variants, opt.xbee_tls_variant, profile)
     baud = profile.device.baud
