@@ -31,6 +31,7 @@ import allure
 import pytest
 
 from harness import capture, cassette, report, variants
+from harness.budget import session_wait
 from harness.device.command import DEFAULT_CT
 from harness.device.configure import (
     ConfigureError,
@@ -357,14 +358,18 @@ def xbee_port(
     (`ModuleBroken`): one reason, the remaining tests skipped with it."""
     workdir = tmp_path_factory.mktemp(f"port-{xbee_device_spec.label}")
     timing = request.config.getoption("xbee_sim_timing", "fast")
-    port = _open_port(
-        xbee_device_spec, xbee_profile, xbee_baud, xbee_hil_session, workdir, timing
-    )
+    budget = xbee_profile.device.open_timeout + xbee_profile.network.registration_timeout
+    with session_wait(request.config, f"opening {xbee_device_spec} and registering", budget):
+        port = _open_port(
+            xbee_device_spec, xbee_profile, xbee_baud, xbee_hil_session, workdir, timing
+        )
     request.config.stash.setdefault(_PORTS, {})[xbee_device_spec.label] = port
     try:
         yield port
     finally:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), session_wait(
+            request.config, f"restoring {xbee_device_spec}", xbee_profile.device.open_timeout
+        ):
             if port.snapshot is not None:
                 port.configurator.restore(port.snapshot)
         port.close()
@@ -543,8 +548,10 @@ def xbee(
     try:
         if variant is not None:
             files = Files(port.module)
-            for upload, data in _variant_files(port, variant):
-                _put(port, files, upload, data)
+            budget = xbee_profile.device.upload_timeout
+            with session_wait(request.config, f"uploading {variant.name}'s files", budget):
+                for upload, data in _variant_files(port, variant):
+                    _put(port, files, upload, data)
             wanted["$0"] = variant.profile
         port.configurator.apply(wanted, xbee_mode)
     except (DeviceError, ConfigureError) as exc:

@@ -52,7 +52,8 @@ from harness.session import (
 
 SESSION = pytest.StashKey[HilSession]()
 ITEM = pytest.StashKey["ItemState"]()
-FIXTURE_MODULES = ("harness.fixtures",)  # the lead's module-facing fixtures, when present
+# the module-facing fixtures, and the budgets of session-level waits (when present)
+FIXTURE_MODULES = ("harness.budget", "harness.fixtures")
 ENV_DEVICE = "XBEE_DEVICE"
 ENV_PROFILE = "XBEE_PROFILE"
 BROKEN_PREFIX = "module broken: "  # categories.json groups skips by this text

@@ -340,6 +340,11 @@ class Device(_Strict):
     # The simulator's firmware personality (`--device sim` without `:NAME`); unused on hardware.
     personality: Personality | None = None
     reset: Reset = AtReset()
+    # Budgets of the session-level waits, outside the per-test timeout (harness/budget.py):
+    # opening the port (first contact, VR/HV, snapshot, the chain fetch), and the
+    # certificate uploads of one test. Registration has `network.registration_timeout`.
+    open_timeout: float = Field(default=120.0, gt=0)
+    upload_timeout: float = Field(default=300.0, gt=0)
 
 
 class Network(_Strict):

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from harness.device import progress
 from harness.device.errors import CommandError, DeviceTimeout
 from harness.device.transport import Tap
 from harness.xbee import at
@@ -78,6 +79,8 @@ class CommandMode:
         )
 
     def _escape(self, guard: float) -> bool:
+        if 2 * guard * GUARD_MARGIN >= progress.WORTH_SAYING:
+            progress.say("command mode", f"guard time {guard:g} s of silence each side of +++")
         self._silence(guard * GUARD_MARGIN)
         self.tap.reset_input_buffer()
         self.tap.write(self.cc * 3)  # no CR after +++ (D-ENTER)
