@@ -79,7 +79,10 @@ class CommandMode:
         )
 
     def _escape(self, guard: float) -> bool:
-        if 2 * guard * GUARD_MARGIN >= progress.WORTH_SAYING:
+        if 2 * guard * GUARD_MARGIN >= progress.WORTH_SAYING and guard != getattr(
+            self, "_guard_said", None
+        ):  # one line per guard time in use, not per entry
+            self._guard_said = guard
             progress.say("command mode", f"guard time {guard:g} s of silence each side of +++")
         self._silence(guard * GUARD_MARGIN)
         self.tap.reset_input_buffer()
