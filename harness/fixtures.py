@@ -31,6 +31,7 @@ import allure
 import pytest
 
 from harness import capture, cassette, report, variants
+from harness.budget import session_wait
 from harness.device.command import DEFAULT_CT
 from harness.device.configure import (
     ConfigureError,
@@ -53,8 +54,10 @@ from harness.session import DeviceKind, DeviceSpec, HilSession, ModuleBroken
 FIRST_BYTE_HARDWARE = 30.0
 # Parameters a test may change beyond the profile's baseline; snapshot and restore them.
 TEST_PARAMS = ("IP", "DL", "DE", "$0")
-# TLS variants whose files only the local PKI has (the server's own leaf and intermediate).
+# The server's own leaf and intermediate: the local PKI's on the simulator; on a bench the
+# profile's `leaf:` / `intermediate:` files, else fetched from the target (harness/chain.py).
 NEEDS_LOCAL_PKI = frozenset({"server_cert", "intermediate_ca"})
+SERVER_FILES = {"server_cert": "leaf", "intermediate_ca": "intermediate"}
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 _ATTACH_CAPTURE = pytest.StashKey[Callable[[], None]]()
 # Replay (`--device replay:DIR|FILE`). A cassette does not check silence, so the guard
@@ -91,6 +94,7 @@ class Port:
     first_byte_timeout: float
     urls: dict[str, str]
     files: dict[str, bytes | None]  # PKI name -> bytes for the TLS variants
+    missing: dict[str, str] = field(default_factory=dict)  # PKI name -> why it is absent
     snapshot: Any = None
     rig: Any = None  # harness.simrig.SimRig for the simulator
     expected_body: bytes | None = None  # what the local servers answer (simulator only)
@@ -211,7 +215,7 @@ def _open_port(
         path, guard, first = spec.target or spec.raw, None, FIRST_BYTE_HARDWARE
         timing = {}
         urls = {name: t.url for name, t in profile.targets.items()}
-        files = _hardware_files(profile, workdir)
+        files, missing = _hardware_files(profile, workdir, session.tls_variants)
     expected_body = DEFAULT_BODY if rig is not None else None
     try:
         tap = open_device(path, baud)
@@ -223,6 +227,8 @@ def _open_port(
     configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
     port = Port(spec, tap, module, configurator, personality, first, urls, files, rig=rig,
                 expected_body=expected_body)  # fmt: skip
+    if rig is None:
+        port.missing = missing
     try:
         port.configurator.wait_registered(profile.network.registration_timeout)
         port.firmware = _firmware(module)
@@ -297,22 +303,46 @@ def _firmware(module: Module) -> dict[str, str]:
     return {k: f"{v:X}" if isinstance(v, int) else str(v) for k, v in values.items()}
 
 
-def _hardware_files(profile: Profile, workdir: Path) -> dict[str, bytes | None]:
-    """What a bench has for the TLS variants: the profile's CA and client files, and a
-    freshly made unrelated root as the wrong CA. The server's own leaf and intermediate
-    are only in the local PKI, so those variants are for the simulator."""
+def _hardware_files(
+    profile: Profile, workdir: Path, run_variants: tuple[str, ...] = ()
+) -> tuple[dict[str, bytes | None], dict[str, str]]:
+    """What a bench has for the TLS variants, and why a file is absent: the profile's CA and
+    client files, a freshly made unrelated root as the wrong CA, and the server's own leaf
+    and intermediate from the https target's `leaf:` / `intermediate:` files or, when the
+    run has a variant that needs them, from the chain the server presents to this host."""
     from harness.servers import Pki
 
     https = profile.targets.get("https")
     mutual = profile.targets.get("mutual") or https
     files: dict[str, bytes | None] = dict.fromkeys(NEEDS_LOCAL_PKI)
+    missing: dict[str, str] = {}
     files["root_ca"] = https.ca.read_bytes() if https and https.ca else None
     cert = mutual.client_cert if mutual else None
     key = mutual.client_key if mutual else None
     files["client_cert"] = cert.read_bytes() if cert else None
     files["client_key"] = key.read_bytes() if key else None
     files["wrong_ca"] = Pki.create(workdir / "wrong-pki").read("wrong_ca")
-    return files
+    needed = {u.pki for v in run_variants for u in variants.get(v).uploads} & NEEDS_LOCAL_PKI
+    for pki_name, key_name in SERVER_FILES.items():
+        given = getattr(https, key_name) if https else None
+        files[pki_name] = given.read_bytes() if given else None
+    fetch = sorted(n for n in needed if files[n] is None)
+    if fetch and https is None:
+        missing.update(dict.fromkeys(fetch, "the profile names no https target"))
+    elif fetch and https is not None:
+        from harness import chain
+
+        try:
+            presented = chain.fetch_url(https.url)
+        except chain.ChainError as exc:
+            missing.update(dict.fromkeys(fetch, str(exc)))
+        else:
+            for name in fetch:
+                which = SERVER_FILES[name]
+                files[name] = presented.pem(which)
+                if files[name] is None:
+                    missing[name] = f"{https.url} presented no {which}: set targets.https.{which}"
+    return files, missing
 
 
 @pytest.fixture(scope="session")
@@ -328,14 +358,18 @@ def xbee_port(
     (`ModuleBroken`): one reason, the remaining tests skipped with it."""
     workdir = tmp_path_factory.mktemp(f"port-{xbee_device_spec.label}")
     timing = request.config.getoption("xbee_sim_timing", "fast")
-    port = _open_port(
-        xbee_device_spec, xbee_profile, xbee_baud, xbee_hil_session, workdir, timing
-    )
+    budget = xbee_profile.device.open_timeout + xbee_profile.network.registration_timeout
+    with session_wait(request.config, f"opening {xbee_device_spec} and registering", budget):
+        port = _open_port(
+            xbee_device_spec, xbee_profile, xbee_baud, xbee_hil_session, workdir, timing
+        )
     request.config.stash.setdefault(_PORTS, {})[xbee_device_spec.label] = port
     try:
         yield port
     finally:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), session_wait(
+            request.config, f"restoring {xbee_device_spec}", xbee_profile.device.open_timeout
+        ):
             if port.snapshot is not None:
                 port.configurator.restore(port.snapshot)
         port.close()
@@ -489,8 +523,7 @@ def _variant_files(port: Port, variant: variants.TlsVariant) -> list[tuple[varia
     for upload in variant.uploads:
         data = port.files.get(upload.pki)
         if data is None:
-            why = "the local PKI (simulator only)" if upload.pki in NEEDS_LOCAL_PKI else (
-                "a file the profile does not name")  # fmt: skip
+            why = port.missing.get(upload.pki) or "a file the profile does not name"
             pytest.skip(f"TLS variant {variant.name} needs {upload.pki}: {why}")
         out.append((upload, data))
     return out
@@ -515,8 +548,10 @@ def xbee(
     try:
         if variant is not None:
             files = Files(port.module)
-            for upload, data in _variant_files(port, variant):
-                _put(port, files, upload, data)
+            budget = xbee_profile.device.upload_timeout
+            with session_wait(request.config, f"uploading {variant.name}'s files", budget):
+                for upload, data in _variant_files(port, variant):
+                    _put(port, files, upload, data)
             wanted["$0"] = variant.profile
         port.configurator.apply(wanted, xbee_mode)
     except (DeviceError, ConfigureError) as exc:

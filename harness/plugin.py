@@ -54,7 +54,8 @@ from harness.session import (
 
 SESSION = pytest.StashKey[HilSession]()
 ITEM = pytest.StashKey["ItemState"]()
-FIXTURE_MODULES = ("harness.fixtures",)  # the lead's module-facing fixtures, when present
+# the module-facing fixtures, and the budgets of session-level waits (when present)
+FIXTURE_MODULES = ("harness.budget", "harness.fixtures")
 ENV_DEVICE = "XBEE_DEVICE"
 ENV_PROFILE = "XBEE_PROFILE"
 BROKEN_PREFIX = "module broken: "  # categories.json groups skips by this text
@@ -159,6 +160,8 @@ def build_session(config: pytest.Config) -> HilSession:
             )
         profile_ref = DEFAULT_PROFILE
     profile = load_profile(find_profile(profile_ref, (base / "profiles", base)))
+    if real and (issue := profile.local_targets_issue(real[0].raw)) is not None:
+        raise ProfileError([issue])  # the simulator's loopback names on a real network
     modes = _narrow("--mode", profile.modes, opt.xbee_mode, profile)
     variants = _narrow("--tls-variant", profile.tls_variants, opt.xbee_tls_variant, profile)
     baud = profile.device.baud

@@ -76,7 +76,11 @@ HARNESS_OWNED: dict[str, str] = {
 }
 AT_NAME = re.compile(r"^[A-Z0-9$%#]{2}$")  # D-CMD: AT + two-character command
 SECRET_KEYS = frozenset({"apn_user", "apn_password"})
-PATH_KEYS = ("ca", "client_cert", "client_key")  # target files, relative to their profile file
+# target files, relative to their profile file
+PATH_KEYS = ("ca", "client_cert", "client_key", "leaf", "intermediate")
+# The targets the harness reads (harness/fixtures.py, the `server` of harness/variants.py): a
+# profile naming another one would be ignored without a word, so it is refused.
+TARGET_NAMES = ("http", "https", "mutual")
 
 
 # ----- errors --------------------------------------------------------------------------------
@@ -276,6 +280,17 @@ def _check_personality(name: str) -> str:
     return name
 
 
+def _check_target_name(name: str) -> str:
+    if name not in TARGET_NAMES:
+        close = difflib.get_close_matches(name, TARGET_NAMES, n=1, cutoff=0.4)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(
+            f"unknown target {name!r}: the harness reads only {', '.join(TARGET_NAMES)} ({hint}"
+            "mutual is the mutual-TLS server)"
+        )
+    return name
+
+
 def _secret_from_env(value: Any) -> Any:
     """`{env: NAME}` takes a secret from the environment, so it is never in the YAML file."""
     if isinstance(value, Mapping):
@@ -291,6 +306,7 @@ def _secret_from_env(value: Any) -> Any:
 AtName = Annotated[str, AfterValidator(_check_at_name)]
 BaselineName = Annotated[str, AfterValidator(_check_baseline_name)]
 AtValue = Annotated[Any, BeforeValidator(_check_scalar)]
+TargetName = Annotated[str, AfterValidator(_check_target_name)]
 HostFile = Annotated[Path, AfterValidator(_existing_file)]
 Personality = Annotated[str, AfterValidator(_check_personality)]
 Secret = Annotated[SecretStr, BeforeValidator(_secret_from_env)]
@@ -333,6 +349,11 @@ class Device(_Strict):
     # The simulator's firmware personality (`--device sim` without `:NAME`); unused on hardware.
     personality: Personality | None = None
     reset: Reset = AtReset()
+    # Budgets of the session-level waits, outside the per-test timeout (harness/budget.py):
+    # opening the port (first contact, VR/HV, snapshot, the chain fetch), and the
+    # certificate uploads of one test. Registration has `network.registration_timeout`.
+    open_timeout: float = Field(default=120.0, gt=0)
+    upload_timeout: float = Field(default=300.0, gt=0)
 
 
 class Network(_Strict):
@@ -349,6 +370,10 @@ class Target(_Strict):
     ca: HostFile | None = None
     client_cert: HostFile | None = None
     client_key: HostFile | None = None
+    # The server's own leaf and intermediate for `leaf-as-ca` / `intermediate-as-ca` on a
+    # bench; when absent the harness fetches the chain from the host (harness/chain.py).
+    leaf: HostFile | None = None
+    intermediate: HostFile | None = None
     local: bool = False  # served by harness.servers on loopback (the simulator's internet)
 
     @field_validator("url")
@@ -365,8 +390,12 @@ class Target(_Strict):
 
     @model_validator(mode="after")
     def _tls_files(self) -> Target:
-        if self.scheme == "http" and (self.ca or self.client_cert or self.client_key):
-            raise ValueError("ca / client_cert / client_key only make sense for an https URL")
+        files = (self.ca, self.client_cert, self.client_key, self.leaf, self.intermediate)
+        if self.scheme == "http" and any(files):
+            raise ValueError(
+                "ca / client_cert / client_key / leaf / intermediate only make sense for an "
+                "https URL"
+            )
         if (self.client_cert is None) != (self.client_key is None):
             raise ValueError("client_cert and client_key go together (D-TLS p.100)")
         return self
@@ -394,7 +423,7 @@ class Profile(_Strict):
     device: Device = Device()
     network: Network = Network()
     baseline: dict[BaselineName, AtValue] = Field(default_factory=dict)
-    targets: dict[str, Target] = Field(default_factory=dict)
+    targets: dict[TargetName, Target] = Field(default_factory=dict)
     modes: Annotated[list[Mode], AfterValidator(_unique)] = Field(
         default_factory=lambda: list(MODES), min_length=1
     )
@@ -405,6 +434,7 @@ class Profile(_Strict):
 
     _source: Path | None = PrivateAttr(default=None)
     _chain: tuple[Path, ...] = PrivateAttr(default=())
+    _marks: dict[Path_, Mark] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> Path | None:
@@ -420,6 +450,24 @@ class Profile(_Strict):
         if self.name:
             return self.name
         return self._source.stem if self._source else "profile"
+
+    def local_targets_issue(self, device: str) -> Issue | None:
+        """One line refusing `local: true` targets for a device that is not simulated: they
+        are the simulator's loopback internet, and on a module they would go to the real
+        network under the same names (google.com) without a word."""
+        local = [name for name, t in self.targets.items() if t.local]
+        if not local:
+            return None
+        mark = self._marks.get(("targets", local[0], "local")) or self._marks.get(())
+        file = mark.file if mark else str(self._source or self.label)
+        others = f" (also {', '.join(f'targets.{n}' for n in local[1:])})" if local[1:] else ""
+        return Issue(
+            file, mark.line if mark else None, mark.column if mark else None,
+            f"targets.{local[0]}.local",
+            f"a local (simulated, loopback) target cannot be used with --device {device}, a "
+            f"real module{others}; use a profile whose targets are real servers "
+            "(profiles/cat1-att.yaml)",
+        )  # fmt: skip
 
     def redacted(self) -> dict[str, Any]:
         """The profile as JSON-able data with secrets masked (for reports and logs)."""
@@ -462,6 +510,7 @@ def load_profile(path: str | Path) -> Profile:
     profile = profile.model_copy(update={"baseline": baseline})
     profile._source = path
     profile._chain = chain
+    profile._marks = marks
     return profile
 
 
@@ -513,6 +562,11 @@ def _load_chain(
         )
     data, marks = read_yaml(path)
     file = _display(path)
+    if data is None or data == {}:
+        m = marks[()]
+        raise ProfileError(
+            [Issue(file, m.line, m.column, "", "the profile is empty (name at least its targets)")]
+        )
     if not isinstance(data, dict):
         m = marks[()]
         raise ProfileError([Issue(file, m.line, m.column, "", "a profile is a YAML mapping")])

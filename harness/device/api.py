@@ -263,6 +263,8 @@ class ApiClient:
             param = at.encode_value(name, value, api=True)
         cls = api.ATCommandQueue if queue else api.ATCommand
         frame = cls(self.next_frame_id(), name.upper(), param)
+        if timeout is None:  # a slow command waits its catalogue time (A-AT-REPLY-TIME)
+            timeout = at.reply_timeout(name, self.timeout)
         rec = self.request(frame, timeout=timeout)
         f = rec.frame
         if not isinstance(f, api.ATCommandResponse):

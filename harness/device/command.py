@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from harness.device import progress
 from harness.device.errors import CommandError, DeviceTimeout
 from harness.device.transport import Tap
 from harness.xbee import at
@@ -22,7 +23,8 @@ DEFAULT_CT = 10.0  # CT default 0x64 × 100 ms (D-ENTER)
 GUARD_MARGIN = 1.1  # wait 10 % longer than GT on each side of +++
 ESCAPE_REPLY = 1.0  # OK is due GT after +++; allow this much more (A-AT-REPLY-TIME)
 REPLY_TIMEOUT = 2.0  # per AT line; ASSUMPTION A-AT-REPLY-TIME (docs/assumptions.md)
-SLOW_COMMANDS = {"FS": 15.0, "WR": 5.0, "SD": 130.0, "LA": 45.0, "RE": 5.0}  # D-SPECIAL, L-TG
+# Slow commands (MY, N1, AI, TM, FS, WR, SD, LA, RE) wait their own time: the AT catalogue's
+# `reply_timeout` column (harness/xbee/at.py, L-TG-HEAD, A-AT-REPLY-TIME).
 
 # An ATFS error line: capital E, capitals/digits, a space, text (D-FSCMD; L-PY's regex).
 FS_ERROR = re.compile(r"^E[A-Z0-9]+ ")
@@ -77,6 +79,11 @@ class CommandMode:
         )
 
     def _escape(self, guard: float) -> bool:
+        if 2 * guard * GUARD_MARGIN >= progress.WORTH_SAYING and guard != getattr(
+            self, "_guard_said", None
+        ):  # one line per guard time in use, not per entry
+            self._guard_said = guard
+            progress.say("command mode", f"guard time {guard:g} s of silence each side of +++")
         self._silence(guard * GUARD_MARGIN)
         self.tap.reset_input_buffer()
         self.tap.write(self.cc * 3)  # no CR after +++ (D-ENTER)
@@ -210,7 +217,7 @@ class CommandMode:
             self.enter()
 
     def _timeout_for(self, pairs: Sequence[tuple[str, Value]]) -> float:
-        return max([self.reply_timeout] + [SLOW_COMMANDS.get(n, 0.0) for n, _ in pairs])
+        return max(at.reply_timeout(n, self.reply_timeout) for n, _ in pairs)
 
 
 def _pair(c: Command) -> tuple[str, Value]:

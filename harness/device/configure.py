@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.device import progress
 from harness.device.api import ApiClient
 from harness.device.command import CommandMode
 from harness.device.errors import CommandError, DeviceError, DeviceTimeout
@@ -597,6 +598,8 @@ class Configurator:
         mod._cm.active = False  # a reset leaves command mode
         mod.mode = None
         mod.tap.note("reset", how="external" if command else "FR")
+        progress.say("reset", f"{'external command' if command else 'ATFR'} done; waiting up "
+                     f"to {timeout:g} s for the module to answer")  # fmt: skip
         return self._wait_back(timeout, listen=was_api)
 
     def _run_external(self, command: str, timeout: float) -> None:
@@ -646,11 +649,17 @@ class Configurator:
         mod = self.module
         start = time.monotonic()
         ai: int | None = None
+        said: int | None = 0  # a line per AI change, from the first that is not "connected"
         while True:
             try:
                 ai = mod.read(["AI"])["AI"]
             except (CommandError, ConfigureError):
                 ai = None
+            if ai != said:
+                shown = codes.describe("AI", ai) if ai is not None else "unreadable"
+                took = time.monotonic() - start
+                progress.say("registration", f"AI {shown} after {took:.1f} s of {timeout:g} s")
+                said = ai
             if ai == 0:
                 return time.monotonic() - start
             waited = time.monotonic() - start

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.device import progress
 from harness.device.command import FS_ERROR
 from harness.device.configure import Module
 from harness.device.errors import CommandError, DeviceError, DeviceTimeout
@@ -273,9 +274,14 @@ class Files:
         deadline = now + budget
         sender.start(now)
         out = sender.feed(first, now)
+        total, said = len(sender.data), now
         while True:
             if out:
                 tap.write(out)
+            if now - said >= progress.WORTH_SAYING:  # one line a second or two, when slow
+                said = now
+                done = min(total, sender._index * ymodem.BLOCK_1K)  # blocks sent so far
+                progress.say("upload", f"{line.split()[-1]}: {done}/{total} bytes")
             if sender.done:
                 break
             now = time.monotonic()

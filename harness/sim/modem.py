@@ -84,6 +84,17 @@ class _Pending:
     queued: bool = False
 
 
+@dataclass(slots=True)
+class _Slow:
+    """A parameter query or set the personality answers late (`reply_latency`)."""
+
+    due: float
+    row: at.AtSpec
+    param: bytes | None
+    api: bool
+    queued: bool
+
+
 class _Port:
     """The `ModemContext` one feature sees: the Modem, plus who is asking."""
 
@@ -193,6 +204,7 @@ class Modem:
         self._hold = bytearray()
         self._uart_owner: Feature | None = None
         self._pending: _Pending | None = None
+        self._slow: _Slow | None = None  # a parameter answered after the personality's latency
         self._deferred_input = bytearray()
         self._reset_due: float | None = None
         self._ai = AI_INITIALIZING
@@ -243,7 +255,7 @@ class Modem:
         return self._drain()
 
     def next_deadline(self) -> float | None:
-        due = [self._reset_due, self._reg_due]
+        due = [self._reset_due, self._reg_due, self._slow.due if self._slow else None]
         if self._command_mode:
             if self._uart_owner is None and self._pending is None:
                 due.append(self._ct_due)
@@ -388,6 +400,9 @@ class Modem:
                 continue
             if self._reg_due is not None and self._reg_due <= now:
                 self._registration_step(now)
+                continue
+            if self._slow is not None and self._slow.due <= now:
+                self._answer_slow()
                 continue
             if not self._command_mode:
                 due = self._escape.deadline(self._gt)
@@ -687,6 +702,9 @@ class Modem:
             return INVALID_COMMAND, None  # D-88 status 2
         if row.kind is at.Kind.COMMAND:
             return self._command(name, param, now)
+        if self._slow is None and (latency := self.personality.reply_latency.get(name)):
+            self._slow = _Slow(now + latency, row, param, api, queued)
+            return None, None  # pending: answered by `_answer_slow` at the deadline
         if param is None:
             return self._query(row, api=api), None
         return self._set(row, param, api=api, queued=queued), None
@@ -718,6 +736,17 @@ class Modem:
                 self._set_ai(AI_SHUT_DOWN, now)
             return OK, shut_down
         return INVALID_COMMAND, None  # LA, SI, FS, … without the feature that answers them
+
+    def _answer_slow(self) -> None:
+        """The answer of a parameter whose personality latency has run out (A-SIM-LATENCY)."""
+        slow, self._slow = self._slow, None
+        if slow is None or self._pending is None:
+            return  # a reset dropped the command meanwhile
+        if slow.param is None:
+            reply = self._query(slow.row, api=slow.api)
+        else:
+            reply = self._set(slow.row, slow.param, api=slow.api, queued=slow.queued)
+        self._finish_at(reply)
 
     def _value(self, name: str) -> at.Value | None:
         if name == "AI":

@@ -108,6 +108,19 @@ class _File(BaseModel):
     sockets: Sockets
     codes: dict[str, Codes]
     quirks: dict[str, Row] = {}
+    # AT name -> module seconds before the answer (a slow MY, AI, TM write: L-TG-HEAD)
+    reply_latency: dict[str, Row] = {}
+
+    @field_validator("reply_latency")
+    @classmethod
+    def _latency_rows(cls, rows: dict[str, Row]) -> dict[str, Row]:
+        for name, row in rows.items():
+            if name.upper() not in at.CATALOGUE:
+                raise ValueError(f"{name}: not in the AT catalogue (harness/xbee/at.py)")
+            value = row.value
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{name}: a latency is a number of seconds >= 0")
+        return rows
 
     @field_validator("identity", "network", "defaults")
     @classmethod
@@ -171,6 +184,8 @@ class Personality:
         self.codes: Mapping[Failure, Codes] = _frozen(
             {Failure(k): v for k, v in data.codes.items()})
         self.quirks: Mapping[str, Any] = _frozen({k: v.value for k, v in data.quirks.items()})
+        self.reply_latency: Mapping[str, float] = _frozen(
+            {k.upper(): float(v.value) for k, v in data.reply_latency.items()})
         self.raw = data
 
     def __repr__(self) -> str:

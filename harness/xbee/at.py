@@ -49,6 +49,9 @@ class AtSpec:
     secret: bool = False  # never logged in clear (IMEI, ICCID, IMSI, passwords)
     write_only: bool = False  # a query answers empty (L-TG: CW not returned)
     assumption: str | None = None  # docs/assumptions.md id for what we chose here
+    # Seconds a real module may take to answer (None: the device layer's default). The
+    # figures are what client libraries wait on real modules (L-TG-HEAD, A-AT-REPLY-TIME).
+    reply_timeout: float | None = None
 
     def allows(self, value: int) -> bool:
         return not self.ranges or any(lo <= value <= hi for lo, hi in self.ranges)
@@ -97,11 +100,13 @@ _ROWS: tuple[AtSpec, ...] = (
          assumption="A-AT-DEFAULTS"),
     AtSpec("CN", Kind.COMMAND, "exit command mode, apply changes", "D-ENTER, D-CMD"),
     AtSpec("AC", Kind.COMMAND, "apply changes", "D-CMD, D-09"),
-    AtSpec("WR", Kind.COMMAND, "write parameters to non-volatile memory", "D-SPECIAL"),
+    AtSpec("WR", Kind.COMMAND, "write parameters to non-volatile memory", "D-SPECIAL",
+           reply_timeout=5.0),
     AtSpec("RE", Kind.COMMAND, "restore defaults (WR persists them)", "D-CMD",
-           assumption="A-AT-RE"),
+           assumption="A-AT-RE", reply_timeout=5.0),
     AtSpec("FR", Kind.COMMAND, "software reset", "L-TG", assumption="A-FR-DELAY"),
-    AtSpec("SD", Kind.COMMAND, "shut down the cellular component", "D-SPECIAL"),
+    AtSpec("SD", Kind.COMMAND, "shut down the cellular component", "D-SPECIAL",
+           reply_timeout=130.0),
     # ----- IP data path (D-TRANSP, D-CI, D-20)
     _hex("IP", "IP protocol: 0 UDP, 1 TCP, 2 SMS, 4 TLS", "D-CI, D-20, L-PY", 1,
          ranges=_set(0, 1, 2, 4), assumption="A-AT-DEFAULTS"),
@@ -111,16 +116,17 @@ _ROWS: tuple[AtSpec, ...] = (
     _hex("C0", "source (listening) port", "D-SOCKLIM, D-APIBEH", 0x2616, ranges=_U16,
          width=2, assumption="A-AT-DEFAULTS"),
     _hex("TM", "client connection timeout, x100 ms", "D-TRANSP, L-MS", 0xBB8, ranges=_U16,
-         assumption="A-AT-DEFAULTS"),
+         assumption="A-AT-DEFAULTS", reply_timeout=5.0),  # L-TG-HEAD: a TM write "can be slow"
     _hex("TS", "server connection timeout, x100 ms", "D-SOCKLIM, D-TRANSP", 0xBB8, ranges=_U16,
          assumption="A-AT-DEFAULTS"),
     AtSpec("OD", Kind.IP, "operating destination", "D-OD", "0.0.0.0", readonly=True),
     _hex("CI", "protocol/connection indication", "D-CI", 0xFF, readonly=True, width=1,
          assumption="A-AT-WIDTH"),
-    AtSpec("LA", Kind.COMMAND, "look up the IP address of a name", "L-TG"),
+    AtSpec("LA", Kind.COMMAND, "look up the IP address of a name", "L-TG",
+           reply_timeout=45.0),
     AtSpec("SI", Kind.COMMAND, "socket information", "D-SI"),
     AtSpec("N1", Kind.IP, "DNS server address", "L-TG", "0.0.0.0", readonly=True,
-           assumption="A-AT-DEFAULTS"),
+           assumption="A-AT-DEFAULTS", reply_timeout=30.0),  # L-TG-HEAD: "can be very slow"
     # ----- TLS (D-TLS p.100, F-HTTPS, F-AZ)
     _hex("TL", "SSL/TLS protocol version", "F-HTTPS, F-AZ", 3, ranges=((0, 3),),
          assumption="A-AT-TL"),
@@ -138,10 +144,11 @@ _ROWS: tuple[AtSpec, ...] = (
            secret=True, assumption="A-AT-DEFAULTS"),
     _hex("AM", "airplane mode", "L-TG, L-PY", 0, ranges=_set(0, 1)),
     _hex("AI", "association indication", "L-PY, L-J, L-TG", 0xFF, readonly=True, width=1,
-         assumption="A-AT-WIDTH"),
+         assumption="A-AT-WIDTH", reply_timeout=10.0),  # L-TG-HEAD readResponseInt(10000)
     _hex("DB", "signal strength, -dBm", "L-TG", None, readonly=True, width=1,
          assumption="A-AT-WIDTH"),
-    AtSpec("MY", Kind.IP, "module IP address", "L-TG, L-PY", "0.0.0.0", readonly=True),
+    AtSpec("MY", Kind.IP, "module IP address", "L-TG, L-PY", "0.0.0.0", readonly=True,
+           reply_timeout=30.0),  # L-TG-HEAD: "this response can be very slow"
     AtSpec("MN", Kind.STRING, "network operator", "L-TG", "", readonly=True),
     AtSpec("P#", Kind.STRING, "SMS destination number", "D-CI", "", max_len=20),
     # ----- Remote Manager and device options
@@ -161,10 +168,19 @@ _ROWS: tuple[AtSpec, ...] = (
     AtSpec("MV", Kind.STRING, "cellular component firmware version", "§3.2 MV", readonly=True),
     _hex("%V", "supply voltage, mV", "L-MS", readonly=True, width=2, assumption="A-AT-WIDTH"),
     # ----- file system (a feature answers it)
-    AtSpec("FS", Kind.COMMAND, "file system command", "D-FSCMD"),
+    AtSpec("FS", Kind.COMMAND, "file system command", "D-FSCMD",
+           reply_timeout=15.0),
 )
 
 CATALOGUE: dict[str, AtSpec] = {row.name: row for row in _ROWS}
+
+
+def reply_timeout(name: str, default: float) -> float:
+    """How long to wait for the module's answer to `name`: its row's figure (a slow command
+    on a real module), else `default`; never shorter than `default`."""
+    row = CATALOGUE.get(name.upper())
+    slow = row.reply_timeout if row is not None else None
+    return max(default, slow) if slow is not None else default
 
 
 def spec(name: str) -> AtSpec:
