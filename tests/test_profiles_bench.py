@@ -34,9 +34,9 @@ def test_profile_check_refuses_a_target_name_the_harness_does_not_read(tmp_path:
 def test_profile_check_refuses_an_empty_file(tmp_path: Path, text: str) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text(text, encoding="utf-8")
-    assert [str(i) for i in check(path)] == [
-        f"{path}:1:1: the profile is empty (name at least its targets)"
-    ]
+    issues = [str(i) for i in check(path)]
+    assert len(issues) == 1, issues
+    assert issues[0].startswith(str(path)) and "empty" in issues[0], issues
 
 
 def test_the_example_profiles_mutual_block_uses_a_name_the_harness_reads(tmp_path: Path) -> None:
