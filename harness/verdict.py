@@ -154,14 +154,14 @@ def judge(
             f"{text}: {meaning}; no control could run against this target",
             "? inconclusive · no control",
         )
-    if ambiguous:
-        alts = reasons | ({wanted} if family is None else set())
+    # the variant's reason and the non-TLS reasons the same code also stands for
+    alts = _names({wanted} | (reasons - TLS_REASONS))
+    if ambiguous and alts != wanted.value:
         return Judgement(
-            Verdict.PASS,
-            f"{text}: {_names(alts)}; control {control.variant} reached the server",
-            f"✓ {_names(alts)}{shown}",
-        )
-    return Judgement(Verdict.PASS, f"{text}: {meaning} as expected", f"✓ {meaning}{shown}")
+            Verdict.PASS, f"{text}: {alts}; control {control.variant} reached the server",
+            f"✓ {alts}{shown}",
+        )  # fmt: skip
+    return Judgement(Verdict.PASS, f"{text}: {wanted.value} as expected", f"✓ {alts}{shown}")
 
 
 def _failure_word(family: Family | None, kind: str, code: int | None) -> str:

@@ -41,8 +41,9 @@ def test_failed_control_makes_must_fail_cells_inconclusive():
 def test_ambiguous_code_leans_on_the_control():
     j = judge("tls_auth", CAT1, "ci", 0x26, None, UP)
     assert j.passed
-    assert j.reason.startswith("CI 0x26: TLS authentication or ") and "refused" in j.reason
-    assert "control root-ca reached the server" in j.reason
+    assert j.reason == "CI 0x26: TLS authentication or refused; control root-ca reached the server"
+    assert j.cell == "✓ TLS authentication or refused · CI 0x26"
+    assert judge("refused", CAT1, "ci", 0x26, None, UP).cell == "✓ refused · CI 0x26"
     assert CAT1.ambiguous("ci", 0x26) and not LTEM.ambiguous("ci", 0x26)
 
 
