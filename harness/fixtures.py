@@ -99,6 +99,7 @@ class Port:
     rig: Any = None  # harness.simrig.SimRig for the simulator
     expected_body: bytes | None = None  # what the local servers answer (simulator only)
     firmware: dict[str, str] = field(default_factory=dict)
+    family: Any = None  # harness.xbee.firmware.Family picked from VR/HV or the profile
     # uploads done; skipped by the module's hash (ATFS HASH); skipped as known this run
     uploads: dict[str, int] = field(
         default_factory=lambda: {
@@ -146,6 +147,20 @@ class XBee:
     variant: variants.TlsVariant | None
     http: Http
     record_codes: Callable[..., list[str]]
+    session: HilSession | None = None
+    item: Any = None  # the pytest item (the verdict goes to its stash)
+
+    @property
+    def family(self) -> Any:
+        """The module's firmware family (harness.xbee.firmware), or None when unknown."""
+        return self.port.family
+
+    def check(self, result: HttpResult, expect: str | None = None) -> Any:
+        """Judge a result against the test's TLS variant, with the target's control
+        (harness.controls.check): passes, fails, or raises `Inconclusive`."""
+        from harness import controls
+
+        return controls.check(self, result, expect)
 
     @property
     def code_kind(self) -> str:
@@ -166,20 +181,21 @@ class XBee:
             )
         kw.setdefault("first_byte_timeout", self.port.first_byte_timeout)
         kw.setdefault("read_ci", self.mode == "transparent")
+        record = kw.pop("record", True)  # False: a control's request, not this test's codes
         result = self.http.request(method, url, **kw)
-        report.attach_text(report.http_text(result), f"HTTP {method} {url}")
-        self.record_codes(result)  # Allure steps and parameters, the matrix cell
+        title = f"HTTP {method} {url}" if record else f"control: HTTP {method} {url}"
+        report.attach_text(report.http_text(result), title)
+        if record:
+            self.record_codes(result)  # Allure steps and parameters, the matrix cell
         return result
 
     def expected_codes(self, reason: str) -> set[int]:
-        """The codes this module's firmware gives for a failure reason, in this mode.
-        Empty when the firmware is not known (a real module without a personality)."""
-        if self.port.personality is None:
+        """The codes this module's firmware family gives for a failure reason, in this mode
+        (harness.xbee.firmware). Empty when the firmware is not known: judge with
+        `check`, which falls back to reason families."""
+        if self.port.family is None:
             return set()
-        from harness.sim.effects import Failure  # the personality tables are the data
-        from harness.sim.personality import load
-
-        return {load(self.port.personality).code(Failure(reason), self.code_kind)}
+        return {self.port.family.code(reason, self.code_kind)}
 
 
 # ----- session: the port ---------------------------------------------------------------------
@@ -232,7 +248,7 @@ def _open_port(
     try:
         port.configurator.wait_registered(profile.network.registration_timeout)
         port.firmware = _firmware(module)
-        session.set_firmware(spec, port.firmware.get("VR"), port.firmware.get("HV"))
+        port.family = session.set_firmware(spec, port.firmware.get("VR"), port.firmware.get("HV"))
         names = sorted({*profile.baseline, *TEST_PARAMS})
         port.snapshot = port.configurator.snapshot(names)
         if session.record_dir is not None:
@@ -276,7 +292,7 @@ def _open_replay(spec: DeviceSpec, profile: Profile, session: HilSession) -> Por
                 cassette.load_pki(deck.directory, rec.pki), replay=server, deck=deck,
                 expected_body=DEFAULT_BODY if rec.source == "simulator" else None,
                 firmware=dict(info.firmware))  # fmt: skip
-    session.set_firmware(spec, port.firmware.get("VR"), port.firmware.get("HV"))
+    port.family = session.set_firmware(spec, port.firmware.get("VR"), port.firmware.get("HV"))
     return port
 
 
@@ -558,7 +574,9 @@ def xbee(
         if port.replay is not None:  # a replay device is never broken: this test's problem
             raise DeviceError(f"configuring for {xbee_mode}: {exc}") from None
         raise ModuleBroken(f"configuring {port.spec} for {xbee_mode}: {exc}") from None
-    yield XBee(port, xbee_mode, variant, Http(port.module), xbee_record_codes)
+    session = request.getfixturevalue("xbee_hil_session")
+    yield XBee(port, xbee_mode, variant, Http(port.module), xbee_record_codes, session,
+               request.node)  # fmt: skip
     if _failed(request.node) and port.snapshot is not None:
         port.forget()
         try:

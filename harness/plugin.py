@@ -34,6 +34,7 @@ import pytest
 import harness
 from harness import report
 from harness.device.errors import PortLost
+from harness.controls import JUDGEMENT, failed_controls
 from harness.profiles import (
     DEFAULT_PROFILE,
     MODES,
@@ -45,12 +46,14 @@ from harness.profiles import (
     load_profile,
 )
 from harness.session import (
+    DeviceKind,
     DeviceSpec,
     DeviceSpecError,
     HilSession,
     ModuleBroken,
     parse_device,
 )
+from harness.verdict import Inconclusive
 
 SESSION = pytest.StashKey[HilSession]()
 ITEM = pytest.StashKey["ItemState"]()
@@ -66,7 +69,9 @@ MARKERS = (
     "hardware_only: needs a real module; skipped on the simulator",
     "sim_only: needs the simulator (e.g. fault injection); skipped on a real module",
     "requires(*features): needs these module features (e.g. extended_sockets)",
+    "own_simulator: makes its own simulator (not the --device): skipped on a replay device",
 )
+INCONCLUSIVE = "inconclusive"  # the terminal's status word for a cell whose control failed
 
 
 # ----- options -------------------------------------------------------------------------------
@@ -318,6 +323,7 @@ class ItemState:
     codes: dict[str, int] = field(default_factory=dict)
     outcome: report.Outcome | None = None
     detail: str = ""
+    status: int | None = None  # the HTTP status of the test's last request
 
     def record(self, codes: dict[str, int | None]) -> None:
         self.codes.update({k: v for k, v in codes.items() if v is not None})
@@ -352,14 +358,41 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"hardware_only: --device {device.raw} is not a real module")
     if item.get_closest_marker("sim_only") and not device.simulated:
         pytest.skip(f"sim_only: --device {device.raw} is a real module")
+    if item.get_closest_marker("own_simulator") and device.kind is DeviceKind.REPLAY:
+        pytest.skip(f"own_simulator: the test makes its own simulator; --device {device.raw} "
+                    "has nothing of it to replay")
+    _check_requires(item, session, device)
+    if _uses_harness(item):
+        _label(item, session, state)
+
+
+def _check_requires(item: pytest.Item, session: HilSession, device: DeviceSpec) -> None:
+    """Skip when the module lacks a feature a `requires(...)` marker names: known from the
+    firmware family the module's VR/HV picked (any device) or the simulator personality."""
     for mark in item.iter_markers("requires"):
         features = session.features_of(device)
         missing = [f for f in mark.args if features is not None and f not in features]
         if missing:
-            who = session.personality(device) or device.label
+            family = session.family_of(device)
+            who = family.name if family is not None else session.personality(device)
+            firmware = session.firmware.get(device.label, {}).get("VR")
+            who = (who or device.label) + (f" (VR={firmware})" if firmware else "")
             pytest.skip(f"requires {', '.join(missing)}: {who} does not have it")
-    if _uses_harness(item):
-        _label(item, session, state)
+
+
+@pytest.fixture(autouse=True)
+def _xbee_requires(request: pytest.FixtureRequest) -> None:
+    """A `requires(...)` test that is the run's first on a module: open the port (which reads
+    VR/HV) before its other fixtures, then check again, so it is skipped on hardware exactly
+    as on the simulator instead of running against a module that lacks the feature."""
+    item = request.node
+    session = _session(item.config)
+    if session is None or item.get_closest_marker("requires") is None:
+        return
+    device = _item_device(item, session)
+    if session.features_of(device) is None and "xbee_port" in request.fixturenames:
+        request.getfixturevalue("xbee_port")
+        _check_requires(item, session, device)
 
 
 def _label(item: pytest.Item, session: HilSession, state: ItemState) -> None:
@@ -398,6 +431,8 @@ def pytest_runtest_makereport(
         session.mark_broken(str(call.excinfo.value) or type(call.excinfo.value).__name__)
     elif call.excinfo is not None and isinstance(call.excinfo.value, PortLost):
         session.mark_broken(call.excinfo.value.during_test(item.name))  # A-PORT-LOST
+    if rep.failed and call.excinfo is not None and isinstance(call.excinfo.value, Inconclusive):
+        rep.user_properties.append((INCONCLUSIVE, str(call.excinfo.value)))
     if rep.failed and state.codes and hasattr(rep.longrepr, "addsection"):
         lines = [report.code_line(k, v) for k, v in state.codes.items()]
         rep.longrepr.addsection("xbee-hil: module codes", "\n".join(lines))
@@ -410,6 +445,8 @@ def _fold_outcome(state: ItemState, rep: pytest.TestReport, call: pytest.CallInf
     if rep.when == "call":
         if hasattr(rep, "wasxfail"):
             outcome = Outcome.XFAILED if rep.skipped else Outcome.XPASSED
+        elif rep.failed and _inconclusive(rep):
+            outcome = Outcome.INCONCLUSIVE
         elif rep.failed:
             outcome = Outcome.FAILED
         else:
@@ -429,15 +466,35 @@ def _fold_outcome(state: ItemState, rep: pytest.TestReport, call: pytest.CallInf
         state.outcome, state.detail = outcome, detail
 
 
+def _inconclusive(rep: pytest.TestReport) -> bool:
+    return any(name == INCONCLUSIVE for name, _ in getattr(rep, "user_properties", ()))
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """An inconclusive cell (its control failed) has its own word and letter: it is not a
+    pass, and not the module failing the variant either. It still counts as failed for the
+    exit status."""
+    if report.when == "call" and report.failed and _inconclusive(report):
+        return INCONCLUSIVE, "?", ("INCONCLUSIVE", {"yellow": True})
+    return None
+
+
 def _add_to_matrix(item: pytest.Item, session: HilSession, state: ItemState) -> None:
-    if state.outcome is None or (state.mode is None and state.variant is None):
+    own = item.get_closest_marker("own_simulator") is not None
+    if state.outcome is None or (state.mode is None and state.variant is None and not own):
         return
     group = f"{Path(item.location[0]).name}::{item.location[2].split('[')[0]}"
     if len(session.devices) > 1:
         group += f" @ {state.device.label}"
+    mode, variant = state.mode, state.variant
+    if own and mode is None and variant is None:  # a row per parameter set: its own module
+        variant = getattr(getattr(item, "callspec", None), "id", None) or item.name
+    judgement = item.stash.get(JUDGEMENT, None)
     session.matrix.add(
-        group, state.mode, state.variant, state.outcome, state.codes, state.detail, item.nodeid
-    )
+        group, mode, variant, state.outcome, state.codes, state.detail, item.nodeid,
+        verdict=judgement.cell if judgement is not None else "", status=state.status,
+        note="own simulator" if own else "",
+    )  # fmt: skip
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -497,6 +554,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write(report.render_text(hil.matrix))
         for path in config.stash.get(_WRITTEN, []):
             terminalreporter.write_line(f"wrote {path}")
+    for line in hil.notices:
+        terminalreporter.write_line(f"xbee-hil: warning: {line}", yellow=True)
+    for line in failed_controls(hil):
+        terminalreporter.write_line(f"xbee-hil: {line}", red=True)
     if hil.broken:
         terminalreporter.write_line(f"run stopped: {BROKEN_PREFIX}{hil.broken}", red=True)
 
@@ -592,6 +653,7 @@ def xbee_record_codes(request: pytest.FixtureRequest) -> Callable[..., list[str]
         found.update(codes)
         if state is not None:
             state.record(found)
+            state.status = getattr(result, "status", state.status)
         return report.record_codes(found)
 
     return record

@@ -309,6 +309,14 @@ AtValue = Annotated[Any, BeforeValidator(_check_scalar)]
 TargetName = Annotated[str, AfterValidator(_check_target_name)]
 HostFile = Annotated[Path, AfterValidator(_existing_file)]
 Personality = Annotated[str, AfterValidator(_check_personality)]
+
+
+def _check_family(name: str) -> str:
+    from harness.xbee.firmware import FAMILIES
+
+    if name not in FAMILIES:
+        raise ValueError(f"unknown firmware family {name!r}; known: {', '.join(FAMILIES)}")
+    return name
 Secret = Annotated[SecretStr, BeforeValidator(_secret_from_env)]
 
 
@@ -348,6 +356,8 @@ class Device(_Strict):
     baud: Annotated[int, AfterValidator(check_baud)] = 9600  # D-BD default BD=3
     # The simulator's firmware personality (`--device sim` without `:NAME`); unused on hardware.
     personality: Personality | None = None
+    # The firmware family (harness/xbee/firmware.py) when VR/HV should not decide it.
+    firmware: Annotated[str, AfterValidator(_check_family)] | None = None
     reset: Reset = AtReset()
     # Budgets of the session-level waits, outside the per-test timeout (harness/budget.py):
     # opening the port (first contact, VR/HV, snapshot, the chain fetch), and the

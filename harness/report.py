@@ -132,6 +132,12 @@ def record_codes(codes: Mapping[str, int | None]) -> list[str]:
     return lines
 
 
+def step(text: str) -> None:
+    """One Allure step with no body (a verdict, a note)."""
+    with allure.step(text):
+        pass
+
+
 def attach_text(text: str, name: str, secrets: Iterable[str] = ()) -> None:
     allure.attach(redact(text, secrets), name=name, attachment_type=AttachmentType.TEXT)
 
@@ -334,7 +340,13 @@ def categories() -> list[dict[str, Any]]:
     is looked for in the failure message and in the trace (where the plugin adds the codes a
     test recorded); the family's words in the message, only when no code line is in the
     trace. A result in no category goes to Allure's default product / test defects."""
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = [
+        {  # a must-fail cell whose control failed (harness.verdict): not a product defect
+            "name": "Inconclusive: control failed",
+            "matchedStatuses": ["broken"],
+            "messageRegex": "(?s).*inconclusive.*",
+        }
+    ]
     for family in CODE_FAMILIES:
         lines = [
             re.escape(f"{CODE_KINDS[kind][0]} = {hex_code(v)}")
@@ -381,6 +393,7 @@ class Outcome(enum.Enum):
 
     ERROR = "error"
     FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"  # a control failed: the cell cannot be judged
     XPASSED = "xpassed"
     PASSED = "passed"
     XFAILED = "xfailed"
@@ -398,11 +411,26 @@ class Outcome(enum.Enum):
 _SHORT = {
     Outcome.ERROR: "ERROR",
     Outcome.FAILED: "FAIL",
+    Outcome.INCONCLUSIVE: "INCONCLUSIVE",
     Outcome.XPASSED: "XPASS",
     Outcome.PASSED: "PASS",
     Outcome.XFAILED: "xfail",
     Outcome.SKIPPED: "skip",
 }
+
+
+# A cell's mark: whether the module did what was expected (✓), did not (✗), or the cell
+# cannot be judged (?).
+_MARK = {
+    Outcome.ERROR: "✗ error",
+    Outcome.FAILED: "✗",
+    Outcome.INCONCLUSIVE: "? inconclusive",
+    Outcome.XPASSED: "✗ xpass",
+    Outcome.PASSED: "✓",
+    Outcome.XFAILED: "xfail",
+    Outcome.SKIPPED: "skip",
+}
+JUDGED = (Outcome.PASSED, Outcome.FAILED, Outcome.INCONCLUSIVE)
 
 
 @dataclass
@@ -411,11 +439,23 @@ class Cell:
     codes: dict[str, int] = field(default_factory=dict)
     detail: str = ""  # skip reason or the first line of the failure
     tests: list[str] = field(default_factory=list)
+    verdict: str = ""  # the judgement's cell text (harness.verdict): `✓ refused · CI 0x26`
+    status: int | None = None  # the HTTP status the module delivered, if any
+    note: str = ""  # how the cell was made, when unusual ("own simulator")
 
     def text(self) -> str:
-        """`FAIL CI 0x26`: the outcome and the codes the module gave."""
-        codes = " ".join(short_code(k, v) for k, v in self.codes.items())
-        return f"{self.outcome.short} {codes}".strip()
+        """What the module did, its code and whether that was expected: `✓ 200 · CI 0x27`,
+        `? inconclusive · control CI 0x25`, `✗ 200 (expected TLS failure)`."""
+        if self.verdict and self.outcome in JUDGED:
+            out = self.verdict
+        else:
+            codes = " ".join(short_code(k, v) for k, v in self.codes.items())
+            what = str(self.status) if self.status is not None else ""
+            if not what and codes and self.outcome in (Outcome.PASSED, Outcome.FAILED):
+                what = self.outcome.value
+            out = _MARK[self.outcome] + (f" {what}" if what else "")
+            out += f" · {codes}" if codes else ""
+        return out + (f" ({self.note})" if self.note else "")
 
     def title(self) -> str:
         """The long form: every code described, the detail, the tests."""
@@ -443,14 +483,19 @@ class Matrix:
         codes: Mapping[str, int | None] | None = None,
         detail: str = "",
         test: str = "",
+        verdict: str = "",
+        status: int | None = None,
+        note: str = "",
     ) -> Cell:
         key = (group, variant or NONE, mode or NONE)
         found = {k: v for k, v in (codes or {}).items() if v is not None}
         cell = self.cells.get(key)
         if cell is None:
-            cell = self.cells[key] = Cell(outcome, found, detail)
+            cell = self.cells[key] = Cell(outcome, found, detail, verdict=verdict,
+                                          status=status, note=note)  # fmt: skip
         elif outcome.severity > cell.outcome.severity:
             cell.outcome, cell.detail = outcome, detail or cell.detail
+            cell.verdict, cell.status = verdict or cell.verdict, status or cell.status
             cell.codes = {**found, **{k: v for k, v in cell.codes.items() if k not in found}}
         else:
             cell.codes.update({k: v for k, v in found.items() if k not in cell.codes})
@@ -480,8 +525,9 @@ class Matrix:
         return {
             "cells": [
                 {"group": g, "tls_variant": v, "mode": m, "outcome": c.outcome.value,
+                 "text": c.text(), "status": c.status,
                  "codes": {k: hex_code(x) for k, x in c.codes.items()},
-                 "detail": c.detail, "tests": c.tests}
+                 "detail": c.detail, "note": c.note, "tests": c.tests}
                 for (g, v, m), c in self.cells.items()
             ]
         }  # fmt: skip
@@ -545,6 +591,7 @@ body { font-family: sans-serif; margin: 1.5em; }
 table { border-collapse: collapse; margin-bottom: 1.5em; }
 th, td { border: 1px solid #bbb; padding: 0.3em 0.7em; text-align: left; }
 td.passed { background: #d8f5d0; } td.failed, td.error, td.xpassed { background: #f8d0d0; }
+td.inconclusive { background: #fbe3b8; }
 td.skipped { background: #eee; color: #666; } td.xfailed { background: #f5ecc8; }
 """
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from harness import yamlmarks
 from harness.profiles import PERSONALITY_DIR, Profile, known_personalities
 from harness.report import Matrix
+from harness.verdict import Control
+from harness.xbee import firmware as fw
 
 # pyserial URL handlers a --device may use (pyserial `serial_for_url`).
 URL_SCHEMES = ("rfc2217", "socket", "spy", "hwgrep", "alt")
@@ -157,6 +159,10 @@ class HilSession:
     # learned during the run, by device label
     firmware: dict[str, dict[str, str]] = field(default_factory=dict)
     features: dict[str, frozenset[str]] = field(default_factory=dict)
+    families: dict[str, fw.Family | None] = field(default_factory=dict)
+    # each target's control result: (device label, server, mode) -> what it did
+    controls: dict[tuple[str, str, str], Control] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # one line each: terminal and report
     _broken: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -188,13 +194,35 @@ class HilSession:
             return None
         return device.target or self.profile.device.personality
 
-    def set_firmware(self, device: DeviceSpec, vr: int | str | None, hv: int | str | None) -> None:
-        """Record the module's VR / HV (read by the device layer) for labels and environment."""
+    def set_firmware(
+        self, device: DeviceSpec, vr: int | str | None, hv: int | str | None
+    ) -> fw.Family | None:
+        """Record the module's VR / HV (read by the device layer) and pick its firmware family:
+        the profile's `device.firmware` when it names one, else the family VR/HV identify.
+        The family gives the features (`requires(...)`) and the expected codes on every
+        device; an unknown firmware is one notice line, and verdicts fall back to reason
+        families (harness.verdict)."""
         values = {}
         for name, value in (("VR", vr), ("HV", hv)):
             if value is not None:
                 values[name] = f"{value:X}" if isinstance(value, int) else str(value)
         self.firmware[device.label] = values
+        named = getattr(self.profile.device, "firmware", None)
+        family = fw.get(named) if named else fw.identify(vr, hv)
+        self.families[device.label] = family
+        if family is not None:
+            self.features[device.label] = frozenset(family.features)
+        else:
+            shown = ", ".join(f"{k}={v}" for k, v in values.items()) or "no VR/HV"
+            self.notices.append(
+                f"{device.label}: unknown firmware ({shown}): expected codes fall back to "
+                f"reason families; name it with device.firmware ({', '.join(fw.FAMILIES)})"
+            )
+        return family
+
+    def family_of(self, device: DeviceSpec) -> fw.Family | None:
+        """The firmware family picked for a device (None: unknown or not read yet)."""
+        return self.families.get(device.label)
 
     def set_features(self, device: DeviceSpec, names: Iterable[str]) -> None:
         """Record what a module can do (for `@pytest.mark.requires(...)`)."""
@@ -236,21 +264,26 @@ class HilSession:
                 env[f"personality.{device.label}"] = name
             for key, value in self.firmware.get(device.label, {}).items():
                 env[f"{key}.{device.label}"] = value
+            if device.label in self.families:
+                family = self.families[device.label]
+                env[f"firmware.family.{device.label}"] = family.name if family else "unknown"
+        for n, line in enumerate(self.notices, 1):
+            env[f"notice.{n}"] = line
         return env
 
 
 def personality_features(name: str) -> frozenset[str] | None:
-    """The `features:` names of a simulator personality file, or None when it has none."""
+    """The features of a simulator personality: those of the firmware family it names
+    (`family:`, harness.xbee.firmware), or None when it names none."""
     path = PERSONALITY_DIR / f"{name}.yaml"
     try:
         data, _ = yamlmarks.read(path)  # no aliases, bounded nesting (A-YAML-SAFE)
     except yamlmarks.YamlInputError:
         return None
-    rows = data.get("features") if isinstance(data, dict) else None
-    if not isinstance(rows, list):
+    family = data.get("family") if isinstance(data, dict) else None
+    if not isinstance(family, str) or family not in fw.FAMILIES:
         return None
-    names = (r.get("name") if isinstance(r, dict) else r for r in rows)
-    return frozenset(str(n) for n in names if n)
+    return frozenset(fw.FAMILIES[family].features)
 
 
 def replay_personality(target: str) -> str | None:

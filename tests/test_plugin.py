@@ -481,7 +481,7 @@ def test_the_plugin_works_without_allure(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*ARGS, "-p", "no:allure_pytest", "--mode", "api")
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "reports" / "allure-results").exists()
-    assert "| - | PASS CI 0x26 |" in (pytester.path / "reports" / "matrix.md").read_text()
+    assert "| - | ✓ passed · CI 0x26 |" in (pytester.path / "reports" / "matrix.md").read_text()
 
 
 def test_module_facing_fixtures_plug_in_through_the_seam(

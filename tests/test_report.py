@@ -106,9 +106,22 @@ def test_matrix_keeps_the_most_severe_outcome_and_its_codes() -> None:
     assert cell.outcome is Outcome.FAILED and cell.detail == "no response"
     assert cell.codes == {"ci": 0x26, "tx_status": 0x8B}
     assert cell.tests == ["a", "b", "c"]
-    assert cell.text() == "FAIL CI 0x26 TX 0x8B"
+    assert cell.text() == "✗ failed · CI 0x26 TX 0x8B"
     matrix.add("t", "transparent", None, Outcome.PASSED)
     assert matrix.axes("t") == (["leaf-as-ca", "-"], ["transparent", "api"])
+
+
+def test_cell_says_outcome_code_and_expectation() -> None:
+    """Obs 9: a completed 200 is not "connection failed"; the verdict's text is the cell."""
+    matrix = Matrix()
+    cell = matrix.add("t", "transparent", None, Outcome.PASSED, {"ci": 0x27}, status=200)
+    assert cell.text() == "✓ 200 · CI 0x27"
+    cell = matrix.add("t", "transparent", "wrong-ca", Outcome.INCONCLUSIVE, {"ci": 0x25},
+                      verdict="? inconclusive · control CI 0x25")  # fmt: skip
+    assert cell.text() == "? inconclusive · control CI 0x25"
+    cell = matrix.add("own", None, "guide", Outcome.PASSED, note="own simulator")
+    assert cell.text() == "✓ (own simulator)"
+    assert matrix.to_dict()["cells"][1]["outcome"] == "inconclusive"
 
 
 def test_matrix_renders_text_markdown_and_escaped_html(tmp_path: Path) -> None:
@@ -117,13 +130,13 @@ def test_matrix_renders_text_markdown_and_escaped_html(tmp_path: Path) -> None:
     matrix.add("test_https.py::test_get", "api", "root-ca", Outcome.ERROR, {"ci": 0x26})
     matrix.add("<script>alert(1)</script>|x", "api", "no-ca", Outcome.SKIPPED, detail="a & b")
     text = report.render_text(matrix)
-    assert "  root-ca      PASS         ERROR CI 0x26" in text
+    assert "  root-ca      ✓            ✗ error · CI 0x26" in text
     md = report.render_markdown(matrix)
-    assert "| root-ca | PASS | ERROR CI 0x26 |" in md
+    assert "| root-ca | ✓ | ✗ error · CI 0x26 |" in md
     assert "## &lt;script&gt;alert(1)&lt;/script&gt;\\|x" in md
     page = report.render_html(matrix)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;|x" in page
-    assert '<td class="error" title="CI = 0x26 Connection refused">ERROR CI 0x26</td>' in page
+    assert '<td class="error" title="CI = 0x26 Connection refused">✗ error · CI 0x26</td>' in page
     assert 'title="a &amp; b"' in page
     paths = report.write_matrix(matrix, tmp_path / "reports")
     assert [p.name for p in paths] == ["matrix.md", "matrix.html", "matrix.json"]
@@ -250,11 +263,11 @@ def check_matrix(reports_dir: Path, inner_run: pytest.RunResult) -> None:
             "*xbee-hil: mode x TLS-variant matrix*",
             "test_a_run_writes_allure_results_categories_environment_and_matrix.py::test_https_get",
             "  TLS variant  api",
-            "  root-ca      PASS",
-            "  leaf-as-ca   FAIL CI 0x26",
+            "  root-ca      ✓",
+            "  leaf-as-ca   ✗ failed · CI 0x26",
         ]
     )
     md = (reports_dir / "matrix.md").read_text()
-    assert "| leaf-as-ca | FAIL CI 0x26 |" in md
+    assert "| leaf-as-ca | ✗ failed · CI 0x26 |" in md
     page = (reports_dir / "matrix.html").read_text()
     assert '<td class="failed" title="CI = 0x26 Connection refused' in page

@@ -34,7 +34,8 @@ def test_forum_module_facts():
     assert p.identity["VR"] == 0x3100C  # F-HTTPS
     assert p.identity["HV"] >> 8 == 0x49  # L-PY hw.py
     assert p.code(Failure.TLS_AUTH, "ci") == 0x26  # F-HTTPS, as an assumption
-    assert p.raw.codes["tls_auth"].assumption
+    assert p.codes[Failure.TLS_AUTH].assumption
+    assert p.family.name == "cat1-3100"
     assert not p.has_feature("extended_sockets")  # L-C: x15 or later
     assert not p.allows("BD", 0xA)  # D-BD: *13 and earlier stop at 230400
 
@@ -76,11 +77,26 @@ def test_row_without_source_or_evidence_is_refused():
     assert "evidence" in _error(text)
 
 
-def test_missing_failure_reason_and_unknown_feature():
-    text = "\n".join(s for s in _shipped_text().splitlines() if "tls_auth:" not in s)
-    assert "missing failure reason(s) ['tls_auth']" in _error(text)
-    text = _shipped_text().replace("name: ip_frames", "name: ip_framez")
-    assert "unknown feature 'ip_framez'" in _error(text)
+def test_unknown_family_and_failure_override():
+    text = _shipped_text().replace("family: cat1-3100", "family: cat1-9999")
+    assert "unknown firmware family 'cat1-9999'" in _error(text)
+    row = '{ci: 1, tx_status: 1, socket_status: 1, source: "x"}'
+    bad = _shipped_text() + f"\ncodes:\n  tls_authz: {row}\n"
+    assert "unknown failure reason(s) ['tls_authz']" in _error(bad)
+
+
+def test_codes_and_features_come_from_the_family_table():
+    """Written once: the personality's codes and features are its family's."""
+    from harness.xbee import firmware
+
+    for name in SHIPPED:
+        p = personality.load(name)
+        assert "codes:" not in p.path.read_text() and "features:" not in p.path.read_text()
+        assert firmware.identify(p.identity["VR"], p.identity["HV"]) is p.family
+        assert set(p.features) == set(p.family.features)
+        for reason in Failure:
+            for kind in personality.CODE_KINDS:
+                assert p.code(reason, kind) == p.family.code(reason.value, kind)
 
 
 def test_unknown_key_and_bad_yaml():

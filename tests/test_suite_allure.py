@@ -36,7 +36,11 @@ def test_suite_results_carry_captures_codes_and_labels(tmp_path: Path) -> None:
     params = {p["name"]: p["value"] for p in failing["parameters"]}
     assert params["mode"] == "'transparent'" and params["tls_variant"] == "'leaf-as-ca'"
     assert params["ci"] == "'0x26'"  # F-HTTPS on cat1-3100C
-    assert [s["name"] for s in failing["steps"]] == ["CI = 0x26 Connection refused"]
+    assert [s["name"] for s in failing["steps"]] == [
+        "CI = 0x26 Connection refused",
+        "verdict: pass: CI 0x26: TLS authentication or refused; control root-ca reached the "
+        "server",
+    ]
     labels = {label["name"]: label["value"] for label in failing["labels"]}
     assert labels["device"] == "sim" and labels["personality"] == "cat1-3100C"
     assert labels["profile"] == "sim" and labels["firmware"] == "3100C"

@@ -1,8 +1,10 @@
 """Personalities: one YAML file per firmware, loaded into a typed, checked object.
 
 Firmware differences are data, not `if` chains: identity values, parameter defaults and
-ranges, registration timing, the features the firmware has, socket limits, the code a
-`Failure` becomes, and quirks. Every row carries its provenance (a source tag, or
+ranges, registration timing, socket limits and quirks here; the features the firmware has
+and the code a `Failure` becomes come from its firmware family (`harness.xbee.firmware`,
+named by `family:`), the table the suites read on hardware too, so they are written once.
+Every row carries its provenance (a source tag, or
 `assumption: true` with evidence); a file without it does not load. A bad file gives a
 `PersonalityError` naming the file, the line and the key.
 """
@@ -23,6 +25,7 @@ from harness import yamlmarks
 from harness.sim import features as feature_registry
 from harness.sim.effects import Failure
 from harness.xbee import at
+from harness.xbee import firmware as fw
 
 DEFAULT = "cat1-3100C"
 CODE_KINDS = ("ci", "tx_status", "socket_status")
@@ -60,18 +63,6 @@ class Registration(_Sourced):
     connecting_s: float = Field(ge=0)  # AI 0x23
 
 
-class FeatureRow(_Sourced):
-    name: str
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, name: str) -> str:
-        if name not in feature_registry.FEATURE_NAMES:
-            raise ValueError(f"unknown feature {name!r}; known: "
-                             f"{', '.join(feature_registry.FEATURE_NAMES)}")
-        return name
-
-
 class Sockets(_Sourced):
     max_total: int = Field(ge=1)
     max_tcp: int = Field(ge=0)
@@ -98,15 +89,15 @@ class _File(BaseModel):
     name: str
     product: str
     source: str
+    family: str  # harness.xbee.firmware family: codes and features
     identity: dict[str, Row]
     network: dict[str, Row] = {}
     defaults: dict[str, Row] = {}
     ranges: dict[str, Row] = {}
     registration: Registration
     timing: Timing
-    features: list[FeatureRow]
     sockets: Sockets
-    codes: dict[str, Codes]
+    codes: dict[str, Codes] = {}  # overrides of the family's codes (fault injection only)
     quirks: dict[str, Row] = {}
     # AT name -> module seconds before the answer (a slow MY, AI, TM write: L-TG-HEAD)
     reply_latency: dict[str, Row] = {}
@@ -145,16 +136,28 @@ class _File(BaseModel):
                 raise ValueError(f"{name}: value must be a list of [low, high] pairs")
         return rows
 
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, name: str) -> str:
+        try:
+            family = fw.get(name)
+        except KeyError as err:
+            raise ValueError(err.args[0]) from None
+        missing = sorted({f.value for f in Failure} - set(family.codes))
+        if missing:
+            raise ValueError(f"family {name}: missing failure reason(s) {missing}")
+        unknown = sorted(set(family.features) - set(feature_registry.FEATURE_NAMES))
+        if unknown:
+            raise ValueError(f"family {name}: unknown feature(s) {unknown}")
+        return name
+
     @field_validator("codes")
     @classmethod
-    def _every_failure(cls, rows: dict[str, Codes]) -> dict[str, Codes]:
+    def _known_failures(cls, rows: dict[str, Codes]) -> dict[str, Codes]:
         known = {f.value for f in Failure}
         unknown = sorted(set(rows) - known)
         if unknown:
             raise ValueError(f"unknown failure reason(s) {unknown}; known: {sorted(known)}")
-        missing = sorted(known - set(rows))
-        if missing:
-            raise ValueError(f"missing failure reason(s) {missing}")
         return rows
 
 
@@ -179,10 +182,13 @@ class Personality:
             k.upper(): tuple((lo, hi) for lo, hi in v.value) for k, v in data.ranges.items()}
         self.registration = data.registration
         self.reset_s = float(data.timing.reset_s.value)
-        self.features: tuple[str, ...] = tuple(f.name for f in data.features)
+        self.family = fw.get(data.family)
+        self.features: tuple[str, ...] = tuple(self.family.features)
         self.sockets = data.sockets
-        self.codes: Mapping[Failure, Codes] = _frozen(
-            {Failure(k): v for k, v in data.codes.items()})
+        codes: dict[Failure, Codes | fw.Codes] = {
+            Failure(k): v for k, v in self.family.codes.items()}
+        codes.update({Failure(k): v for k, v in data.codes.items()})
+        self.codes: Mapping[Failure, Codes | fw.Codes] = _frozen(codes)
         self.quirks: Mapping[str, Any] = _frozen({k: v.value for k, v in data.quirks.items()})
         self.reply_latency: Mapping[str, float] = _frozen(
             {k.upper(): float(v.value) for k, v in data.reply_latency.items()})

@@ -9,6 +9,7 @@ Source tags refer to `shared/reference/xbee3-protocol.md` §0.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -378,3 +379,68 @@ def describe(table: str | dict[int, Code], value: int) -> str:
 def ci_table(ip_protocol: int) -> str:
     """The CI table name for an IP command value (UDP, TCP/TLS or SMS); TCP when unknown."""
     return CI_BY_IP_PROTOCOL.get(ip_protocol, "CI")
+
+
+# ----- reason families: what a code says went wrong ------------------------------------------
+
+
+class Reason(enum.Enum):
+    """Why a connection ended, as a family of codes: what a verdict compares. A firmware
+    may give one code for several reasons (3100C: CI 0x26 = refused or any TLS failure,
+    F-HTTPS), so a code maps to a set of these (`harness.xbee.firmware.Family.reasons`)."""
+
+    OK = "ok"
+    TLS_AUTH = "TLS authentication"
+    TLS_CONFIG = "TLS configuration"
+    TLS_HANDSHAKE = "TLS handshake"
+    REFUSED = "refused"
+    DNS = "DNS"
+    NO_ROUTE = "no route / timeout"
+    NOT_REGISTERED = "not registered"
+    CLOSED_BY_PEER = "closed by peer"
+    CLOSED_BY_HOST = "closed by host / inactivity"
+    UNKNOWN = "unknown"
+
+
+TLS_REASONS = frozenset({Reason.TLS_AUTH, Reason.TLS_CONFIG, Reason.TLS_HANDSHAKE})
+
+_R = Reason
+# What Digi's tables say each code means, on any firmware (the fallback for a module whose
+# firmware family is not known). Source tags are those of the tables above.
+GENERIC_REASONS: dict[str, dict[int, Reason]] = {
+    "ci": {
+        0x00: _R.OK,  # D-CI socket open
+        0x10: _R.NOT_REGISTERED, 0x11: _R.NOT_REGISTERED,  # D-CI
+        0x12: _R.DNS,  # D-CI DNS query lookup failure
+        0x21: _R.CLOSED_BY_HOST,  # D-CI user closed
+        0x22: _R.NOT_REGISTERED, 0x23: _R.NOT_REGISTERED,  # D-CI (TCP table)
+        0x24: _R.NO_ROUTE,  # D-CI no server, timed out
+        0x25: _R.DNS,  # D-CI unknown server, DNS lookup failed
+        0x26: _R.REFUSED,  # D-CI connection refused
+        0x27: _R.CLOSED_BY_PEER,  # D-CI connection lost (A-CLOSE-CI)
+        0x2F: _R.TLS_AUTH,  # D-CI TLS socket authentication error
+    },
+    "tx_status": {
+        0x00: _R.OK,
+        0x21: _R.NOT_REGISTERED, 0x22: _R.NOT_REGISTERED, 0x8A: _R.NOT_REGISTERED,  # D-89, L-PY
+        0x84: _R.DNS,  # D-89 unknown server
+        0x82: _R.NO_ROUTE, 0x89: _R.CLOSED_BY_HOST,  # D-89 no server; L-PY inactivity
+        0x80: _R.REFUSED,  # D-89 connection refused
+        0x81: _R.CLOSED_BY_PEER, 0x83: _R.CLOSED_BY_PEER,  # D-89 lost / closed
+        0x86: _R.TLS_CONFIG,  # D-89 invalid TLS configuration
+        0x8B: _R.TLS_AUTH,  # D-89 TLS socket authentication error
+    },
+    "socket_status": {
+        0x00: _R.OK,
+        0x01: _R.DNS, 0x09: _R.DNS,  # D-SF failed DNS lookup, unknown server
+        0x02: _R.REFUSED,  # D-SF
+        0x03: _R.CLOSED_BY_PEER, 0x07: _R.CLOSED_BY_PEER, 0x0C: _R.CLOSED_BY_PEER,  # D-SF, L-PY
+        0x04: _R.NO_ROUTE, 0x06: _R.NO_ROUTE,  # D-SF timed out, host unreachable
+        0x0D: _R.CLOSED_BY_HOST,  # L-PY inactivity
+    },
+}
+
+
+def generic_reason(kind: str, value: int) -> Reason:
+    """What Digi's table for `kind` (ci, tx_status, socket_status) says `value` means."""
+    return GENERIC_REASONS.get(kind, {}).get(value, Reason.UNKNOWN)

@@ -1,0 +1,220 @@
+"""Firmware families as data: how one is recognised from VR/HV, the code each failure reason
+gives per code kind, which codes cannot tell reasons apart, and what the firmware can do.
+
+One table for the simulator (a personality names its family and takes its codes and features
+from here) and for the suites on every device (the VR/HV the harness reads pick the family),
+so a firmware's knowledge is written once. Rows carry their provenance: a source tag of
+`shared/reference/xbee3-protocol.md`, or an assumption id of docs/assumptions.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from harness.xbee.codes import Reason, generic_reason
+
+CODE_KINDS = ("ci", "tx_status", "socket_status")
+# The simulator's failure reasons (harness.sim.effects.Failure values) and their families.
+FAILURE_REASONS: Mapping[str, Reason] = MappingProxyType(
+    {
+        "not_registered": Reason.NOT_REGISTERED,
+        "dns_failed": Reason.DNS,
+        "no_route": Reason.NO_ROUTE,
+        "refused": Reason.REFUSED,
+        "timeout": Reason.NO_ROUTE,
+        "tls_config": Reason.TLS_CONFIG,
+        "tls_auth": Reason.TLS_AUTH,
+        "tls_handshake": Reason.TLS_HANDSHAKE,
+        "closed_by_peer": Reason.CLOSED_BY_PEER,
+        "reset_by_peer": Reason.CLOSED_BY_PEER,
+        "inactivity": Reason.CLOSED_BY_HOST,
+        "closed_by_host": Reason.CLOSED_BY_HOST,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Codes:
+    """The codes one failure reason gives: CI (IP=1/4 table), 0x89 TX status, 0xCF status."""
+
+    ci: int
+    tx_status: int
+    socket_status: int
+    source: str  # source tags, or "assumption: <id> ..." with its evidence
+    assumption: bool = False
+
+    def of(self, kind: str) -> int:
+        if kind not in CODE_KINDS:
+            raise KeyError(f"code kind {kind!r}; expected one of {', '.join(CODE_KINDS)}")
+        return int(getattr(self, kind))
+
+
+@dataclass(frozen=True)
+class Family:
+    """One firmware family (e.g. every XBee3 Cat 1 AT&T 310xx)."""
+
+    name: str
+    product: str
+    vr_prefix: str  # leading hex digits of VR (reference §7.1)
+    hv_msb: int | None  # HV's high byte (L-PY hw.py), checked when the module reports one
+    source: str
+    features: Mapping[str, str]  # feature name -> source
+    codes: Mapping[str, Codes]  # failure reason (FAILURE_REASONS key) -> codes
+    _by_code: dict[tuple[str, int], frozenset[Reason]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        missing = sorted(set(FAILURE_REASONS) - set(self.codes))
+        if missing:
+            raise ValueError(f"firmware family {self.name}: no codes for {missing}")
+        for failure, row in self.codes.items():
+            for kind in CODE_KINDS:
+                key = (kind, row.of(kind))
+                self._by_code[key] = self._by_code.get(key, frozenset()) | {
+                    FAILURE_REASONS[failure]
+                }
+
+    def code(self, failure: str, kind: str) -> int:
+        """The code a failure reason (`tls_auth`, …) gives in a code kind on this firmware."""
+        try:
+            row = self.codes[failure]
+        except KeyError:
+            raise KeyError(f"failure reason {failure!r}; known: {', '.join(self.codes)}") from None
+        return row.of(kind)
+
+    def expected(self, reason: Reason, kind: str) -> frozenset[int]:
+        """Every code this firmware gives for a reason family in a code kind."""
+        return frozenset(
+            row.of(kind) for f, row in self.codes.items() if FAILURE_REASONS[f] is reason
+        )
+
+    def reasons(self, kind: str, value: int) -> frozenset[Reason]:
+        """What a code can mean on this firmware: one reason, several (an ambiguous code),
+        or Digi's generic meaning when the family's table does not give the code."""
+        if value == 0x00:
+            return frozenset({Reason.OK})
+        return self._by_code.get((kind, value)) or frozenset({generic_reason(kind, value)})
+
+    def ambiguous(self, kind: str, value: int) -> bool:
+        return len(self.reasons(kind, value)) > 1
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+
+def _codes(rows: dict[str, tuple[int, int, int, str]]) -> Mapping[str, Codes]:
+    out = {}
+    for failure, (ci, tx, sock, source) in rows.items():
+        out[failure] = Codes(ci, tx, sock, source, assumption=source.startswith("assumption"))
+    return MappingProxyType(out)
+
+
+# Shared by both families: the codes Digi's tables name (D-CI, D-89, D-SF).
+_COMMON = {
+    "not_registered": (0x22, 0x22, 0x06, "assumption A-CODES-0xCF: CI 0x22, TX 0x22 "
+                       "(D-CI, D-89); 0xCF has no such code, 0x06 host unreachable chosen"),
+    "dns_failed": (0x25, 0x84, 0x01, "D-CI 0x25 unknown server, D-89 0x84, D-SF 0x01"),
+    "no_route": (0x24, 0x82, 0x06, "D-CI 0x24 no server - timed out, D-89 0x82, D-SF 0x06"),
+    "refused": (0x26, 0x80, 0x02, "D-CI 0x26, D-89 0x80, D-SF 0x02 connection refused"),
+    "timeout": (0x24, 0x82, 0x04, "D-CI 0x24, D-89 0x82, D-SF 0x04 timed out"),
+    "closed_by_peer": (0x27, 0x83, 0x03, "assumption A-CLOSE-CI: D-CI 0x27 connection lost "
+                       "(L-TG treats 0x21/0x27 as closed); D-89 0x83; D-SF 0x03"),
+    "closed_by_host": (0x21, 0x83, 0x03, "D-CI 0x21 user closed, D-89 0x83, D-SF 0x03"),
+}  # fmt: skip
+
+CAT1_3100 = Family(
+    name="cat1-3100",
+    product="XBee3 Cellular LTE Cat 1 AT&T (firmware 310xx)",
+    vr_prefix="310",
+    hv_msb=0x49,  # L-PY hw.py: XBee3 Cellular Cat 1 LTE AT&T
+    source="§7.1 (3100B/3100C: D-FS, F-HTTPS); A-FW-FAMILY",
+    features=MappingProxyType({
+        "transparent": "D-TRANSP (Cat 1 AT&T p.163)",
+        "ip_frames": "D-20, D-23 (90002253), D-89, D-B0",
+        "dns_lookup": "L-TG (ATLA<host> -> dotted IP or ERROR)",
+        "fs_commands": "D-FSCMD p.228; D-FS (3100B and later)",
+        # extended_sockets: not on 3100x, L-C "x15 or later". fs_frames: UNVERIFIED on Cat 1.
+    }),
+    codes=_codes({
+        **_COMMON,
+        "tls_config": (0x26, 0x86, 0x08, "assumption A-CODES-CAT1: F-HTTPS $0=flash/cert/"
+                       "wgc.crt;; (a missing file) gave CI 0x26; TX 0x86 D-89"),
+        "tls_auth": (0x26, 0x8B, 0x08, "assumption A-CODES-CAT1: F-HTTPS leaf as CA gave CI "
+                     "0x26 on 3100C; TX 0x8B D-89"),
+        "tls_handshake": (0x26, 0x85, 0x08, "assumption A-CODES-CAT1: F-SNI TX 0x85; CI as "
+                          "F-HTTPS 0x26"),
+        "reset_by_peer": (0x27, 0x81, 0x07, "D-CI 0x27, D-89 0x81, D-SF 0x07 connection lost"),
+        "inactivity": (0x21, 0x89, 0x03, "assumption A-CLOSE-CI: CI 0x21 user closed; TX 0x89 "
+                       "L-PY; 0xCF 0x03 on this older firmware"),
+    }),
+)  # fmt: skip
+
+LTEM_114 = Family(
+    name="ltem-114",
+    product="XBee3 Cellular LTE-M/NB-IoT (firmware 114xx)",
+    vr_prefix="114",
+    hv_msb=0x4B,  # L-PY hw.py: XBee3 Cellular LTE-M AT&T (u-blox)
+    source="§7.1 (1140B…11415: F-FW, F-MS278, F-ANSIC27); A-FW-FAMILY",
+    features=MappingProxyType({
+        "transparent": "D-TRANSP (LTE-M Global p.97)",
+        "ip_frames": "D-20, D-23 (90002258), D-89, D-B0",
+        "extended_sockets": "L-C socket_frames.h: x15 or later; F-ANSIC27 (11415)",
+        "dns_lookup": "L-TG (ATLA<host>)",
+        "fs_commands": "D-FSCMD, D-FS",
+        "fs_frames": "D-3B (90002258); on 11415 itself UNVERIFIED",
+    }),
+    codes=_codes({
+        **_COMMON,
+        "tls_config": (0x2F, 0x86, 0x08, "assumption A-CODES-LTEM: TX 0x86 D-89; CI for a "
+                       "missing file not documented, 0x2F chosen"),
+        "tls_auth": (0x2F, 0x8B, 0x08, "D-CI 0x2F, D-89 0x8B; 0xCF has no TLS code (0x08)"),
+        "tls_handshake": (0x28, 0x85, 0x08, "assumption A-CODES-LTEM: F-SNI TX 0x85; CI 0x28 "
+                          "unknown chosen"),
+        "reset_by_peer": (0x27, 0x81, 0x0C, "D-CI 0x27, D-89 0x81, L-PY 0xCF 0x0C"),
+        "inactivity": (0x21, 0x89, 0x0D, "assumption A-CLOSE-CI: CI 0x21; TX 0x89 and 0xCF "
+                       "0x0D L-PY"),
+    }),
+)  # fmt: skip
+
+FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (CAT1_3100, LTEM_114)})
+
+
+def get(name: str) -> Family:
+    """A family by name, or a KeyError naming the known ones."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise KeyError(f"unknown firmware family {name!r}; known: {', '.join(FAMILIES)}") from None
+
+
+def version_text(value: int | str | None) -> str:
+    """VR / HV as the hex digits the module shows (0x3100C and "3100C" -> "3100C")."""
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return f"{value:X}"
+    return str(value).strip().upper().removeprefix("0X").lstrip("0") or "0"
+
+
+def identify(vr: int | str | None, hv: int | str | None = None) -> Family | None:
+    """The family of a module from the VR (and HV) it reported, or None when unknown.
+
+    VR is five hex digits whose leading ones name the variant (§7.1, A-FW-FAMILY). An HV
+    whose high byte contradicts the family's makes the module unknown, not a guess."""
+    text = version_text(vr)
+    if len(text) != 5:
+        return None
+    for family in FAMILIES.values():
+        if text.startswith(family.vr_prefix):
+            hv_text = version_text(hv)
+            if hv_text and family.hv_msb is not None and len(hv_text) >= 3:
+                try:
+                    if int(hv_text, 16) >> 8 != family.hv_msb:
+                        return None
+                except ValueError:
+                    return None
+            return family
+    return None
