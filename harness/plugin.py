@@ -33,8 +33,8 @@ import pytest
 
 import harness
 from harness import report
-from harness.device.errors import PortLost
 from harness.controls import JUDGEMENT, failed_controls
+from harness.device.errors import PortLost
 from harness.profiles import (
     DEFAULT_PROFILE,
     MODES,
