@@ -7,6 +7,7 @@ failure), and `close_leftover_connections` leaves the module with no connection.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,62 @@ def test_close_leftover_connections_leaves_none(bench, mode):
     assert close_leftover_connections(conf) == 0
     again = run_variant(rig, conf, mode, "root.crt;;")  # the module still works after
     assert again.status == 200, again.summary()
+
+
+# ----- the `xbee` fixture: each test starts with no connection of an earlier one ------------
+
+pytest_plugins = ["pytester"]
+
+INNER_CONFTEST = '''
+import pytest
+from harness import servers
+
+@pytest.fixture(autouse=True)
+def stubborn(monkeypatch):
+    answer = servers._Handler._answer
+    def keep_open(self, body_in, *, head=False):
+        answer(self, body_in, head=head)
+        self.close_connection = False
+    monkeypatch.setattr(servers._Handler, "_answer", keep_open)
+'''
+
+INNER_TEST = '''
+from harness import variants
+
+def held(xbee):
+    https = xbee.port.rig.servers["https"]
+    return sum(c.fileno() != -1 for c in list(https._conns))
+
+def test_https_get(xbee, https_target, tls_variant):
+    assert held(xbee) == 0, "a connection of an earlier test is still open"
+    result = xbee.get(https_target)
+    if variants.get(tls_variant).expects_success:
+        assert result.status == 200, result.summary()
+        assert held(xbee) == 1  # the keep-alive server kept it for the next test
+    else:
+        assert result.status is None, result.summary()
+'''
+
+
+@pytest.mark.parametrize("mode", ["transparent", "api"])
+def test_xbee_fixture_starts_each_test_with_no_connection(pytester, mode):
+    """root-ca then wrong-ca through the plugin: the second test starts with the server
+    holding nothing (the fixture closed the first test's connection) and fails for its own
+    reason."""
+    pytester.makeconftest(INNER_CONFTEST)
+    pytester.makepyfile(INNER_TEST)
+    profile = (Path(__file__).parents[1] / "profiles" / "sim.yaml").read_text()
+    # TM 0: the module never closes an idle connection (A-TRANSP-TM0), as a long TM on a
+    # bench; with the profile's 10 s the fast timing closes it between tests by itself
+    (pytester.path / "keep.yaml").write_text(profile.replace("TM: 0x64", "TM: 0"))
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest",
+        "--profile", "keep.yaml", "--device", f"sim:{LTEM}", "--mode", mode,
+        # (the profile's order) root-ca, wrong-ca, path-absolute, path-relative: the last two
+        # name root-ca's file by other paths, the same profile to the module (A-TLS-REUSE),
+        # so only the fixture's close keeps path-relative apart from path-absolute
+        "--tls-variant", "root-ca", "--tls-variant", "wrong-ca",
+        "--tls-variant", "path-absolute", "--tls-variant", "path-relative",
+        "--reports-dir", str(pytester.path / "reports"),
+    )
+    result.assert_outcomes(passed=4)
