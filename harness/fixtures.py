@@ -43,6 +43,7 @@ from harness.device.configure import (
 from harness.device.errors import DeviceError
 from harness.device.files import Files, remote_path, sha256_hex
 from harness.device.http import Http, HttpResult, parse_url
+from harness.device.leftovers import close_leftover_connections
 from harness.device.transport import Tap, open_device
 from harness.profiles import Profile
 from harness.servers import DEFAULT_BODY
@@ -562,6 +563,8 @@ def xbee(
     port = xbee_port
     wanted: dict[str, Any] = dict(xbee_profile.baseline)
     try:
+        if port.replay is None and port.recording is None:  # cassettes: A-REPLAY-ISOLATION
+            close_leftover_connections(port.configurator)  # issue 10: none from earlier tests
         if variant is not None:
             files = Files(port.module)
             budget = xbee_profile.device.upload_timeout

@@ -134,6 +134,12 @@ def _u32(data: bytes, at: int) -> int:
     return int.from_bytes(data[at : at + 4], "big")
 
 
+def _u32_field(n: int) -> bytes:
+    """A 4-byte response field; a size the field cannot hold is "unknown" (D-3B 0x01 page)
+    rather than an OverflowError that would stop the simulator (issue 10)."""
+    return min(n, UNKNOWN_SIZE).to_bytes(4, "big")
+
+
 def _name(data: bytes) -> str:
     try:
         return data.decode("ascii")
@@ -235,9 +241,11 @@ class FsFrames(Feature):
             entry = self.flash.stat(name, base)
             if entry.is_dir:
                 raise FsError(Reason.IS_DIR, name)
+            if entry.secure and not secure:
+                raise FsError(Reason.DENIED, name, "secure file: open it with SECURE "
+                              "(A-FS-SECURE-OPEN)")
             if opts & Open.TRUNCATE and opts & Open.WRITE:
-                entry = self.flash.create(name, secure=secure or entry.secure, truncate=True,
-                                          cwd=base)
+                entry = self.flash.create(name, secure=secure, truncate=True, cwd=base)
         if entry.is_dir:
             raise FsError(Reason.IS_DIR, name)
         if entry.secure and opts & Open.READ:
@@ -247,7 +255,7 @@ class FsFrames(Feature):
         position = entry.size if opts & Open.APPEND else 0
         self._h.files[handle] = _File(entry.path, readable, bool(opts & Open.WRITE), position,
                                       now)
-        return handle.to_bytes(2, "big") + entry.size.to_bytes(4, "big")
+        return handle.to_bytes(2, "big") + _u32_field(entry.size)
 
     def _file(self, data: bytes, now: float) -> tuple[int, _File]:
         handle = _u16(data, 0)
@@ -374,7 +382,7 @@ class FsFrames(Feature):
 
     def _volume_bytes(self) -> bytes:
         info = self.flash.info()  # L-PY VolStatCmdResponse: used, free, bad (4 bytes each)
-        return b"".join(n.to_bytes(4, "big") for n in (info.used, info.free, info.bad))
+        return b"".join(_u32_field(n) for n in (info.used, info.free, info.bad))
 
     def _check_volume(self, data: bytes) -> None:
         name = _name(data) or fspath.FLASH

@@ -29,8 +29,9 @@ from harness.sim.effects import (
     OpenConnection,
     Protocol,
     SendData,
+    TlsSettings,
 )
-from harness.sim.feature import Feature
+from harness.sim.feature import ERROR, AtReply, Feature
 from harness.xbee import api
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class _Socket:
     profile: int = 0  # TLS profile the socket was made with (0 for UDP/TCP)
     pending: list[_Pending] = field(default_factory=list)
     idle_due: float | None = None
+    tls: TlsSettings | None = None  # the profile it was made with (A-TLS-REUSE)
 
 
 class IpFrames(Feature):
@@ -150,6 +152,12 @@ class IpFrames(Feature):
         close_after = bool(frame.options & OPT_CLOSE) and protocol is not Protocol.UDP
         pending = _Pending(fid, payload, close_after, dest)
         sock = self._find(protocol, dest, frame.src_port, profile)
+        if sock is not None and not frame.src_port and not self._profile_current(sock):
+            log.info("IP socket %s:%d: $%d or its files changed: a new connection "
+                     "(A-TLS-REUSE)", *sock.dest, profile)
+            self.modem.emit(CloseConnection(sock.conn_id))
+            self._drop(sock, Failure.CLOSED_BY_HOST, "TLS profile changed")
+            sock = None
         if sock is None and frame.src_port and protocol is not Protocol.UDP:
             self._status(fid, TX_NO_CONNECTION)  # D-20: non-zero source port must match
             return
@@ -204,12 +212,19 @@ class IpFrames(Feature):
             self._status(fid, TX_RESOURCE)  # D-SOCKLIM: 0x32 when out of sockets
             return None
         conn_id = self.modem.new_conn_id()
-        sock = _Socket(conn_id, protocol, dest, src_port, wire_protocol=wire, profile=profile)
+        sock = _Socket(conn_id, protocol, dest, src_port, wire_protocol=wire, profile=profile,
+                       tls=tls)
         self._sockets[conn_id] = sock
         self.modem.emit(
             OpenConnection(conn_id, protocol, dest[0], dest[1], local_port=src_port, tls=tls)
         )
         return sock
+
+    def _profile_current(self, sock: _Socket) -> bool:
+        return tlsrules.still_current(
+            self.modem.flash, sock.tls, str(self.modem.param(f"${sock.profile}")),
+            int(self.modem.param("TL")),
+        )
 
     def _transmit(self, sock: _Socket, pending: _Pending, now: float) -> None:
         dest = pending.dest if sock.protocol is Protocol.UDP else None
@@ -296,3 +311,23 @@ class IpFrames(Feature):
 
     def sockets_in_use(self) -> Counter[Protocol]:
         return Counter(s.protocol for s in self._sockets.values())
+
+    def socket_ids(self) -> list[int]:
+        return list(self._sockets)
+
+    # ----- ATSI --------------------------------------------------------------------------
+
+    at_commands = ("SI",)
+
+    def on_at(self, command: str, param: bytes | None, *, api: bool, now: float) -> AtReply:
+        """`ATSI`: the open sockets' IDs in hex, one a line, then a blank line (D-SI). In API
+        mode the same text is the 0x88 value; `SI<id>` details are not simulated; every
+        socket of the module is listed, by its connection number (A-SI-IDS)."""
+        if param:
+            return ERROR
+        ids: list[int] = []
+        for name in ("transparent", "ip_frames", "extended_sockets"):
+            feature = self.modem.feature(name)
+            ids += getattr(feature, "socket_ids", list)()
+        lines = (*(f"{i:X}" for i in sorted(ids)), "")
+        return AtReply(value="".join(f"{x}\r" for x in lines).encode(), lines=lines)

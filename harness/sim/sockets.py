@@ -343,3 +343,7 @@ class ExtendedSockets(Feature):
 
     def sockets_in_use(self) -> Counter[Protocol]:
         return Counter(s.protocol for s in self._socks.values())
+
+    def socket_ids(self) -> list[int]:
+        """IDs ATSI lists (A-SI-IDS): the socket IDs these frames gave out."""
+        return list(self._socks)

@@ -95,6 +95,19 @@ def load_profile(flash: Any, index: int, text: str, tl: int | None) -> TlsSettin
     return TlsSettings(index, data[0], data[1], data[2], version)
 
 
+def still_current(flash: Any, settings: TlsSettings | None, text: str, tl: int | None) -> bool:
+    """Whether a connection made with `settings` may carry on: the `$n` text and TL give the
+    same files with the same bytes now (ASSUMPTION A-TLS-REUSE: the module reuses an open TLS
+    connection only while its profile — `$n`, TL and the certificate files' content — is
+    unchanged; an unusable profile now means a new connection, which then fails)."""
+    if settings is None:
+        return True
+    try:
+        return load_profile(flash, settings.profile, text, tl) == settings
+    except TlsConfigError:
+        return False
+
+
 def client_context(settings: TlsSettings) -> ClientTls:
     """Build the client side of a TLS connection from a resolved profile, or raise
     `TlsConfigError` for a profile the module would refuse before connecting."""

@@ -27,6 +27,7 @@ from harness.sim.effects import (
     OpenConnection,
     Protocol,
     SendData,
+    TlsSettings,
 )
 from harness.sim.feature import Feature
 from harness.xbee import at
@@ -68,6 +69,7 @@ class Transparent(Feature):
         self._buffer_due: float | None = None  # RO expiry
         self._waiting = bytearray()  # packets waiting for the connection to open
         self._idle_due: float | None = None  # TM expiry
+        self._tls: TlsSettings | None = None  # the $0 it was opened with (A-TLS-REUSE)
 
     # ----- serial side -------------------------------------------------------------------
 
@@ -98,6 +100,9 @@ class Transparent(Feature):
         return IP_PROTOCOLS.get(int(self.modem.param("IP")), Protocol.TCP)
 
     def _send(self, packet: bytes, now: float) -> None:
+        if self._state != "idle" and not self._profile_current():
+            log.info("transparent: $0 or its files changed: a new connection (A-TLS-REUSE)")
+            self._close(Failure.CLOSED_BY_HOST)
         if self._state == "open":
             assert self._conn is not None
             self.modem.emit(SendData(self._conn, packet))
@@ -146,6 +151,7 @@ class Transparent(Feature):
         self._state = "opening"
         self._protocol = protocol
         self._target = (ip, host, port)
+        self._tls = tls
         self.modem.emit(OpenConnection(self._conn, protocol, host, port, tls=tls))
 
     def _fail(self, failure: Failure, detail: str) -> None:
@@ -192,7 +198,14 @@ class Transparent(Feature):
         self._forget()
         self._set_ci(self.modem.code_for(failure, "ci"))
 
+    def _profile_current(self) -> bool:
+        """The open TLS connection's `$0`, TL and files are still what it was made with."""
+        return tlsrules.still_current(
+            self.modem.flash, self._tls, str(self.modem.param("$0")), int(self.modem.param("TL"))
+        )
+
     def _forget(self) -> None:
+        self._tls = None
         self._conn = None
         self._state = "idle"
         self._target = None
@@ -208,6 +221,9 @@ class Transparent(Feature):
         if "AP" in changed and self.modem.api_mode:
             self._close(Failure.CLOSED_BY_HOST)  # A-TRANSP-AP
             return
+        if changed & {"$0", "TL"} and not self._profile_current():
+            self._close(Failure.CLOSED_BY_HOST)  # A-TLS-REUSE: a changed $0 closes it
+            return
         if self._target is not None and changed & set(CLOSE_ON_CHANGE):
             now_target = (
                 int(self.modem.param("IP")),
@@ -222,6 +238,7 @@ class Transparent(Feature):
             self._close(Failure.NOT_REGISTERED)
 
     def on_reset(self) -> None:
+        self._tls = None
         self._conn = None
         self._state = "idle"
         self._target = None
@@ -247,6 +264,10 @@ class Transparent(Feature):
 
     def sockets_in_use(self) -> Counter[Protocol]:
         return Counter({self._protocol: 1}) if self._conn is not None else Counter()
+
+    def socket_ids(self) -> list[int]:
+        """IDs ATSI lists for this feature's connection (A-SI-IDS)."""
+        return [self._conn] if self._conn is not None else []
 
     def _set_ci(self, value: int) -> None:
         self.modem.set_status("CI", value)

@@ -1,0 +1,90 @@
+"""No connection of an earlier test: close what the module still holds, and check (issue 10).
+
+A server that keeps a connection open after its response leaves the module holding it; the
+next test would then run over the previous test's TLS session (a wrong verdict). So a test
+starts by asking the module, and closing what is left:
+
+- transparent mode: `OD` names the operating destination, 0.0.0.0 when there is no
+  transparent connection (D-OD). Writing TM closes the current connection "even if the TM
+  value is unchanged" (L-TG): TM is written back with its own value and applied, then OD is
+  polled, bounded.
+- API mode: 0x20/0x23 have no close of their own. `ATSI` lists the open sockets (D-SI);
+  if any is left, the module is reset (FR closes every socket) and SI is read again.
+  A module that does not answer SI in API mode cannot be checked: noted, not failed.
+
+Each step is bounded; what cannot be closed raises `LeftoverConnection`, naming it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from harness.device.errors import DeviceError
+
+NO_DESTINATION = "0.0.0.0"  # D-OD: no transparent connection
+LEFTOVER_TIMEOUT = 10.0  # seconds to see a closed connection reported closed
+POLL = 0.05
+
+
+class LeftoverConnection(DeviceError):
+    """A connection of an earlier test is still open and could not be closed."""
+
+
+def close_leftover_connections(configurator: Any, *, timeout: float = LEFTOVER_TIMEOUT) -> int:
+    """Before a test: close any connection the module still holds; returns how many were
+    open (0 in the normal case, which costs one AT exchange). `configurator` is a
+    `device.configure.Configurator` (its `module`, `reset`, `wait_registered`)."""
+    module = configurator.module
+    mode = module.ensure_mode()
+    if mode == "transparent":
+        return _transparent(module, timeout)
+    return _api(configurator, timeout)
+
+
+def _transparent(module: Any, timeout: float) -> int:
+    cm = module.command()
+    if cm.get("OD") == NO_DESTINATION:
+        return 0
+    tm = cm.get("TM")
+    module.tap.note("leftover", mode="transparent", action="close (TM written back)")
+    cm.run(("TM", tm), "AC")  # L-TG: writing TM closes the connection, even unchanged
+    deadline = time.monotonic() + timeout
+    while (od := cm.get("OD")) != NO_DESTINATION:
+        if time.monotonic() > deadline:
+            raise LeftoverConnection(
+                f"{module.tap.spec}: a transparent connection to {od} is still open "
+                f"{timeout:g} s after writing TM (L-TG)"
+            )
+        time.sleep(POLL)
+    return 1
+
+
+def _socket_ids(module: Any) -> list[str] | None:
+    """IDs `ATSI` lists (D-SI: hex IDs one a line, then a blank line); None: no answer."""
+    res = module.api().at("SI")
+    if not res.ok:
+        return None
+    text = bytes(res.value or b"").decode("latin-1")
+    return [t for t in text.replace("\r", "\n").split() if t]
+
+
+def _api(configurator: Any, timeout: float) -> int:
+    module = configurator.module
+    ids = _socket_ids(module)
+    if ids is None:
+        module.tap.note("leftover", mode="api", action="not checked: ATSI not answered")
+        return 0
+    if not ids:
+        return 0
+    module.tap.note("leftover", mode="api", sockets=ids, action="reset (FR)")
+    configurator.reset()  # FR: no socket survives a reset; parameters go back to flash
+    configurator.wait_registered()
+    if module.ensure_mode() == "transparent":
+        return len(ids) + _transparent(module, timeout)
+    again = _socket_ids(module)
+    if again:
+        raise LeftoverConnection(
+            f"{module.tap.spec}: sockets {', '.join(again)} still open after a reset (ATSI)"
+        )
+    return len(ids)
