@@ -79,6 +79,19 @@ class VerifyError(ConfigureError):
         )
 
 
+class EmptyValueError(VerifyError):
+    """A parameter found empty cannot be put back: an empty value is a query (D-CMD, D-08).
+    ASSUMPTION A-RESTORE-EMPTY (docs/assumptions.md)."""
+
+    def __init__(self, name: str, actual: Any) -> None:
+        ConfigureError.__init__(
+            self,
+            f"AT{name}: was empty, module has {_show(name, actual)}; an empty value cannot be "
+            "written back (an empty parameter is a query, D-CMD)",
+        )
+        self.name, self.wanted, self.actual = name, "", actual
+
+
 class NetworkNotReady(DeviceError):
     """AI did not reach 0x00 in time; the message carries AI and its meaning (codes.py)."""
 
@@ -609,15 +622,23 @@ class Configurator:
         if not mod.in_command_mode:
             mod._stop_api()  # the reader would race the drain; `api()` starts it again
         mod.tap.drain(quiet=0.05, limit=0.5)  # a late reply must not answer our first query
+        values = {k: v for k, v in snap.values.items() if v != ""}
         try:
-            return self.apply(snap.values, snap.mode, persist=persist, check_mode=True)
+            report = self.apply(values, snap.mode, persist=persist, check_mode=True)
         except (DeviceTimeout, CommandError, ConfigureError) as exc:
             if isinstance(exc, VerifyError):
                 raise
             # the body (or an interrupt) left the module in another mode or mid-exchange
             # than we think: leave it, find its mode afresh, try once more
             self._resync()
-            return self.apply(snap.values, snap.mode, persist=persist, check_mode=True)
+            report = self.apply(values, snap.mode, persist=persist, check_mode=True)
+        empty = [k for k in snap.values if k not in values]
+        if empty:
+            got = mod.read(empty)
+            for name in empty:
+                if got.get(name) not in ("", None):
+                    raise EmptyValueError(name, got[name])
+        return report
 
     def _resync(self) -> None:
         mod = self.module
@@ -636,21 +657,22 @@ class Configurator:
         (`how` says which). Write-only parameters (CU, CW) cannot be compared."""
         believed = dict(getattr(self, "known", {}))
         left: dict[str, tuple[Any, Any]] = {}
+        silent = False
         try:
             self.restore(snap, persist=persist)
         except VerifyError as exc:
             error, left[exc.name] = str(exc), (exc.wanted, exc.actual)
         except DeviceError as exc:
-            error = str(exc)
+            error, silent = str(exc), isinstance(exc, DeviceTimeout)
         else:
             return RestoreResult(True)
-        try:
-            self._resync()
-            now, how = self.module.read(list(snap.values)), "read back"
-        except DeviceError:
-            now, how = believed, "as last written; the module did not answer"
+        now, how = believed, "as last written; the module did not answer"
+        if not silent:  # it answers: ask it once more what it has
+            with contextlib.suppress(DeviceError):
+                self._resync()
+                now, how = self.module.read(list(snap.values)), "read back"
         for name, value in snap.values.items():
-            if name in now and not same(name, value, now[name]):
+            if name in now and name not in left and not same(name, value, now[name]):
                 left[name] = (value, now[name])
         return RestoreResult(False, left, error, how)
 
