@@ -243,10 +243,13 @@ def _open_port(
             port.recording = _recording(port, profile, session.record_dir, timing)
             port.module.close()  # every test starts out of command mode, no API reader
     except (DeviceError, ConfigureError) as exc:
-        why = str(exc) if isinstance(exc, NetworkNotReady) else f"{spec}: {exc}"
+        why = str(exc)
+        if not isinstance(exc, NetworkNotReady) and not why.startswith(f"{tap.spec}:"):
+            why = f"{spec}: {why}"
         if port.snapshot is not None and port.test_snapshot is not port.snapshot:
             left = _restore_loudly(port, port.snapshot, "after the failed open")
             why += f"; {left}" if left else ""
+        cap.note("error", message=why)
         port.close()
         raise ModuleBroken(_kept(cap, session, why)) from None
     return port
