@@ -95,7 +95,8 @@ class CommandMode:
     def _probe(self) -> bool:
         """`\\rAT\\r` answers OK only in command mode (D-CMD): the leading CR ends whatever
         half line a terminal (or our API probe, or `+++` typed into command mode) left, which
-        answers ERROR first. In the other modes these 4 bytes are data, like the API probe's."""
+        answers ERROR first. In the other modes these 4 bytes are data, like the API probe's
+        (ASSUMPTION A-AT-PROBE)."""
         self.tap.reset_input_buffer()
         self.tap.write(b"\rAT\r")
         try:
@@ -251,7 +252,8 @@ def other_holders(spec: str) -> str:
     pyserial's `exclusive=True` is an flock: a program that opened the port without one
     (a terminal, `cat`) is visible only in /proc. For a pseudo-terminal the process that
     serves it (holding /dev/ptmx: the simulator, ser2net, socat) is the module's side, not
-    a competitor, and is left out. Best effort: empty when /proc says nothing."""
+    a competitor, and is left out (ASSUMPTION A-PTY-SERVER). Best effort: empty when /proc
+    says nothing."""
     if is_url(spec):
         return ""
     with contextlib.suppress(OSError):

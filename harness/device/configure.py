@@ -53,7 +53,8 @@ AI_POLL = 0.5
 # Parameters that change how the host must talk to the module: set last, and followed.
 ORDER_LAST = ("GT", "CT", "CC", "BD")
 # The APN and its credentials (L-TG): a change means a new data context, so the caller waits
-# for registration again (A-SIM-APN-REATTACH). CU/CW are write-only: never read back.
+# for registration again (A-SIM-APN-REATTACH). CU/CW are write-only: never read back,
+# never restored (ASSUMPTION A-APN-WRITE-ONLY).
 NETWORK_PARAMS = ("AN", "CU", "CW")
 
 
