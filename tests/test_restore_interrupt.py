@@ -108,15 +108,16 @@ def _read(path: str) -> dict[str, Any]:
 
 
 def _run(tmp: Path, path: str, mode: str, body: str, delay: float,
-         before_sigint: Any = None) -> tuple[int, str]:  # fmt: skip
+         before_sigint: Any = None, allure: bool = False) -> tuple[int, str]:  # fmt: skip
     (tmp / "profile.yaml").write_text(PROFILE, encoding="utf-8")
     (tmp / "test_suite.py").write_text(SUITE, encoding="utf-8")
     ready = tmp / "ready"
     env = {**os.environ, "XBEE_READY": str(ready), "XBEE_BODY": body}
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:allure_pytest",
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
            "-p", "no:hypothesispytest", "-q", "test_suite.py", "--device", path, "--profile",
            "profile.yaml", "--mode", mode, "--reports-dir", "reports",
            "-o", "timeout=0"]  # fmt: skip
+    cmd += ["--alluredir", "allure"] if allure else ["-p", "no:allure_pytest"]
     proc = subprocess.Popen(
         cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -164,6 +165,7 @@ def test_a_restore_that_fails_is_one_line_naming_what_was_left(
     code, out = _run(
         tmp_path, path, "transparent", "idle", 0.1,
         before_sigint=lambda: os.kill(proc.pid, signal.SIGSTOP),  # the module stops answering
+        allure=True,
     )  # fmt: skip
     os.kill(proc.pid, signal.SIGCONT)
     lines = [line for line in out.splitlines() if "restore of" in line]
@@ -174,4 +176,35 @@ def test_a_restore_that_fails_is_one_line_naming_what_was_left(
     assert "(at the end of the run)" in line
     written = (tmp_path / "reports" / "restore.txt").read_text(encoding="utf-8")
     assert written.strip() == line
+    env = (tmp_path / "allure" / "environment.properties").read_text(encoding="utf-8")
+    assert "restore" in env and "other.crt" in env
     assert code == 2
+
+
+FAILING = """
+def test_a_fails_after_changing_the_module(xbee, xbee_port):
+    xbee_port.configurator.apply({"$0": "other.crt;;", "TM": 0x20})
+    assert False, "fails on purpose"
+
+def test_b_starts_from_the_run_state(xbee, xbee_port):
+    assert xbee_port.module.read(["$0", "TM", "AN"]) == {
+        "$0": ";;", "TM": 0x64, "AN": "bench.apn"}
+"""
+
+
+def test_after_a_failed_test_the_next_starts_from_the_runs_state(
+    tmp_path: Path, sim: tuple[subprocess.Popen[str], str]
+) -> None:
+    _, path = sim
+    before = _read(path)
+    (tmp_path / "profile.yaml").write_text(PROFILE, encoding="utf-8")
+    (tmp_path / "test_suite.py").write_text(FAILING, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:allure_pytest",
+         "-p", "no:hypothesispytest", "-q", "test_suite.py", "--device", path, "--profile",
+         "profile.yaml", "--mode", "transparent", "--reports-dir", "reports"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "1 failed, 1 passed" in done.stdout, done.stdout[-3000:]
+    assert "restore of" not in done.stdout
+    assert _read(path) == before
