@@ -9,6 +9,7 @@ cause. A failed open keeps its wire capture in reports/captures.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import threading
@@ -118,9 +119,11 @@ def test_a_failed_open_keeps_its_wire_capture(pytester: pytest.Pytester, dead_pt
     )
     pytester.makepyfile("def test_one(xbee):\n    pass\n")
     reports = pytester.path / "reports"
+    alluredir = pytester.path / "allure"
     result = pytester.runpytest(
-        *ARGS, "--device", path, "--profile", "bench.yaml", "--reports-dir", str(reports)
-    )
+        *ARGS[:4], "--device", path, "--profile", "bench.yaml", "--reports-dir", str(reports),
+        "--alluredir", str(alluredir),
+    )  # fmt: skip
     result.assert_outcomes(errors=1, skipped=2)  # three modes: one reason, the rest skip
     caps = list((reports / "captures").glob("session-*.jsonl"))
     assert len(caps) == 1
@@ -129,3 +132,11 @@ def test_a_failed_open_keeps_its_wire_capture(pytester: pytest.Pytester, dead_pt
     assert "no OK to +++" in text  # the reason, noted in the capture
     out = result.stdout.str()
     assert f"wire capture: {caps[0]}" in out
+    attached = [
+        a for r in alluredir.glob("*-result.json")
+        for step in [json.loads(r.read_text())] for a in step.get("attachments", [])
+    ] + [
+        a for c in alluredir.glob("*-container.json")
+        for fix in json.loads(c.read_text()).get("befores", []) for a in fix.get("attachments", [])
+    ]  # fmt: skip
+    assert any(a["name"] == "session capture.jsonl" for a in attached), attached
