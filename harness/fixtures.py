@@ -30,7 +30,7 @@ from typing import Any
 import allure
 import pytest
 
-from harness import capture, cassette, report, variants
+from harness import capture, cassette, report, restores, variants
 from harness.budget import session_wait
 from harness.device.command import DEFAULT_CT
 from harness.device.configure import (
@@ -38,7 +38,9 @@ from harness.device.configure import (
     KnownConfigurator,
     Module,
     NetworkNotReady,
+    Snapshot,
     Stats,
+    network_params,
 )
 from harness.device.errors import DeviceError
 from harness.device.files import Files, remote_path, sha256_hex
@@ -96,7 +98,9 @@ class Port:
     urls: dict[str, str]
     files: dict[str, bytes | None]  # PKI name -> bytes for the TLS variants
     missing: dict[str, str] = field(default_factory=dict)  # PKI name -> why it is absent
-    snapshot: Any = None
+    snapshot: Any = None  # the module as found: the end-of-run restore puts it back
+    test_snapshot: Any = None  # ... with the run's own settings (the APN): after a failed test
+    session_capture: capture.CaptureWriter | None = None  # open, APN, restore: no test's
     rig: Any = None  # harness.simrig.SimRig for the simulator
     expected_body: bytes | None = None  # what the local servers answer (simulator only)
     firmware: dict[str, str] = field(default_factory=dict)
@@ -133,6 +137,8 @@ class Port:
             self.module.close()
         with contextlib.suppress(Exception):
             self.tap.close()
+        if self.session_capture is not None:
+            self.session_capture.close()
         if self.rig is not None:
             self.rig.close()
         if self.replay is not None:
@@ -234,34 +240,102 @@ def _open_port(
         urls = {name: t.url for name, t in profile.targets.items()}
         files, missing = _hardware_files(profile, workdir, session.tls_variants)
     expected_body = DEFAULT_BODY if rig is not None else None
+    cap = _session_capture(spec, profile, session, personality)
     try:
-        tap = open_device(path, baud)
+        tap = open_device(path, baud, capture=cap)
     except DeviceError as exc:
         if rig is not None:
             rig.close()
-        raise ModuleBroken(str(exc)) from None
+        raise ModuleBroken(_kept(cap, session, str(exc))) from None
     module = Module(tap, guard_time=guard, **timing)
     configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
     port = Port(spec, tap, module, configurator, personality, first, urls, files, rig=rig,
-                expected_body=expected_body)  # fmt: skip
+                expected_body=expected_body, session_capture=cap)  # fmt: skip
     if rig is None:
         port.missing = missing
     try:
-        port.configurator.wait_registered(profile.network.registration_timeout)
         port.firmware = _firmware(module)
         port.family = session.set_firmware(spec, port.firmware.get("VR"), port.firmware.get("HV"))
-        names = sorted({*profile.baseline, *TEST_PARAMS})
+        wanted_net = _network(profile)
+        names = sorted({*profile.baseline, *TEST_PARAMS, *(n for n in wanted_net if n == "AN")})
         port.snapshot = port.configurator.snapshot(names)
+        port.test_snapshot = _apply_network(port, wanted_net)
+        # after an APN change the module attaches again: this wait covers it (L-TG)
+        port.configurator.wait_registered(profile.network.registration_timeout)
         if session.record_dir is not None:
             port.recording = _recording(port, profile, session.record_dir, timing)
             port.module.close()  # every test starts out of command mode, no API reader
-    except NetworkNotReady as exc:
-        port.close()
-        raise ModuleBroken(str(exc)) from None
     except (DeviceError, ConfigureError) as exc:
+        why = str(exc)
+        if not isinstance(exc, NetworkNotReady) and not why.startswith(f"{tap.spec}:"):
+            why = f"{spec}: {why}"
+        if port.snapshot is not None and port.test_snapshot is not port.snapshot:
+            left = _restore_loudly(port, port.snapshot, "after the failed open")
+            why += f"; {left}" if left else ""
+        cap.note("error", message=why)
         port.close()
-        raise ModuleBroken(f"{spec}: {exc}") from None
+        raise ModuleBroken(_kept(cap, session, why)) from None
     return port
+
+
+def _session_capture(
+    spec: DeviceSpec, profile: Profile, session: HilSession, personality: str | None
+) -> capture.CaptureWriter:
+    """The run's own wire traffic (first contact, VR/HV, snapshot, APN, registration, the
+    end-of-run restore) in `<reports-dir>/captures/session-<device>.jsonl`: no test owns it,
+    and a failed first contact must leave its bytes behind."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.label)
+    path = session.reports_dir / "captures" / f"session-{name}.jsonl"
+    return capture.CaptureWriter(
+        path, test="(session)", device=str(spec), personality=personality,
+        profile=profile.label,
+    )  # fmt: skip
+
+
+def _kept(cap: capture.CaptureWriter, session: HilSession, why: str) -> str:
+    """Close the failed open's capture, attach it, and name it in the one-line reason."""
+    cap.note("error", message=why)
+    cap.close()
+    with contextlib.suppress(Exception):  # the report is a courtesy, never a failure
+        report.attach_capture(
+            cap.path,
+            lambda: "\n".join(capture.render(capture.read_capture(cap.path))),
+            name="session capture",
+            secrets=session.secrets(),
+        )
+    return f"{why} (wire capture: {cap.path})"
+
+
+def _network(profile: Profile) -> dict[str, str]:
+    """The profile's `network:` APN settings as AT parameters (AN, CU, CW)."""
+    net = profile.network
+    user, password = (s.get_secret_value() if s else None for s in (net.apn_user, net.apn_password))
+    return network_params(net.apn, user, password)
+
+
+def _apply_network(port: Port, wanted: dict[str, str]) -> Snapshot:
+    """Write the APN like any other parameter (only what differs, AN read back; CU/CW are
+    write-only, L-TG) and return the snapshot a failed test is restored to: the module as
+    found, with the run's APN."""
+    snap: Snapshot = port.snapshot
+    if not wanted:
+        return snap
+    actual = {k: v for k, v in snap.values.items() if k in wanted}
+    port.configurator.apply(wanted, actual=actual)
+    readable = {k: v for k, v in wanted.items() if k == "AN"}
+    return Snapshot(snap.mode, {**snap.values, **readable})
+
+
+def _restore_loudly(port: Port, snap: Snapshot, when: str) -> str:
+    """A checked restore; '' when the module is back, else the one line that says what
+    was left changed (also noted in the capture)."""
+    result = port.configurator.restore_checked(snap)
+    if result.ok:
+        return ""
+    line = f"xbee-hil: {result.line(str(port.spec))} ({when})"
+    with contextlib.suppress(Exception):
+        port.tap.note("restore", failed=line)
+    return line
 
 
 def _open_replay(spec: DeviceSpec, profile: Profile, session: HilSession) -> Port:
@@ -384,12 +458,17 @@ def xbee_port(
     try:
         yield port
     finally:
-        with contextlib.suppress(Exception), session_wait(
-            request.config, f"restoring {xbee_device_spec}", xbee_profile.device.open_timeout
-        ):
-            if port.snapshot is not None:
-                port.configurator.restore(port.snapshot)
-        port.close()
+        try:
+            if port.snapshot is not None:  # also after Ctrl-C: pytest tears down the session
+                port.tap.capture = port.session_capture
+                with session_wait(
+                    request.config, f"restoring {xbee_device_spec}",
+                    xbee_profile.device.open_timeout,
+                ):  # fmt: skip
+                    line = _restore_loudly(port, port.snapshot, "at the end of the run")
+                restores.record(request.config, line)
+        finally:
+            port.close()
 
 
 # ----- per test: the capture and the configured module ----------------------------------------
@@ -456,7 +535,7 @@ def xbee_capture(
         if isolated and not (port.replay is not None and port.replay.failure):
             with contextlib.suppress(DeviceError):
                 port.module.close()  # leave command mode / the API reader, in this cassette
-        port.tap.capture = None
+        port.tap.capture = port.session_capture  # between tests: the run's own traffic
         writer.close()
         attach()  # when the test body never ran (a setup error); the file has it all anyway
         if port.replay is not None:
@@ -582,10 +661,13 @@ def xbee(
                request.node)  # fmt: skip
     if _failed(request.node) and port.snapshot is not None:
         port.forget()
-        try:
-            port.configurator.restore(port.snapshot)
-        except (DeviceError, ConfigureError) as exc:
-            raise ModuleBroken(f"restoring {port.spec} after a failed test: {exc}") from None
+        snap = port.test_snapshot or port.snapshot
+        line = _restore_loudly(port, snap, f"after {request.node.name} failed")
+        if line:
+            restores.record(request.config, line)
+            raise ModuleBroken(line)
+        if snap is not port.snapshot:  # the run set the APN: a restore may have re-attached
+            port.configurator.wait_registered(xbee_profile.network.registration_timeout)
 
 
 def _put(port: Port, files: Files, upload: variants.Upload, data: bytes) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 import harness
-from harness import report
+from harness import report, restores
 from harness.controls import JUDGEMENT, failed_controls
 from harness.device.errors import PortLost
 from harness.profiles import (
@@ -510,6 +510,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 # ----- session end: files and the terminal ---------------------------------------------------
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of the session (the restore)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     hil = _session(session.config)
     if hil is None or hasattr(session.config, "workerinput"):  # xdist workers write nothing
@@ -517,8 +518,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     written: list[Path] = []
     if hil.matrix:
         written += report.write_matrix(hil.matrix, hil.reports_dir)
+    if (restore_file := restores.write(session.config, hil.reports_dir)) is not None:
+        written.append(restore_file)
     if hil.alluredir is not None and hil.alluredir.is_dir():
         env = {**hil.environment(), **_run_environment(session.config)}
+        if failed_restores := restores.failed(session.config):
+            env["restore"] = " | ".join(failed_restores)
         written.append(report.write_environment(hil.alluredir, env))
         written.append(report.write_categories(hil.alluredir))
     session.config.stash[_WRITTEN] = written
@@ -560,6 +565,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"xbee-hil: {line}", red=True)
     if hil.broken:
         terminalreporter.write_line(f"run stopped: {BROKEN_PREFIX}{hil.broken}", red=True)
+    for line in restores.failed(config):  # the module was not put back: say so, once
+        if line not in (hil.broken or ""):
+            terminalreporter.write_line(line, red=True, bold=True)
 
 
 # ----- fixtures: every option is a fixture ---------------------------------------------------

@@ -7,6 +7,8 @@ parsing come from the AT catalogue (`harness.xbee.at`); this module adds only ti
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -14,7 +16,7 @@ from typing import Any
 
 from harness.device import progress
 from harness.device.errors import CommandError, DeviceTimeout
-from harness.device.transport import Tap
+from harness.device.transport import Tap, _fd_holders, _proc_name, is_url
 from harness.xbee import at
 
 DEFAULT_GT = 1.0  # GT default 0x3E8 ms (D-GT)
@@ -37,8 +39,9 @@ class CommandMode:
     """One module's command mode. Use as a context manager: enters on entry, `ATCN` on exit.
 
     `guard_time` is the module's GT in seconds when known (default 1 s). If `+++` gets no
-    `OK`, `enter()` retries once with the longest guard the module allows (GT may have been
-    set higher), then probes with `AT` in case the module was already in command mode.
+    `OK`, `enter()` probes with `\rAT\r` in case the module is already in command mode (a
+    terminal session left it there), then retries with the longest guard the module allows
+    (GT may have been set higher). When nothing answers, the error says what else it saw.
     """
 
     def __init__(
@@ -58,24 +61,23 @@ class CommandMode:
         self.reply_timeout = reply_timeout
         self.max_guard_time = max_guard_time  # the retry guard (a time-scaled sim: scale it)
         self.active = False
+        self._stray = 0  # bytes that came while entering that were not an answer to us
 
     # --- entering and leaving ---
     def enter(self) -> None:
         """Enter command mode (silence ≥ GT, `+++`, silence ≥ GT, then `OK\\r`: D-ENTER)."""
         longest = self.max_guard_time
         guards = [self.guard_time] + ([longest] if self.guard_time < longest else [])
-        for guard in guards:
-            if self._escape(guard):
+        self._stray = 0
+        for i, guard in enumerate(guards):
+            if self._escape(guard) or (i == 0 and self._probe()):
                 self.guard_time = guard
                 self._entered()
                 return
-        if self._probe():
-            self._entered()
-            return
         tried = ", ".join(f"{g:g} s" for g in guards)
         raise DeviceTimeout(
-            f"{self.tap.spec}: no OK to {self.cc.decode() * 3} (guard times tried: {tried});"
-            " is the baud rate right and is the module powered?"
+            f"{self.tap.spec}: no OK to {self.cc.decode() * 3} (guard times tried: {tried}) "
+            f"nor to AT; {self._why_silent()}"
         )
 
     def _escape(self, guard: float) -> bool:
@@ -84,26 +86,46 @@ class CommandMode:
         ):  # one line per guard time in use, not per entry
             self._guard_said = guard
             progress.say("command mode", f"guard time {guard:g} s of silence each side of +++")
+        self.tap.reset_input_buffer()  # what our own earlier exchanges left
         self._silence(guard * GUARD_MARGIN)
-        self.tap.reset_input_buffer()
+        self._stray += len(self.tap.read_available(0.0))  # came while we said nothing
         self.tap.write(self.cc * 3)  # no CR after +++ (D-ENTER)
         try:
             self.tap.read_until(
                 b"OK\r", guard * GUARD_MARGIN + min(ESCAPE_REPLY, self.reply_timeout), what="OK"
             )
         except DeviceTimeout:
+            self._stray += len(self.tap.read_available(0.0))  # an answer, but not OK
             return False
         return True
 
     def _probe(self) -> bool:
-        """`AT\\r` answers OK only in command mode (D-CMD); used as a last resort."""
+        """`\\rAT\\r` answers OK only in command mode (D-CMD): the leading CR ends whatever
+        half line a terminal (or our API probe, or `+++` typed into command mode) left, which
+        answers ERROR first. In the other modes these 4 bytes are data, like the API probe's
+        (ASSUMPTION A-AT-PROBE)."""
         self.tap.reset_input_buffer()
-        self.tap.write(b"AT\r")
+        self.tap.write(b"\rAT\r")
         try:
             self.tap.read_until(b"OK\r", self.reply_timeout, what="OK to AT")
         except DeviceTimeout:
             return False
         return True
+
+    def _why_silent(self) -> str:
+        """What the harness could see of why nothing answered, in words a bench user can act
+        on: another program holding the port without a lock, bytes no one asked for."""
+        hints = []
+        if others := other_holders(self.tap.spec):
+            hints.append(
+                f"another program has the port open without a lock ({others}): close it"
+            )
+        if self._stray:
+            hints.append(
+                f"{self._stray} bytes arrived that the harness did not ask for (another "
+                "program on the line, or a transparent-mode connection still open)"
+            )
+        return "; ".join(hints) or "is the baud rate right and is the module powered?"
 
     def _silence(self, seconds: float) -> None:
         """Sleep until the host has sent nothing for `seconds` (the guard before +++)."""
@@ -229,3 +251,23 @@ def _pair(c: Command) -> tuple[str, Value]:
 
 def _shown(value: Value) -> str | None:
     return None if value is None else str(value)
+
+
+def other_holders(spec: str) -> str:
+    """Other processes that have a local port open (from /proc/*/fd), as `pid N (name)`.
+
+    pyserial's `exclusive=True` is an flock: a program that opened the port without one
+    (a terminal, `cat`) is visible only in /proc. For a pseudo-terminal the process that
+    serves it (holding /dev/ptmx: the simulator, ser2net, socat) is the module's side, not
+    a competitor, and is left out (ASSUMPTION A-PTY-SERVER). Best effort: empty when /proc
+    says nothing."""
+    if is_url(spec):
+        return ""
+    with contextlib.suppress(OSError):
+        real = os.path.realpath(spec)
+        pids = _fd_holders(real)
+        if pids and real.startswith("/dev/pts/"):
+            servers = set(_fd_holders("/dev/ptmx"))
+            pids = [p for p in pids if p not in servers]
+        return ", ".join(f"pid {p} {_proc_name(p)}".rstrip() for p in pids)
+    return ""

@@ -53,6 +53,18 @@ REGISTRATION_TIMEOUT = 60.0
 AI_POLL = 0.5
 # Parameters that change how the host must talk to the module: set last, and followed.
 ORDER_LAST = ("GT", "CT", "CC", "BD")
+# The APN and its credentials (L-TG): a change means a new data context, so the caller waits
+# for registration again (A-SIM-APN-REATTACH). CU/CW are write-only: never read back,
+# never restored (ASSUMPTION A-APN-WRITE-ONLY).
+NETWORK_PARAMS = ("AN", "CU", "CW")
+
+
+def network_params(
+    apn: str | None, user: str | None = None, password: str | None = None
+) -> dict[str, str]:
+    """A profile's `network:` block as AT parameters (AN, CU, CW), the unset ones left out."""
+    values = {"AN": apn, "CU": user, "CW": password}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 class ConfigureError(DeviceError):
@@ -67,6 +79,19 @@ class VerifyError(ConfigureError):
         super().__init__(
             f"AT{name}: wanted {_show(name, wanted)}, module has {_show(name, actual)} after AC"
         )
+
+
+class EmptyValueError(VerifyError):
+    """A parameter found empty cannot be put back: an empty value is a query (D-CMD, D-08).
+    ASSUMPTION A-RESTORE-EMPTY (docs/assumptions.md)."""
+
+    def __init__(self, name: str, actual: Any) -> None:
+        ConfigureError.__init__(
+            self,
+            f"AT{name}: was empty, module has {_show(name, actual)}; an empty value cannot be "
+            "written back (an empty parameter is a query, D-CMD)",
+        )
+        self.name, self.wanted, self.actual = name, "", actual
 
 
 class NetworkNotReady(DeviceError):
@@ -138,6 +163,35 @@ class Report:
     unverified: list[str] = field(default_factory=list)  # write-only parameters (CU, CW)
     written_to_nvm: bool = False
     stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def network_changed(self) -> bool:
+        """An APN parameter was written: the module attaches again (wait for AI = 0)."""
+        return any(c.name in NETWORK_PARAMS for c in self.changes)
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    """The outcome of a checked restore: what was left changed (name → (wanted, has)),
+    the error that stopped it, and how the leftover values are known."""
+
+    ok: bool
+    left: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    error: str | None = None
+    how: str = "read back"
+
+    def line(self, where: str) -> str:
+        """One line for the terminal and the report; empty when the restore succeeded."""
+        if self.ok:
+            return ""
+        if self.left:
+            shown = ", ".join(
+                f"{n}={_show(n, has)} (was {_show(n, was)})" for n, (was, has) in self.left.items()
+            )
+            what = f"left changed: {shown} ({self.how})"
+        else:
+            what = "parameters left changed are unknown"
+        return f"restore of {where} failed: {what}: {self.error}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -563,16 +617,66 @@ class Configurator:
             self.restore(snap, persist=persist)
 
     def restore(self, snap: Snapshot, *, persist: bool = False) -> Report:
-        """Put the snapshot back (only what differs; WR only if the apply persisted)."""
+        """Put the snapshot back (only what differs, read back; WR only if the apply
+        persisted). Bytes left on the line by an interrupted exchange are dropped first."""
         mod = self.module
         persist = persist and self.allow_nvm_write
+        if not mod.in_command_mode:
+            mod._stop_api()  # the reader would race the drain; `api()` starts it again
+        mod.tap.drain(quiet=0.05, limit=0.5)  # a late reply must not answer our first query
+        values = {k: v for k, v in snap.values.items() if v != ""}
         try:
-            return self.apply(snap.values, snap.mode, persist=persist, check_mode=True)
-        except DeviceTimeout:
-            # the body left the module in another mode than we think: find it, try again
+            report = self.apply(values, snap.mode, persist=persist, check_mode=True)
+        except (DeviceTimeout, CommandError, ConfigureError) as exc:
+            if isinstance(exc, VerifyError):
+                raise
+            # the body (or an interrupt) left the module in another mode or mid-exchange
+            # than we think: leave it, find its mode afresh, try once more
+            self._resync()
+            report = self.apply(values, snap.mode, persist=persist, check_mode=True)
+        empty = [k for k in snap.values if k not in values]
+        if empty:
+            got = mod.read(empty)
+            for name in empty:
+                if got.get(name) not in ("", None):
+                    raise EmptyValueError(name, got[name])
+        return report
+
+    def _resync(self) -> None:
+        mod = self.module
+        with contextlib.suppress(DeviceError):
             mod.close()
-            mod.mode = None
-            return self.apply(snap.values, snap.mode, persist=persist, check_mode=True)
+        mod._stop_api()
+        mod._cm.active = False
+        mod.mode = None
+        mod.tap.drain(quiet=0.05, limit=0.5)
+
+    def restore_checked(self, snap: Snapshot, *, persist: bool = False) -> RestoreResult:
+        """`restore`, never raising a device error: the result names what was left changed.
+
+        After a failure the module is read once more to say which parameters differ from
+        the snapshot; when it does not answer, the values this harness last wrote stand in
+        (`how` says which). Write-only parameters (CU, CW) cannot be compared."""
+        believed = dict(getattr(self, "known", {}))
+        left: dict[str, tuple[Any, Any]] = {}
+        silent = False
+        try:
+            self.restore(snap, persist=persist)
+        except VerifyError as exc:
+            error, left[exc.name] = str(exc), (exc.wanted, exc.actual)
+        except DeviceError as exc:
+            error, silent = str(exc), isinstance(exc, DeviceTimeout)
+        else:
+            return RestoreResult(True)
+        now, how = believed, "as last written; the module did not answer"
+        if not silent:  # it answers: ask it once more what it has
+            with contextlib.suppress(DeviceError):
+                self._resync()
+                now, how = self.module.read(list(snap.values)), "read back"
+        for name, value in snap.values.items():
+            if name in now and name not in left and not same(name, value, now[name]):
+                left[name] = (value, now[name])
+        return RestoreResult(False, left, error, how)
 
     # --- reset ---
     def reset(self, command: str | None = None, *, timeout: float = RESET_TIMEOUT) -> str:

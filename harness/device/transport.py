@@ -59,8 +59,12 @@ def open_serial(
         kwargs["write_timeout"] = WRITE_TIMEOUT
     if not is_url(spec):
         kwargs["exclusive"] = True  # flock(LOCK_EX|LOCK_NB) on POSIX, like digi-xbee (§2a)
+    url = spec
+    if spec.startswith("rfc2217://") and "ign_set_control" not in spec:
+        # ser2net serving a pty never acknowledges SET_CONTROL (A-RFC2217-IGN-CONTROL)
+        url += ("&" if "?" in spec else "?") + "ign_set_control"
     try:
-        port = serial.serial_for_url(spec, do_not_open=True, **kwargs)
+        port = serial.serial_for_url(url, do_not_open=True, **kwargs)
     except (ValueError, serial.SerialException) as exc:
         raise PortOpenError(spec, _plain(exc)) from None
     try:

@@ -48,6 +48,7 @@ MODEM_UNREGISTERED = 0x03
 AI_CONNECTED = 0x00
 AI_REGISTERING = 0x22
 AI_CONNECTING = 0x23
+APN_PARAMS = frozenset({"AN", "CU", "CW"})  # L-TG: APN, its user and password
 AI_AIRPLANE = 0x2A
 AI_SHUT_DOWN = 0x2D  # after SD (D-SPECIAL)
 AI_INITIALIZING = 0xFF
@@ -823,5 +824,8 @@ class Modem:
                 self._set_ai(AI_AIRPLANE, now)  # L-TG, L-PY: AI 0x2A in airplane mode
             else:
                 self._start_registration(now, AI_REGISTERING)
+        elif APN_PARAMS & changed and self._ai in (AI_CONNECTED, AI_CONNECTING):
+            # A new APN is a new data context: attach again (ASSUMPTION A-SIM-APN-REATTACH)
+            self._start_registration(now, AI_CONNECTING)
         for feature in list(self.features.values()):
             feature.on_params_applied(set(changed), now)
