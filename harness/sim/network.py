@@ -7,9 +7,12 @@ real TLS handshake (`sim.tlsrules`: no SNI, Digi's CA rules) and posts the outco
 events (`ConnectionOpened`, `ConnectionFailed`, `DataReceived`, `ConnectionClosed`,
 `ClientAccepted`) through the `post` callable given to `start`.
 
-The network is small: a DNS map (name → IPv4), routes (IPv4[:port] → a real host:port on
-loopback) and loopback itself. A name not in DNS fails the lookup; an address with no route
-is a server that never answers (the connect fails after `no_route_timeout`). Optional
+The network is small: a DNS map (name → IPv4) and routes (IPv4[:port] → a real host:port on
+loopback); they are its only way out. A name not in DNS fails the lookup; an address with no
+route, loopback included, is a server that never answers (the connect fails after
+`no_route_timeout`). `loopback_direct: true` (`--loopback-direct`) lets 127.0.0.0/8 reach the
+host's own loopback without a route, a way into the host's local services: ask for it only
+when the simulator is served on loopback (A-NET-ROUTES-ONLY). Optional
 `latency` (round trip) and `tls_handshake_time` make timing realistic; `stats()` accounts
 the time the network imposed, for the host to subtract or report.
 """
@@ -147,7 +150,9 @@ class NetworkConfig(BaseModel):
     tls_handshake_time: float = Field(0.0, ge=0.0, le=60.0)  # on top of the real handshake
     no_route_timeout: float = Field(DEFAULT_NO_ROUTE_TIMEOUT, gt=0.0, le=600.0)
     connect_timeout: float = Field(DEFAULT_CONNECT_TIMEOUT, gt=0.0, le=600.0)
-    loopback_direct: bool = True  # 127.0.0.0/8 reaches the real loopback without a route
+    # 127.0.0.0/8 reaches the host's real loopback without a route: off unless asked
+    # (A-NET-ROUTES-ONLY), routes are the network's only way out
+    loopback_direct: bool = False
 
     @field_validator("hosts")
     @classmethod
@@ -248,6 +253,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="connect to an unrouted address fails after",
     )
+    g.add_argument(
+        "--loopback-direct",
+        action="store_true",
+        default=None,
+        help="let 127.0.0.0/8 reach this host's loopback without a route (off: routes are "
+        "the only way out; the host's local services are out of reach)",
+    )
 
 
 def _host_arg(text: str) -> tuple[str, str]:
@@ -276,7 +288,7 @@ def config_from_args(args: argparse.Namespace, base: NetworkConfig | None = None
     data = (base or NetworkConfig()).model_dump()
     data["hosts"].update(dict(getattr(args, "host", []) or []))
     data["routes"].update(dict(getattr(args, "route", []) or []))
-    for name in ("latency", "tls_handshake_time", "no_route_timeout"):
+    for name in ("latency", "tls_handshake_time", "no_route_timeout", "loopback_direct"):
         value = getattr(args, name, None)
         if value is not None:
             data[name] = value
@@ -336,6 +348,10 @@ class Network:
         self._accepted_ids = itertools.count(ACCEPTED_ID_BASE)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        # back-pressure from the server (`set_reading`): open TCP/TLS connections are not
+        # read while False, so their far ends wait on a full TCP window
+        self._reading = True
+        self._resume = False
         self._stats: dict[str, float] = {
             "network_delay_s": 0.0,
             "tls_handshake_delay_s": 0.0,
@@ -363,6 +379,14 @@ class Network:
             return
         with self._lock:
             self._commands.append(effect)
+        self._wake()
+
+    def set_reading(self, on: bool) -> None:
+        """Back-pressure (thread-safe): stop or resume reading open stream connections,
+        because the host has not taken what was already received."""
+        with self._lock:
+            self._reading = on
+            self._resume = on
         self._wake()
 
     def stats(self) -> dict[str, float]:
@@ -444,6 +468,23 @@ class Network:
             self._run_commands()
             self._run_timers()
             self._run_deadlines()
+            self._run_resume()
+
+    def _run_resume(self) -> None:
+        """After `set_reading(True)`: read again, including what TLS already decrypted
+        (it never shows as readable on the socket)."""
+        with self._lock:
+            resume, self._resume = self._resume, False
+        if not resume:
+            return
+        for conn in list(self._conns.values()):
+            self._update(conn)
+            if self._pausable(conn) and self._conns.get(conn.conn_id) is conn:
+                self._read(conn)
+
+    def _pausable(self, conn: _Conn) -> bool:
+        return (conn.state == "open" and not conn.listener and not conn.closing
+                and conn.protocol != Protocol.UDP)
 
     def _run_commands(self) -> None:
         while True:
@@ -663,6 +704,9 @@ class Network:
         if mask & selectors.EVENT_WRITE:
             self._flush(conn)
         if mask & selectors.EVENT_READ and conn.conn_id in self._conns:
+            if not self._reading and self._pausable(conn):
+                self._update(conn)  # held since it was registered: stop watching its input
+                return
             self._read(conn)
 
     def _connect_error(self, conn: _Conn, err: int) -> None:
@@ -794,6 +838,8 @@ class Network:
                 failure = (Failure.CLOSED_BY_PEER, "remote closed the connection")
                 break
             chunks.append(data)
+            if not self._reading:  # held: the rest waits in the socket (and the far end)
+                break
         if chunks:
             data = b"".join(chunks)
             self._count("bytes_received", len(data))
@@ -860,8 +906,17 @@ class Network:
     def _update(self, conn: _Conn) -> None:
         if self._conns.get(conn.conn_id) is not conn:
             return
-        mask = selectors.EVENT_READ
+        mask = 0 if not self._reading and self._pausable(conn) else selectors.EVENT_READ
         if conn.out:
             mask |= selectors.EVENT_WRITE
-        with contextlib.suppress(KeyError, ValueError):
+        if not mask:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._sel.unregister(conn.sock)
+            return
+        try:
             self._sel.modify(conn.sock, mask, conn)
+        except KeyError:
+            with contextlib.suppress(ValueError, OSError):
+                self._sel.register(conn.sock, mask, conn)
+        except (ValueError, OSError):
+            pass
