@@ -218,7 +218,7 @@ def _open_port(
     except DeviceError as exc:
         if rig is not None:
             rig.close()
-        raise ModuleBroken(str(exc)) from None
+        raise ModuleBroken(_stop_reason(rig, str(exc))) from None
     module = Module(tap, guard_time=guard, **timing)
     configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
     port = Port(spec, tap, module, configurator, personality, first, urls, files, rig=rig,
@@ -234,11 +234,17 @@ def _open_port(
             port.module.close()  # every test starts out of command mode, no API reader
     except NetworkNotReady as exc:
         port.close()
-        raise ModuleBroken(str(exc)) from None
+        raise ModuleBroken(_stop_reason(rig, str(exc))) from None
     except (DeviceError, ConfigureError) as exc:
         port.close()
-        raise ModuleBroken(f"{spec}: {exc}") from None
+        raise ModuleBroken(_stop_reason(rig, f"{spec}: {exc}")) from None
     return port
+
+
+def _stop_reason(rig: Any, text: str) -> str:
+    """The simulator's own failure when it has one (it made the module silent), else
+    `text`: a simulator crash is not blamed on the bench (issue 10, defect 7)."""
+    return (getattr(rig, "failure", None) if rig is not None else None) or text
 
 
 def _open_replay(spec: DeviceSpec, profile: Profile, session: HilSession) -> Port:
@@ -522,14 +528,20 @@ def xbee(
     except (DeviceError, ConfigureError) as exc:
         if port.replay is not None:  # a replay device is never broken: this test's problem
             raise DeviceError(f"configuring for {xbee_mode}: {exc}") from None
-        raise ModuleBroken(f"configuring {port.spec} for {xbee_mode}: {exc}") from None
+        raise ModuleBroken(
+            _stop_reason(port.rig, f"configuring {port.spec} for {xbee_mode}: {exc}")
+        ) from None
     yield XBee(port, xbee_mode, variant, Http(port.module), xbee_record_codes)
+    if port.rig is not None and port.rig.failure:
+        raise ModuleBroken(port.rig.failure)
     if _failed(request.node) and port.snapshot is not None:
         port.forget()
         try:
             port.configurator.restore(port.snapshot)
         except (DeviceError, ConfigureError) as exc:
-            raise ModuleBroken(f"restoring {port.spec} after a failed test: {exc}") from None
+            raise ModuleBroken(
+                _stop_reason(port.rig, f"restoring {port.spec} after a failed test: {exc}")
+            ) from None
 
 
 def _put(port: Port, files: Files, upload: variants.Upload, data: bytes) -> None:
