@@ -75,6 +75,9 @@ LOOPBACK = "127.0.0.1"
 # own connections from a small counter; this range keeps the two apart (docs/design.md).
 ACCEPTED_ID_BASE = 0x10000
 RECV_SIZE = 65536
+# At most this much is read from one connection before its data is posted, so the host's
+# back-pressure (`set_reading`) takes effect within a burst, whatever the kernel buffered.
+READ_BURST = 4 * RECV_SIZE
 UDP_MAX = 65507
 
 # How long a connect to an address with no route takes to fail. The real module's TCP
@@ -352,6 +355,7 @@ class Network:
         # read while False, so their far ends wait on a full TCP window
         self._reading = True
         self._resume = False
+        self._more: set[int] = set()  # connections cut at READ_BURST: read again soon
         self._stats: dict[str, float] = {
             "network_delay_s": 0.0,
             "tls_handshake_delay_s": 0.0,
@@ -452,6 +456,8 @@ class Network:
             if deadlines:
                 dl = max(0.0, min(deadlines) - self.clock())
                 timeout = dl if timeout is None else min(timeout, dl)
+            if self._more and self._reading:
+                timeout = 0.0
             for key, mask in self._sel.select(timeout if timeout is None else min(timeout, 1.0)):
                 if key.data is None:
                     with contextlib.suppress(OSError):
@@ -475,12 +481,17 @@ class Network:
         (it never shows as readable on the socket)."""
         with self._lock:
             resume, self._resume = self._resume, False
-        if not resume:
-            return
-        for conn in list(self._conns.values()):
-            self._update(conn)
-            if self._pausable(conn) and self._conns.get(conn.conn_id) is conn:
-                self._read(conn)
+        if resume:
+            for conn in list(self._conns.values()):
+                self._update(conn)
+                if self._pausable(conn) and self._conns.get(conn.conn_id) is conn:
+                    self._read(conn)
+        if self._more and self._reading:
+            more, self._more = self._more, set()
+            for cid in more:
+                conn = self._conns.get(cid)
+                if conn is not None and self._pausable(conn):
+                    self._read(conn)
 
     def _pausable(self, conn: _Conn) -> bool:
         return (conn.state == "open" and not conn.listener and not conn.closing
@@ -814,6 +825,7 @@ class Network:
                 source = self._reverse.get(peer, peer)
                 self._emit(DataReceived(conn.conn_id, data, source), one_way)
         chunks: list[bytes] = []
+        got = 0
         failure: tuple[Failure, str] | None = None
         while True:
             try:
@@ -838,7 +850,11 @@ class Network:
                 failure = (Failure.CLOSED_BY_PEER, "remote closed the connection")
                 break
             chunks.append(data)
+            got += len(data)
             if not self._reading:  # held: the rest waits in the socket (and the far end)
+                break
+            if got >= READ_BURST:  # post this much first; TLS may hold more already read
+                self._more.add(conn.conn_id)
                 break
         if chunks:
             data = b"".join(chunks)

@@ -234,7 +234,11 @@ class _Sink:
         if not self.out:
             self.last_progress = time.monotonic()
         self.out += data
-        if not self.unread(time.monotonic()):
+        self.trim(time.monotonic())
+
+    def trim(self, now: float) -> None:
+        """Keep only the newest MAX_PENDING_OUTPUT bytes of a port nobody reads."""
+        if not self.unread(now):
             return
         excess = len(self.out) - MAX_PENDING_OUTPUT
         if excess > 0:
@@ -321,7 +325,12 @@ class SimServer:
         self._stopping = False
         self._saved_nvm = modem.nvm
         self.error: BaseException | None = None
-        self._holding = False  # the world is told to stop reading (back-pressure)
+        # back-pressure (A-SIM-BACKPRESSURE): the world is told to stop reading while the
+        # network data not yet handled plus the most behind read port exceed the marks
+        self._bp_lock = threading.Lock()
+        self._holding = False
+        self._inbound = 0  # bytes of DataReceived posted and not yet handled
+        self._sink_backlog = 0  # the largest backlog of a read port (loop thread's view)
         self.account = ImposedTime()
         self._was_command_mode = False
         self._unregistered_since: float | None = None  # sim time AI left 0x00 (or power-up)
@@ -472,6 +481,10 @@ class SimServer:
     def _post(self, event: Event) -> None:
         """The world's way back in (any thread)."""
         self._events.append(event)
+        if isinstance(event, DataReceived):
+            with self._bp_lock:
+                self._inbound += len(event.data)
+            self._hold_if_behind()  # at once, on the world's thread, before it reads more
         self._wake()
 
     def _run(self) -> None:
@@ -511,6 +524,9 @@ class SimServer:
             self._calls.popleft()()
         while self._events:
             event = self._events.popleft()
+            if isinstance(event, DataReceived):
+                with self._bp_lock:
+                    self._inbound -= len(event.data)
             self._account_event(event)
             with self.lock:
                 now = self.sim_now()
@@ -651,15 +667,23 @@ class SimServer:
         """Hold the world's reading while a read port is behind (A-SIM-BACKPRESSURE): the
         host gets every byte at any size, and memory stays bounded by the water marks."""
         now = time.monotonic()
-        mark = LOW_WATER if self._holding else HIGH_WATER
-        hold = any(s.backlog(now) > mark for s in self._sinks)
-        if hold == self._holding:
-            return
-        self._holding = hold
-        log.debug("port behind: network reading %s", "held" if hold else "resumed")
-        setter = getattr(self.world, "set_reading", None)
-        if callable(setter):
-            setter(not hold)
+        for sink in self._sinks:
+            sink.trim(now)
+        self._sink_backlog = max((s.backlog(now) for s in self._sinks), default=0)
+        self._hold_if_behind()
+
+    def _hold_if_behind(self) -> None:
+        """Tell the world to stop or resume reading (any thread), with hysteresis."""
+        with self._bp_lock:
+            mark = LOW_WATER if self._holding else HIGH_WATER
+            hold = self._inbound + self._sink_backlog > mark
+            if hold == self._holding:
+                return
+            self._holding = hold
+            log.debug("port behind: network reading %s", "held" if hold else "resumed")
+            setter = getattr(self.world, "set_reading", None)
+            if callable(setter):
+                setter(not hold)
 
     def _flush(self, sink: _Sink) -> None:
         try:
