@@ -246,7 +246,7 @@ def _open_port(
     except DeviceError as exc:
         if rig is not None:
             rig.close()
-        raise ModuleBroken(_kept(cap, session, str(exc))) from None
+        raise ModuleBroken(_kept(cap, session, _stop_reason(rig, str(exc)))) from None
     module = Module(tap, guard_time=guard, **timing)
     configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
     port = Port(spec, tap, module, configurator, personality, first, urls, files, rig=rig,
@@ -274,7 +274,7 @@ def _open_port(
             why += f"; {left}" if left else ""
         cap.note("error", message=why)
         port.close()
-        raise ModuleBroken(_kept(cap, session, why)) from None
+        raise ModuleBroken(_kept(cap, session, _stop_reason(rig, why))) from None
     return port
 
 
@@ -336,6 +336,12 @@ def _restore_loudly(port: Port, snap: Snapshot, when: str) -> str:
     with contextlib.suppress(Exception):
         port.tap.note("restore", failed=line)
     return line
+
+
+def _stop_reason(rig: Any, text: str) -> str:
+    """The simulator's own failure when it has one (it made the module silent), else
+    `text`: a simulator crash is not blamed on the bench (issue 10, defect 7)."""
+    return (getattr(rig, "failure", None) if rig is not None else None) or text
 
 
 def _open_replay(spec: DeviceSpec, profile: Profile, session: HilSession) -> Port:
@@ -655,17 +661,21 @@ def xbee(
     except (DeviceError, ConfigureError) as exc:
         if port.replay is not None:  # a replay device is never broken: this test's problem
             raise DeviceError(f"configuring for {xbee_mode}: {exc}") from None
-        raise ModuleBroken(f"configuring {port.spec} for {xbee_mode}: {exc}") from None
+        raise ModuleBroken(
+            _stop_reason(port.rig, f"configuring {port.spec} for {xbee_mode}: {exc}")
+        ) from None
     session = request.getfixturevalue("xbee_hil_session")
     yield XBee(port, xbee_mode, variant, Http(port.module), xbee_record_codes, session,
                request.node)  # fmt: skip
+    if port.rig is not None and port.rig.failure:
+        raise ModuleBroken(port.rig.failure)
     if _failed(request.node) and port.snapshot is not None:
         port.forget()
         snap = port.test_snapshot or port.snapshot
         line = _restore_loudly(port, snap, f"after {request.node.name} failed")
         if line:
             restores.record(request.config, line)
-            raise ModuleBroken(line)
+            raise ModuleBroken(_stop_reason(port.rig, line))
         if snap is not port.snapshot:  # the run set the APN: a restore may have re-attached
             port.configurator.wait_registered(xbee_profile.network.registration_timeout)
 

@@ -131,6 +131,12 @@ class SimRig:
         t = self.timing
         return t.first_byte_margin + (2 * t.latency + t.tls_handshake_time) * self.time_scale
 
+    @property
+    def failure(self) -> str | None:
+        """The simulator's own error in one line when its loop failed, else None: the run's
+        stop reason must be this, not the silence the host then sees (issue 10, defect 7)."""
+        return self.server.failure
+
     def stats(self) -> dict[str, float]:
         """The simulator's account of imposed time (`SimServer.stats()`: UART, guard
         times, registration, resets, and the network's delays), in real seconds."""

@@ -103,6 +103,7 @@ def config(servers: tuple[HttpsServer, HttpServer]) -> NetworkConfig:
             f"{GOOGLE}:443": f"127.0.0.1:{https.port}",
             f"{PLAIN}:80": f"127.0.0.1:{http.port}",
         },
+        loopback_direct=True,  # some tests dial throwaway loopback servers directly
     )
 
 

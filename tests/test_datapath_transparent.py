@@ -131,6 +131,7 @@ def network(https: HttpsServer, **kw: object) -> NetworkConfig:
     return NetworkConfig(
         hosts={"google.com": GOOGLE, "www.google.com": GOOGLE},
         routes={f"{GOOGLE}:443": f"127.0.0.1:{https.port}"},
+        loopback_direct=True,  # some tests dial throwaway loopback servers (ATDL127.0.0.1)
         **kw,  # type: ignore[arg-type]
     )
 

@@ -62,6 +62,7 @@ def make_rig(tmp_path: Path) -> Iterator[Any]:
                 hosts={"google.com": GOOGLE_IP},
                 routes=routes or {},
                 no_route_timeout=no_route_timeout,
+                loopback_direct=True,  # DL=127.0.0.1 in the transparent tests
             )
         )
         server = SimServer(modem, net)

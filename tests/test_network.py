@@ -88,6 +88,7 @@ def make(https: HttpsServer, http: HttpServer, **kw: object) -> tuple[Network, E
     cfg = NetworkConfig(
         hosts={"google.com": GOOGLE, "plain.test": "10.0.0.80"},
         routes={f"{GOOGLE}:443": f"127.0.0.1:{https.port}", "10.0.0.80": f"127.0.0.1:{http.port}"},
+        loopback_direct=True,  # these tests reach throwaway loopback servers directly
         **kw,  # type: ignore[arg-type]
     )
     events = Events()
@@ -109,7 +110,7 @@ def test_dns_and_routes(net: tuple[Network, Events], https: HttpsServer) -> None
     assert network.route(GOOGLE, 443) == ("127.0.0.1", https.port)
     assert network.route(GOOGLE, 80) is None
     assert network.route("10.0.0.80", 8080)[1] != 8080  # port-less route keeps its target
-    assert network.route("127.0.0.1", 9) == ("127.0.0.1", 9)  # loopback is direct
+    assert network.route("127.0.0.1", 9) == ("127.0.0.1", 9)  # loopback_direct asked for
 
 
 def test_tcp_by_name_routed_to_loopback(net: tuple[Network, Events]) -> None:

@@ -40,7 +40,7 @@ def _fast_personality() -> personality_mod.Personality:
 
 def record(path: Path, scenario: Scenario, *, ap: int, **kw: Any) -> Any:
     """Run `scenario(tap, **kw)` against the simulator with a capture; return its result."""
-    net = Network(NetworkConfig())
+    net = Network(NetworkConfig(loopback_direct=True))  # scenarios dial 127.0.0.1 servers
     server = SimServer(Modem(_fast_personality(), nvm={"GT": 0x32}, ap=ap), net)
     try:
         port = server.start_pty()

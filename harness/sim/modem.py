@@ -194,6 +194,7 @@ class Modem:
                                  f"{self.personality.name}")
         self._status: dict[str, at.Value] = dict(STATUS_DEFAULTS)
         self._out: list[Effect] = []
+        self._out_tail = bytearray()  # host bytes after the last other effect, not yet in _out
         self._now = 0.0
         self._powered = False
         self._ap = 0
@@ -342,13 +343,18 @@ class Modem:
     # ----- output -----------------------------------------------------------------------------
 
     def _emit(self, effect: Effect) -> None:
+        """Queue an effect; consecutive host bytes become one ToHost. They gather in a
+        bytearray: joining bytes per reply was quadratic in the replies of one call."""
         if isinstance(effect, ToHost):
-            if not effect.data:
-                return
-            if self._out and isinstance(self._out[-1], ToHost):
-                self._out[-1] = ToHost(self._out[-1].data + effect.data)
-                return
+            self._out_tail += effect.data
+            return
+        self._end_tail()
         self._out.append(effect)
+
+    def _end_tail(self) -> None:
+        if self._out_tail:
+            self._out.append(ToHost(bytes(self._out_tail)))
+            self._out_tail.clear()
 
     def _to_host(self, data: bytes, *, hold: bool = False) -> None:
         """UART output; `hold` output waits while in command mode (D-ENTER)."""
@@ -358,6 +364,7 @@ class Modem:
             self._emit(ToHost(data))
 
     def _drain(self) -> list[Effect]:
+        self._end_tail()
         out, self._out = self._out, []
         return out
 
@@ -559,16 +566,18 @@ class Modem:
     def _command_input(self, data: bytes, now: float) -> None:
         self._escape.last_rx = now
         self._ct_due = now + self._ct
-        while data:
-            cr = data.find(b"\r")
-            chunk, data = (data, b"") if cr < 0 else (data[: cr + 1], data[cr + 1:])
-            for line in self._lines.feed(chunk):
+        # One pass over `data` by offset: slicing off the rest after each line copied it
+        # once per line, quadratic in the lines of one call (issue 10, defect 13).
+        pos, end = 0, len(data)
+        while pos < end:
+            cr = data.find(b"\r", pos)
+            stop = end if cr < 0 else cr + 1
+            for line in self._lines.feed(data[pos:stop]):
                 self._run_line(line, now)
-            if data and not self._command_mode:
-                self._input(data, now)  # CN ended command mode: the rest is data again
-                return
-            if data and (self._pending is not None or self._uart_owner is not None):
-                self._input(data, now)
+            pos = stop
+            if pos < end and (not self._command_mode  # CN ended it: the rest is data again
+                              or self._pending is not None or self._uart_owner is not None):
+                self._input(data[pos:], now)
                 return
 
     def _run_line(self, line: bytes | None, now: float) -> None:

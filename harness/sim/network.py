@@ -7,9 +7,12 @@ real TLS handshake (`sim.tlsrules`: no SNI, Digi's CA rules) and posts the outco
 events (`ConnectionOpened`, `ConnectionFailed`, `DataReceived`, `ConnectionClosed`,
 `ClientAccepted`) through the `post` callable given to `start`.
 
-The network is small: a DNS map (name → IPv4), routes (IPv4[:port] → a real host:port on
-loopback) and loopback itself. A name not in DNS fails the lookup; an address with no route
-is a server that never answers (the connect fails after `no_route_timeout`). Optional
+The network is small: a DNS map (name → IPv4) and routes (IPv4[:port] → a real host:port on
+loopback); they are its only way out. A name not in DNS fails the lookup; an address with no
+route, loopback included, is a server that never answers (the connect fails after
+`no_route_timeout`). `loopback_direct: true` (`--loopback-direct`) lets 127.0.0.0/8 reach the
+host's own loopback without a route, a way into the host's local services: ask for it only
+when the simulator is served on loopback (A-NET-ROUTES-ONLY). Optional
 `latency` (round trip) and `tls_handshake_time` make timing realistic; `stats()` accounts
 the time the network imposed, for the host to subtract or report.
 """
@@ -73,6 +76,9 @@ LOOPBACK = "127.0.0.1"
 # own connections from a small counter; this range keeps the two apart (docs/design.md).
 ACCEPTED_ID_BASE = 0x10000
 RECV_SIZE = 65536
+# At most this much is read from one connection before its data is posted, so the host's
+# back-pressure (`set_reading`) takes effect within a burst, whatever the kernel buffered.
+READ_BURST = 4 * RECV_SIZE
 UDP_MAX = 65507
 
 # How long a connect to an address with no route takes to fail. The real module's TCP
@@ -148,7 +154,9 @@ class NetworkConfig(BaseModel):
     tls_handshake_time: float = Field(0.0, ge=0.0, le=60.0)  # on top of the real handshake
     no_route_timeout: float = Field(DEFAULT_NO_ROUTE_TIMEOUT, gt=0.0, le=600.0)
     connect_timeout: float = Field(DEFAULT_CONNECT_TIMEOUT, gt=0.0, le=600.0)
-    loopback_direct: bool = True  # 127.0.0.0/8 reaches the real loopback without a route
+    # 127.0.0.0/8 reaches the host's real loopback without a route: off unless asked
+    # (A-NET-ROUTES-ONLY), routes are the network's only way out
+    loopback_direct: bool = False
 
     @field_validator("hosts")
     @classmethod
@@ -230,6 +238,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="connect to an unrouted address fails after",
     )
+    g.add_argument(
+        "--loopback-direct",
+        action="store_true",
+        default=None,
+        help="let 127.0.0.0/8 reach this host's loopback without a route (off: routes are "
+        "the only way out; the host's local services are out of reach)",
+    )
 
 
 def _host_arg(text: str) -> tuple[str, str]:
@@ -258,7 +273,7 @@ def config_from_args(args: argparse.Namespace, base: NetworkConfig | None = None
     data = (base or NetworkConfig()).model_dump()
     data["hosts"].update(dict(getattr(args, "host", []) or []))
     data["routes"].update(dict(getattr(args, "route", []) or []))
-    for name in ("latency", "tls_handshake_time", "no_route_timeout"):
+    for name in ("latency", "tls_handshake_time", "no_route_timeout", "loopback_direct"):
         value = getattr(args, name, None)
         if value is not None:
             data[name] = value
@@ -318,6 +333,11 @@ class Network:
         self._accepted_ids = itertools.count(ACCEPTED_ID_BASE)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        # back-pressure from the server (`set_reading`): open TCP/TLS connections are not
+        # read while False, so their far ends wait on a full TCP window
+        self._reading = True
+        self._resume = False
+        self._more: set[int] = set()  # connections cut at READ_BURST: read again soon
         self._stats: dict[str, float] = {
             "network_delay_s": 0.0,
             "tls_handshake_delay_s": 0.0,
@@ -345,6 +365,14 @@ class Network:
             return
         with self._lock:
             self._commands.append(effect)
+        self._wake()
+
+    def set_reading(self, on: bool) -> None:
+        """Back-pressure (thread-safe): stop or resume reading open stream connections,
+        because the host has not taken what was already received."""
+        with self._lock:
+            self._reading = on
+            self._resume = on
         self._wake()
 
     def stats(self) -> dict[str, float]:
@@ -410,6 +438,8 @@ class Network:
             if deadlines:
                 dl = max(0.0, min(deadlines) - self.clock())
                 timeout = dl if timeout is None else min(timeout, dl)
+            if self._more and self._reading:
+                timeout = 0.0
             for key, mask in self._sel.select(timeout if timeout is None else min(timeout, 1.0)):
                 if key.data is None:
                     with contextlib.suppress(OSError):
@@ -426,6 +456,28 @@ class Network:
             self._run_commands()
             self._run_timers()
             self._run_deadlines()
+            self._run_resume()
+
+    def _run_resume(self) -> None:
+        """After `set_reading(True)`: read again, including what TLS already decrypted
+        (it never shows as readable on the socket)."""
+        with self._lock:
+            resume, self._resume = self._resume, False
+        if resume:
+            for conn in list(self._conns.values()):
+                self._update(conn)
+                if self._pausable(conn) and self._conns.get(conn.conn_id) is conn:
+                    self._read(conn)
+        if self._more and self._reading:
+            more, self._more = self._more, set()
+            for cid in more:
+                conn = self._conns.get(cid)
+                if conn is not None and self._pausable(conn):
+                    self._read(conn)
+
+    def _pausable(self, conn: _Conn) -> bool:
+        return (conn.state == "open" and not conn.listener and not conn.closing
+                and conn.protocol != Protocol.UDP)
 
     def _run_commands(self) -> None:
         while True:
@@ -645,6 +697,9 @@ class Network:
         if mask & selectors.EVENT_WRITE:
             self._flush(conn)
         if mask & selectors.EVENT_READ and conn.conn_id in self._conns:
+            if not self._reading and self._pausable(conn):
+                self._update(conn)  # held since it was registered: stop watching its input
+                return
             self._read(conn)
 
     def _connect_error(self, conn: _Conn, err: int) -> None:
@@ -752,6 +807,7 @@ class Network:
                 source = self._reverse.get(peer, peer)
                 self._emit(DataReceived(conn.conn_id, data, source), one_way)
         chunks: list[bytes] = []
+        got = 0
         failure: tuple[Failure, str] | None = None
         while True:
             try:
@@ -776,6 +832,12 @@ class Network:
                 failure = (Failure.CLOSED_BY_PEER, "remote closed the connection")
                 break
             chunks.append(data)
+            got += len(data)
+            if not self._reading:  # held: the rest waits in the socket (and the far end)
+                break
+            if got >= READ_BURST:  # post this much first; TLS may hold more already read
+                self._more.add(conn.conn_id)
+                break
         if chunks:
             data = b"".join(chunks)
             self._count("bytes_received", len(data))
@@ -842,8 +904,17 @@ class Network:
     def _update(self, conn: _Conn) -> None:
         if self._conns.get(conn.conn_id) is not conn:
             return
-        mask = selectors.EVENT_READ
+        mask = 0 if not self._reading and self._pausable(conn) else selectors.EVENT_READ
         if conn.out:
             mask |= selectors.EVENT_WRITE
-        with contextlib.suppress(KeyError, ValueError):
+        if not mask:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._sel.unregister(conn.sock)
+            return
+        try:
             self._sel.modify(conn.sock, mask, conn)
+        except KeyError:
+            with contextlib.suppress(ValueError, OSError):
+                self._sel.register(conn.sock, mask, conn)
+        except (ValueError, OSError):
+            pass

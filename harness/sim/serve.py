@@ -24,8 +24,10 @@ import argparse
 import bisect
 import contextlib
 import errno
+import ipaddress
 import json
 import logging
+import math
 import os
 import selectors
 import signal
@@ -64,8 +66,19 @@ log = logging.getLogger(__name__)
 
 READ_SIZE = 4096
 # Output for a port nobody reads (a pty no one opened) is kept up to this many bytes, then
-# the oldest is dropped, as a UART with nothing attached loses it.
+# the oldest is dropped, as a UART with nothing attached loses it. A port counts as unread
+# once its pending output has made no progress for UNREAD_AFTER real seconds (A-SIM-UNREAD);
+# while a host reads, nothing is ever dropped: the server holds the network back instead.
 MAX_PENDING_OUTPUT = 64 * 1024
+UNREAD_AFTER = 5.0
+# Back-pressure (A-SIM-BACKPRESSURE): when a read port has more than HIGH_WATER bytes not yet
+# taken by its reader (paced or queued), the world stops reading its sockets (the far end's
+# TCP window fills), and reads again once every port is under LOW_WATER.
+HIGH_WATER = 256 * 1024
+LOW_WATER = 64 * 1024
+# The longest telnet subnegotiation an RFC 2217 client may send; real ones are a few bytes
+# (a SIGNATURE is a short text). A client over it is dropped, not buffered without end.
+MAX_SUBNEGOTIATION = 1024
 # Over RFC 2217 the client sets a baud rate; bytes at a rate other than BD's are line noise
 # to a real module, so they are dropped (D-BD). One place to turn it off.
 ENFORCE_BAUD_OVER_RFC2217 = True
@@ -201,13 +214,32 @@ class _Sink:
         self.sock = sock
         self.out = bytearray()
         self.paced: deque[tuple[float, bytes]] = deque()  # (real release time, bytes)
+        self.paced_bytes = 0  # bytes in `paced`
         self.line_free = 0.0  # real time the line finishes the bytes already scheduled
+        self.last_progress = time.monotonic()  # the reader last took bytes (or `out` began)
         self.dropped = 0
         self.manager: serial.rfc2217.PortManager | None = None
         self.settings: _UartSettings | None = None
 
+    def unread(self, now: float) -> bool:
+        """Output is waiting and nobody has taken a byte of it for UNREAD_AFTER seconds."""
+        return bool(self.out) and now - self.last_progress >= UNREAD_AFTER
+
+    def backlog(self, now: float) -> int:
+        """Bytes a reader still has to take: paced ones always (the UART sends them at BD
+        whoever listens), queued ones only while somebody reads."""
+        return self.paced_bytes + (0 if self.unread(now) else len(self.out))
+
     def queue(self, data: bytes) -> None:
+        if not self.out:
+            self.last_progress = time.monotonic()
         self.out += data
+        self.trim(time.monotonic())
+
+    def trim(self, now: float) -> None:
+        """Keep only the newest MAX_PENDING_OUTPUT bytes of a port nobody reads."""
+        if not self.unread(now):
+            return
         excess = len(self.out) - MAX_PENDING_OUTPUT
         if excess > 0:
             del self.out[:excess]
@@ -225,6 +257,8 @@ class _Sink:
                 if err.errno in (errno.EAGAIN, errno.EIO):
                     return
                 raise
+            if n > 0:
+                self.last_progress = time.monotonic()
             del self.out[:n]
 
 
@@ -268,8 +302,8 @@ class SimServer:
 
     def __init__(self, modem: Modem, world: World | None = None, *, time_scale: float = 1.0,
                  nvm_path: str | Path | None = None, uart_pacing: bool = True) -> None:
-        if time_scale <= 0:
-            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        if not (math.isfinite(time_scale) and time_scale > 0):
+            raise ValueError(f"time_scale must be a finite number > 0, got {time_scale}")
         self.modem = modem
         self.world: World = world if world is not None else NoInternet()
         self.time_scale = time_scale
@@ -291,6 +325,12 @@ class SimServer:
         self._stopping = False
         self._saved_nvm = modem.nvm
         self.error: BaseException | None = None
+        # back-pressure (A-SIM-BACKPRESSURE): the world is told to stop reading while the
+        # network data not yet handled plus the most behind read port exceed the marks
+        self._bp_lock = threading.Lock()
+        self._holding = False
+        self._inbound = 0  # bytes of DataReceived posted and not yet handled
+        self._sink_backlog = 0  # the largest backlog of a read port (loop thread's view)
         self.account = ImposedTime()
         self._was_command_mode = False
         self._unregistered_since: float | None = None  # sim time AI left 0x00 (or power-up)
@@ -318,10 +358,15 @@ class SimServer:
         path = os.ttyname(slave)
         if link is not None:
             link = str(link)
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 if os.path.islink(link):
                     os.unlink(link)
-            os.symlink(path, link)
+                os.symlink(path, link)
+            except OSError as err:
+                for fd in (master, slave):
+                    os.close(fd)
+                raise OSError(err.errno, f"--link {link}: cannot make the link: "
+                              f"{err.strerror or err}") from None
         sink = _Sink(f"pty {path}", master)
         self._ptys.append((master, slave, link))
         self._in_loop(lambda: self._add_sink(sink))
@@ -347,6 +392,22 @@ class SimServer:
         out["imposed_s"] = sum(float(out.get(k, 0.0)) for k in IMPOSED_KEYS)
         out["time_scale"] = self.time_scale
         return out
+
+    @property
+    def failure(self) -> str | None:
+        """Why the simulator stopped serving, in one line (the exception and where it was
+        raised), or None while it runs. The host shows this as the run's stop reason."""
+        err = self.error
+        if err is None:
+            return None
+        where = ""
+        tb = err.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None:
+            where = f" (at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno})"
+        text = " ".join(str(err).split()) or "no message"
+        return f"simulator failed: {type(err).__name__}: {text}{where}"
 
     def call(self, fn: Callable[[Modem], Any]) -> Any:
         """Run `fn(modem)` safely while the server runs (e.g. read `modem.nvm`)."""
@@ -420,6 +481,10 @@ class SimServer:
     def _post(self, event: Event) -> None:
         """The world's way back in (any thread)."""
         self._events.append(event)
+        if isinstance(event, DataReceived):
+            with self._bp_lock:
+                self._inbound += len(event.data)
+            self._hold_if_behind()  # at once, on the world's thread, before it reads more
         self._wake()
 
     def _run(self) -> None:
@@ -446,6 +511,7 @@ class SimServer:
                     self._perform(self.modem.tick(now))
                     self._observe(now)
                 self._release()
+                self._backpressure()
                 self._save_nvm()
         except Exception as err:  # a bug: keep the reason for the host, stop serving
             log.exception("simulator loop failed")
@@ -458,11 +524,15 @@ class SimServer:
             self._calls.popleft()()
         while self._events:
             event = self._events.popleft()
+            if isinstance(event, DataReceived):
+                with self._bp_lock:
+                    self._inbound -= len(event.data)
             self._account_event(event)
             with self.lock:
                 now = self.sim_now()
                 self._perform(self.modem.handle(event, now))
                 self._observe(now)
+            self._backpressure()
 
     def _perform(self, effects: list[Effect]) -> None:
         for effect in effects:
@@ -578,6 +648,7 @@ class SimServer:
             piece = data[i:i + PACING_SLICE]
             t += len(piece) * byte_time
             sink.paced.append((t, piece))
+        sink.paced_bytes += len(data)
         sink.line_free = t
 
     def _release(self) -> None:
@@ -587,8 +658,32 @@ class SimServer:
             if not sink.paced or sink.paced[0][0] > now:
                 continue
             while sink.paced and sink.paced[0][0] <= now:
-                sink.queue(sink.paced.popleft()[1])
+                piece = sink.paced.popleft()[1]
+                sink.paced_bytes -= len(piece)
+                sink.queue(piece)
             self._flush(sink)
+
+    def _backpressure(self) -> None:
+        """Hold the world's reading while a read port is behind (A-SIM-BACKPRESSURE): the
+        host gets every byte at any size, and memory stays bounded by the water marks."""
+        now = time.monotonic()
+        for sink in self._sinks:
+            sink.trim(now)
+        self._sink_backlog = max((s.backlog(now) for s in self._sinks), default=0)
+        self._hold_if_behind()
+
+    def _hold_if_behind(self) -> None:
+        """Tell the world to stop or resume reading (any thread), with hysteresis."""
+        with self._bp_lock:
+            mark = LOW_WATER if self._holding else HIGH_WATER
+            hold = self._inbound + self._sink_backlog > mark
+            if hold == self._holding:
+                return
+            self._holding = hold
+            log.debug("port behind: network reading %s", "held" if hold else "resumed")
+            setter = getattr(self.world, "set_reading", None)
+            if callable(setter):
+                setter(not hold)
 
     def _flush(self, sink: _Sink) -> None:
         try:
@@ -624,7 +719,9 @@ class SimServer:
                 self._close_sink(sink)
             return
         if sink.manager is not None:
-            data = b"".join(sink.manager.filter(data))
+            data = self._telnet(sink, data)
+            if data is None:
+                return
             self._flush(sink)  # negotiation answers
             if not data or not self._baud_ok(sink):
                 return
@@ -633,6 +730,25 @@ class SimServer:
             now = self.sim_now()
             self._perform(self.modem.feed(data, now))
             self._observe(now)
+
+    def _telnet(self, sink: _Sink, data: bytes) -> bytes | None:
+        """Take the telnet/RFC 2217 negotiation out of a client's bytes. A malformed or
+        endless negotiation is that client's fault: it loses its connection (None), the
+        simulator goes on serving the next client."""
+        manager = sink.manager
+        assert manager is not None
+        try:
+            out = b"".join(manager.filter(data))
+        except Exception as err:  # pyserial raises struct.error, TypeError … on bad input
+            why = f"{type(err).__name__}: {err}"
+        else:
+            suboption = manager.suboption
+            if suboption is None or len(suboption) <= MAX_SUBNEGOTIATION:
+                return out
+            why = f"subnegotiation longer than {MAX_SUBNEGOTIATION} bytes"
+        log.warning("%s: bad telnet negotiation (%s); dropping this client", sink.name, why)
+        self._close_sink(sink)
+        return None
 
     def _baud_ok(self, sink: _Sink) -> bool:
         if not ENFORCE_BAUD_OVER_RFC2217 or sink.settings is None:
@@ -705,7 +821,7 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"firmware personality, a name ({', '.join(personality_mod.available())})"
                    " or a YAML file (default %(default)s)")
     p.add_argument("--ap", type=int, choices=(0, 1, 2), help="operating mode at power-up (AP)")
-    p.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+    p.add_argument("--time-scale", default="1", metavar="X",
                    help="simulated time runs X times real time (0.01 = 100x faster)")
     p.add_argument("--nvm", metavar="FILE", help="JSON file where WR values persist")
     p.add_argument("--flash", metavar="DIR", help="host folder holding /flash (default: memory)")
@@ -772,9 +888,12 @@ def main(argv: list[str] | None = None) -> int:
         print("xbee-sim: nothing to serve on; give --pty, --tcp and/or --rfc2217",
               file=sys.stderr)
         return 2
-    if args.time_scale <= 0:
-        print("xbee-sim: --time-scale must be > 0", file=sys.stderr)
+    scale = time_scale(args.time_scale)
+    if scale is None:
+        print(f"xbee-sim: --time-scale {args.time_scale}: expected a finite number > 0 "
+              "(0.01 = 100x faster)", file=sys.stderr)
         return 2
+    args.time_scale = scale
     try:
         persona = personality_mod.load(args.personality)
         nvm = load_nvm(Path(args.nvm)) if args.nvm else {}
@@ -801,8 +920,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.pty:
             print(server.start_pty(args.link), flush=True)
         if args.tcp:
+            _warn_if_public("--tcp", args.tcp[0])
             print("socket://{}:{}".format(*server.start_tcp(*args.tcp)), flush=True)
         if args.rfc2217:
+            _warn_if_public("--rfc2217", args.rfc2217[0])
             print("rfc2217://{}:{}".format(*server.start_rfc2217(*args.rfc2217)), flush=True)
     except OSError as err:
         print(f"xbee-sim: {err.strerror or err}", file=sys.stderr)
@@ -812,7 +933,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while not stop.wait(0.2):
             if server.error is not None:
-                print(f"xbee-sim: stopped: {server.error!r}", file=sys.stderr)
+                print(f"xbee-sim: stopped: {server.failure}", file=sys.stderr)
                 return 1
             if stats_path is not None and (dump_now.is_set() or time.monotonic() >= next_dump):
                 dump_now.clear()
@@ -823,6 +944,29 @@ def main(argv: list[str] | None = None) -> int:
         if stats_path is not None:
             _try_write_stats(server, stats_path)
     return 0
+
+
+def time_scale(text: str) -> float | None:
+    """An --time-scale value, or None when it is not a finite number > 0 (nan, inf, 0 …:
+    a nan scale made every deadline nan and the loop spin)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _warn_if_public(option: str, host: str) -> None:
+    """One line when a port is served beyond this host: whoever reaches it drives the
+    simulated module, and through it the simulated network's routes."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        print(f"xbee-sim: warning: {option} {host} is not a loopback address: anyone who "
+              "reaches it drives the simulated module and its routes", file=sys.stderr,
+              flush=True)
 
 
 def _try_write_stats(server: SimServer, path: Path) -> None:
