@@ -73,11 +73,11 @@ def _profile(pytester: pytest.Pytester, registration: float) -> str:
     return str(path)
 
 
-def test_a_slow_registration_is_waited_for_and_a_too_slow_one_stops_the_run(
+def test_a_registration_over_its_budget_stops_the_run(
     pytester: pytest.Pytester, slow_bench: str
 ) -> None:
+    """The module is still registering when the budget ends: one reason, the rest skipped."""
     pytester.makepyfile(TESTS)
-    # Over budget first (the module is still registering): one reason, the rest skipped.
     result = pytester.runpytest_subprocess(
         *ARGS, "-o", f"timeout={PER_TEST}", "--device", slow_bench,
         "--profile", _profile(pytester, 1.5), "-rs",
@@ -87,7 +87,14 @@ def test_a_slow_registration_is_waited_for_and_a_too_slow_one_stops_the_run(
     assert "Timeout" not in out, out
     assert re.search(r"run stopped: module broken: .*AI", out), out
     assert out.count("SKIPPED [2]") == 1 and "module broken" in out
-    # Within budget: the run waits out the registration (longer than the per-test timeout).
+
+
+def test_a_slow_registration_is_waited_for_within_its_budget(
+    pytester: pytest.Pytester, slow_bench: str
+) -> None:
+    """A module just powered up (its own simulator): the run waits out a registration
+    longer than the per-test timeout and says what it waits for."""
+    pytester.makepyfile(TESTS)
     result = pytester.runpytest_subprocess(
         *ARGS, "-o", f"timeout={PER_TEST}", "--device", slow_bench,
         "--profile", _profile(pytester, 60),
