@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness import __version__
+from harness.keystream import KeyStream, Secret
 from harness.xbee import at as _at
 from harness.xbee import codes as _codes
 from harness.xbee import frames as _frames
@@ -52,8 +53,15 @@ REDACTED = b"<redacted>"
 # filler) are redacted even when the query that asked for them was not seen.
 _IDENTITY_LINE = re.compile(rb"^\s*(\d{14,15}|89\d{16,20}F?)\s*$")
 _KEY_BEGIN = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
-_KEY_END = re.compile(rb"-----END [A-Z ]*PRIVATE KEY-----")
-_AT_PREFIX = re.compile(rb"^\s*AT", re.IGNORECASE)
+# An AT line; "+++" written with it (in any pieces) is not a guard-time escape, but the
+# line still carries its secret.
+_AT_PREFIX = re.compile(rb"^[\s+]*AT", re.IGNORECASE)
+# A text tail that may still become an AT line ("A" alone, cut by a read boundary): held.
+# "+++" alone is not held, so the guard-time gaps around it stay visible.
+_AT_START = re.compile(rb"\s*(?:[\s+]*(?:A|AT.*))?", re.IGNORECASE | re.DOTALL)
+# A YMODEM transfer follows these lines: the module sends (GET) or receives (PUT, XPUT).
+_FS_GET = re.compile(rb"^\s*AT\s*FS\s+GET\b", re.IGNORECASE)
+_FS_PUT = re.compile(rb"^\s*AT\s*FS\s+X?PUT\b", re.IGNORECASE)
 _MAX_HELD = 4096  # a held-back tail longer than this cannot be a line or a frame
 
 
@@ -278,7 +286,7 @@ class Redactor:
         self._held: dict[str, bytes] = {TX: b"", RX: b""}
         self._held_t: dict[str, float] = {TX: 0.0, RX: 0.0}
         self._expect: list[str] = []  # commands of the last AT line, in reply order
-        self._in_key = False
+        self._keys = {TX: KeyStream(), RX: KeyStream()}  # PEM keys, whatever the chunking
         self._upload: _Upload | None = None
         self._auto_what: str | None = None
 
@@ -292,10 +300,9 @@ class Redactor:
             if up.auto and (up.tail.endswith(_YMODEM_END) or up.tail.endswith(_CANCEL)):
                 return self.end_upload()
             return []
-        if not self._held[direction]:
+        if not self._held[direction] and not self._keys[direction].pending:
             self._held_t[direction] = now
-        buf = self._held[direction] + bytes(data)
-        out = self._process(direction, buf, final=False)
+        out = self._pieces(direction, self._keys[direction].feed(data), final=False)
         if self._auto_what is not None and direction == TX:
             if self._upload is None:
                 # ATFS XPUT seen without redact_upload(): treat what follows as the upload
@@ -306,6 +313,8 @@ class Redactor:
     def flush(self) -> list[WireRecord]:
         out = []
         for direction in WIRE_EVENTS:
+            pieces = self._keys[direction].feed(b"", final=True)
+            out += self._pieces(direction, pieces, final=True)
             if self._held[direction]:
                 out += self._process(direction, self._held[direction], final=True)
         return out
@@ -314,7 +323,8 @@ class Redactor:
         if self._upload is not None:  # already counting (an XPUT line was seen): keep it
             self._upload.what, self._upload.auto = what, False
             return []
-        out = self._process(TX, self._held[TX], final=True) if self._held[TX] else []
+        out = self._pieces(TX, self._keys[TX].feed(b"", final=True), final=True)
+        out += self._process(TX, self._held[TX], final=True) if self._held[TX] else []
         self._auto_what = None
         self._upload = _Upload(what, now)
         return out
@@ -336,9 +346,26 @@ class Redactor:
         return self._upload is not None
 
     # --- internals ---
+    def _pieces(
+        self, direction: str, pieces: list[bytes | Secret], *, final: bool
+    ) -> list[WireRecord]:
+        """Clear bytes go through the line and frame rules; a key is written as its size and
+        hash, after the bytes held before it (so the file keeps the wire's order)."""
+        out: list[WireRecord] = []
+        for piece in pieces:
+            if isinstance(piece, Secret):
+                if self._held[direction]:
+                    out += self._process(direction, self._held[direction], final=True)
+                extra = {"size": piece.size, "sha256": piece.sha256}
+                out.append(WireRecord(direction, self._held_t[direction], None,
+                                      ["private-key"], extra))
+            else:
+                out += self._process(direction, self._held[direction] + piece, final=final)
+        return out
+
     def _hold_text(self, direction: str) -> Callable[[bytes], bool]:
         if direction == TX:
-            return lambda tail: bool(_AT_PREFIX.match(tail))
+            return lambda tail: _AT_START.fullmatch(tail) is not None
         return lambda tail: bool(self._expect) or tail.strip().isdigit()
 
     def _process(self, direction: str, buf: bytes, *, final: bool) -> list[WireRecord]:
@@ -374,8 +401,6 @@ class Redactor:
         return out
 
     def _redact_unit(self, direction: str, unit: Unit) -> tuple[bytes | None, list[str]]:
-        if self._key_material(unit.raw):
-            return None, ["private-key"]
         if unit.kind == "frame":
             data, why = redact_frame_data(unit.data)
             return (_reencode(unit, data) if why else unit.raw), why
@@ -385,21 +410,12 @@ class Redactor:
             return self._redact_at_line(unit.raw)
         return self._redact_reply_line(unit.raw)
 
-    def _key_material(self, raw: bytes) -> bool:
-        if self._in_key:
-            if _KEY_END.search(raw):
-                self._in_key = False
-            return True
-        begin = _KEY_BEGIN.search(raw)
-        if begin is None:
-            return False
-        self._in_key = _KEY_END.search(raw, begin.end()) is None
-        return True
-
     def _redact_at_line(self, line: bytes) -> tuple[bytes, list[str]]:
         cmds = split_at_line(line)
         if not cmds:
             return line, []
+        self._keys[RX].armed = _FS_GET.match(line) is not None
+        self._keys[TX].armed = _FS_PUT.match(line) is not None
         xput = _XPUT.match(line)
         if xput is not None:
             self._auto_what = "XPUT " + xput.group(1).decode("latin-1")
