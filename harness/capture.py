@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from harness import __version__
+from harness import __version__, atomicio
 from harness.keystream import KeyStream, Secret
 from harness.xbee import at as _at
 from harness.xbee import codes as _codes
@@ -486,7 +486,16 @@ class CaptureWriter:
         self._lock = threading.RLock()
         self._redactor = Redactor()
         self.t0 = clock()
-        self._fh: IO[str] | None = self.path.open("w", encoding="utf-8")
+        # Whole lines or nothing, each written at once (issue 10 #8). A write that fails (a
+        # full disk) is kept in `error` and ends the file there, whole; the test goes on and
+        # the run stops at its end (harness.fixtures._write_stats).
+        self.error: atomicio.ReportWriteError | None = None
+        self.dropped = 0  # events not written after `error`
+        self._fh: atomicio.LineFile | None = None
+        try:
+            self._fh = atomicio.LineFile(self.path)
+        except atomicio.ReportWriteError as exc:
+            self.error = exc
         self._line(
             {
                 "ev": "header",
@@ -508,9 +517,14 @@ class CaptureWriter:
 
     def _line(self, obj: dict[str, Any]) -> None:
         if self._fh is None:
+            self.dropped += self.error is not None
             return
-        self._fh.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write_line(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+        except atomicio.ReportWriteError as exc:
+            self.error, self.dropped = exc, 1
+            self._fh.close()
+            self._fh = None
 
     def _records(self, records: list[WireRecord]) -> None:
         for rec in records:
@@ -562,8 +576,9 @@ class CaptureWriter:
                 return
             self._records(self._redactor.end_upload())
             self._records(self._redactor.flush())
-            self._fh.close()
-            self._fh = None
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
     def __enter__(self) -> CaptureWriter:
         return self
