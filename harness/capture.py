@@ -606,28 +606,74 @@ class Capture:
 
 
 def iter_capture(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield the header, then each event; a bad line raises `CaptureError` naming file:line."""
+    """Yield the header, then each event; a bad line raises `CaptureError` naming file:line
+    and what is wrong (binary or non-UTF-8 bytes, bad JSON, a field of the wrong type)."""
     path = Path(path)
     try:
-        fh = path.open("r", encoding="utf-8")
+        fh = path.open("rb")
     except OSError as exc:
         raise CaptureError(f"{path}: cannot read capture: {exc.strerror or exc}") from None
     lineno = 0
     with fh:
-        for lineno, line in enumerate(fh, 1):
+        for lineno, raw in enumerate(_lines(fh, path), 1):
             where = f"{path}:{lineno}"
-            if not line.endswith("\n"):
+            if not raw.endswith(b"\n"):
                 raise CaptureError(f"{where}: truncated line (file cut off mid-event)")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise CaptureError(
+                    f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column"
+                    f" {exc.start + 1}): not a capture, or a damaged one"
+                ) from None
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CaptureError(
                     f"{where}: corrupt line: {exc.msg} at column {exc.colno}"
                 ) from None
+            except RecursionError:
+                raise CaptureError(f"{where}: corrupt line: JSON nested too deeply") from None
             _check_event(obj, where, first=lineno == 1)
             yield obj
     if lineno == 0:
         raise CaptureError(f"{path}:1: empty capture (no header)")
+
+
+def _lines(fh: Any, path: Path) -> Iterator[bytes]:
+    try:
+        yield from fh
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot read capture: {exc.strerror or exc}") from None
+
+
+# The type each field must have where it is present (header, wire events, annotations);
+# the readers (render, diff, replay) rely on these, so a file breaking them is refused here.
+_NUMBER = (int, float)
+_FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "header": {"firmware": (dict,), "t0": _NUMBER},
+    "tx": {"hex": (str,), "size": (int,), "wire_size": (int,), "sha256": (str,),
+           "wire_sha256": (str,), "what": (str,), "redacted": (list,)},
+    "frame": {"data": (str,), "dir": (str,), "redacted": (list,)},
+    "cassette": {"firmware": (dict,)},
+    "mode": {"mode": (str,)},
+    "at": {"cmd": (str,), "param": (str, type(None)), "reply": (str, type(None))},
+}
+_FIELD_TYPES["rx"] = _FIELD_TYPES["tx"]
+_TYPE_NAMES = {dict: "an object", str: "a string", int: "an integer", float: "a number",
+               list: "a list", type(None): "null"}
+
+
+def _check_fields(obj: dict[str, Any], where: str) -> None:
+    for key, types in _FIELD_TYPES.get(obj["ev"], {}).items():
+        value = obj.get(key)
+        if key in obj and (not isinstance(value, types) or isinstance(value, bool)):
+            want = " or ".join(dict.fromkeys(_TYPE_NAMES[t] for t in types))
+            raise CaptureError(
+                f"{where}: {obj['ev']} event: {key!r} must be {want}, not {_short(value)}"
+            )
+    if "redacted" in obj and not all(isinstance(x, str) for x in obj["redacted"]):
+        raise CaptureError(f"{where}: {obj['ev']} event: 'redacted' must be a list of strings")
 
 
 def _check_event(obj: Any, where: str, *, first: bool) -> None:
@@ -636,19 +682,30 @@ def _check_event(obj: Any, where: str, *, first: bool) -> None:
     if first:
         if obj["ev"] != "header" or obj.get("format") != FORMAT:
             raise CaptureError(f"{where}: not an xbee-hil capture (header with format {FORMAT})")
+        _check_fields(obj, where)
         return
     if obj["ev"] == "header":
         raise CaptureError(f"{where}: second header")
-    if not isinstance(obj.get("t"), int | float):
+    if not isinstance(obj.get("t"), int | float) or isinstance(obj.get("t"), bool):
         raise CaptureError(f"{where}: event {obj['ev']!r} has no number 't'")
+    _check_fields(obj, where)
     if obj["ev"] in WIRE_EVENTS:
         if "hex" in obj:
             try:
                 bytes.fromhex(obj["hex"])
-            except (TypeError, ValueError):
+            except ValueError:
                 raise CaptureError(f"{where}: 'hex' is not hex bytes") from None
         elif "sha256" not in obj:
             raise CaptureError(f"{where}: {obj['ev']} event has neither 'hex' nor 'sha256'")
+    elif obj["ev"] == "frame":
+        if "data" not in obj:
+            raise CaptureError(f"{where}: frame event has no 'data' (the frame's bytes in hex)")
+        try:
+            data = bytes.fromhex(obj["data"])
+        except ValueError:
+            raise CaptureError(f"{where}: frame event: 'data' is not hex bytes") from None
+        if not data:
+            raise CaptureError(f"{where}: frame event: 'data' is empty (no frame type)")
 
 
 def read_capture(path: str | Path) -> Capture:
