@@ -85,21 +85,37 @@ class Unit:
 
 def _try_frame(buf: bytes, pos: int) -> tuple[Unit | None, bool]:
     """A whole API frame at `buf[pos]` (a 0x7E), in AP=1 or AP=2 form. Returns (unit, need_more)."""
+    plain, need_more = _try_plain_frame(buf, pos)
+    if plain is not None and plain.raw[-1] != _frames.ESCAPE:
+        return plain, False
+    # An AP=2 frame whose checksum is escaped (7D 5D) also reads as a good AP=1 frame ending
+    # in 7D: the AP=2 reading, when there is one, is the frame.
+    escaped, more = _try_escaped_frame(buf, pos, need_more)
+    if escaped is not None:
+        return escaped, False
+    if plain is not None:
+        return plain, False
+    return None, more
+
+
+def _try_plain_frame(buf: bytes, pos: int) -> tuple[Unit | None, bool]:
     n = len(buf)
-    need_more = False
-    # AP=1
-    if n - pos >= 3:
-        length = (buf[pos + 1] << 8) | buf[pos + 2]
-        if 0 < length <= _frames.MAX_FRAME_DATA:
-            end = pos + length + 4
-            if end <= n:
-                data = buf[pos + 3 : end - 1]
-                if (sum(data) + buf[end - 1]) & 0xFF == 0xFF:
-                    return Unit("frame", buf[pos:end], data, False), False
-            else:
-                need_more = True
-    else:
-        need_more = True
+    if n - pos < 3:
+        return None, True
+    length = (buf[pos + 1] << 8) | buf[pos + 2]
+    if not 0 < length <= _frames.MAX_FRAME_DATA:
+        return None, False
+    end = pos + length + 4
+    if end > n:
+        return None, True
+    data = buf[pos + 3 : end - 1]
+    if (sum(data) + buf[end - 1]) & 0xFF == 0xFF:
+        return Unit("frame", buf[pos:end], data, False), False
+    return None, False
+
+
+def _try_escaped_frame(buf: bytes, pos: int, need_more: bool) -> tuple[Unit | None, bool]:
+    n = len(buf)
     # AP=2: unescape after the delimiter until length + 3 bytes are known
     body = bytearray()
     i = pos + 1

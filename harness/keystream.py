@@ -12,6 +12,10 @@ bytes into the key text every 128 or 1024 bytes, so a marker can be cut by a blo
 complete block with a good CRC is therefore read through: its payload is what is searched,
 and a block holding any byte of a key is hidden whole. While `armed` (a
 transfer is expected), an incomplete block is held until it is complete.
+
+API frames (AP=1) that carry data (0x20/0x23/0x44/0x45 out, 0xB0/0xCD/0xCE in) are read
+through the same way: a key in an HTTP body split over two 0xB0 frames is found, and the
+frames holding it are hidden whole. Other complete frames add nothing to the searched text.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.xbee import ymodem
+from harness.xbee import api, frames, ymodem
 
 _LABEL_MAX = 40  # "ENCRYPTED ", "RSA ", "EC ", "OPENSSH ": a longer label is not a PEM key
 BEGIN = re.compile(rb"-----BEGIN [A-Z ]{0,%d}PRIVATE KEY-----" % _LABEL_MAX)
@@ -32,6 +36,20 @@ _LABEL_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ ")
 _MARKER_MAX = len(_BEGIN_HEAD) + _LABEL_MAX + len(_BEGIN_TAIL)
 _WINDOW = _MARKER_MAX  # key text kept to find an END marker cut by a read boundary
 _BLOCK_SIZES = {ymodem.SOH: ymodem.BLOCK_128, ymodem.STX: ymodem.BLOCK_1K}
+_FIELD_SIZES = {"u8": 1, "u16": 2, "ip4": 4}
+
+
+def _payload_offsets() -> dict[int, int]:
+    """Where the payload starts in the frame data of each frame type that carries one."""
+    out = {}
+    for ftype, cls in api.REGISTRY.items():
+        layout = getattr(cls, "_LAYOUT", ())
+        if getattr(cls, "_REST", None) == "payload" and all(k in _FIELD_SIZES for _, k in layout):
+            out[ftype] = 1 + sum(_FIELD_SIZES[k] for _, k in layout)
+    return out
+
+
+PAYLOAD_AT = _payload_offsets()  # 0x20: 12, 0x23: 12, 0xB0: 11, 0x44: 4, 0xCD: 4, …
 
 
 def could_begin_marker(tail: bytes) -> bool:
@@ -89,21 +107,51 @@ def _block_at(buf: bytes, i: int) -> tuple[int, bool]:
     return (total, False) if ymodem.crc16(payload) == crc else (0, False)
 
 
-def _segments(buf: bytes, *, hold_blocks: bool) -> tuple[list[_Segment], bytes]:
-    """Split into runs of plain bytes and good YMODEM blocks; return them and a held tail
-    (an incomplete block, when `hold_blocks`)."""
+def _frame_at(buf: bytes, i: int) -> tuple[int, bool]:
+    """(length of a good AP=1 frame at `buf[i]`, or 0; whether more bytes could make one)."""
+    have = len(buf) - i
+    if have < 3:
+        return 0, True
+    length = (buf[i + 1] << 8) | buf[i + 2]
+    if not 0 < length <= frames.MAX_FRAME_DATA:
+        return 0, False
+    total = length + 4
+    if have < total:
+        return 0, True  # any type: a frame cut by a read inside a key must stay whole
+    ok = (sum(buf[i + 3 : i + total]) & 0xFF) == 0xFF
+    return (total, False) if ok else (0, False)
+
+
+def _segments(buf: bytes, *, hold_blocks: bool, final: bool) -> tuple[list[_Segment], bytes]:
+    """Split into runs of plain bytes, good YMODEM blocks and good API frames; return them
+    and a held tail (an incomplete block when `hold_blocks`, an incomplete data frame)."""
     out: list[_Segment] = []
     run_start = i = 0
     n = len(buf)
     while i < n:
-        length, more = _block_at(buf, i) if buf[i] in _BLOCK_SIZES else (0, False)
+        byte = buf[i]
+        if byte in _BLOCK_SIZES:
+            length, more = _block_at(buf, i)
+            more = more and hold_blocks
+            head, tail = 3, 2
+        elif byte == frames.START:
+            length, more = _frame_at(buf, i)
+            more = more and not final
+            head, tail = 3, 1
+        else:
+            length, more = 0, False
         if length:
             if run_start < i:
                 out.append(_Segment(buf[run_start:i], buf[run_start:i], False))
-            out.append(_Segment(buf[i : i + length], buf[i + 3 : i + length - 2], True))
+            raw = buf[i : i + length]
+            content = raw[head:-tail]
+            if byte == frames.START:
+                at = PAYLOAD_AT.get(content[0])
+                content = content[at:] if at is not None else b""
+            out.append(_Segment(raw, content, True))
             i = run_start = i + length
             continue
-        if more and hold_blocks:
+        if more:
             break
         i += 1
     if run_start < i:
@@ -119,6 +167,9 @@ class KeyStream:
     _buf: bytes = b""
     _in_key: bool = False
     _window: bytes = b""  # the last key text seen, to find an END cut by a read boundary
+    # Text already written (inside a hidden block or frame) that could begin a marker: the
+    # next read is searched after it, so a key starting at the end of a hidden frame is found.
+    _carry: bytes = b""
     _size: int = 0
     _sha: Any = field(default_factory=hashlib.sha256)
     _last_block: tuple[bytes, bool] = (b"", False)  # the last block written, and if hidden
@@ -130,18 +181,19 @@ class KeyStream:
 
     def feed(self, data: bytes, *, final: bool = False) -> list[bytes | Secret]:
         buf = self._buf + bytes(data)
-        segs, rest = _segments(buf, hold_blocks=self.armed and not final)
+        segs, rest = _segments(buf, hold_blocks=self.armed and not final, final=final)
         if any(s.block and s.raw[1] == 0 and not any(s.content) for s in segs):
             self.armed = False  # the empty block 0 that ends a YMODEM batch
         prev = self._last_block[0]
         for seg in segs:
-            if seg.block:
+            if seg.block and seg.raw[0] in _BLOCK_SIZES:  # YMODEM resends; frames do not
                 seg.repeat = seg.raw == prev
                 prev = seg.raw
-        lead = self._window if self._in_key else b""
+        lead = self._window if self._in_key else self._carry
         text = lead + b"".join(s.content for s in segs if not s.repeat)
         secret = bytearray(len(text))  # 1 where a key's byte is
-        in_key, i = self._in_key, len(lead)
+        in_key = self._in_key
+        i = len(lead) if in_key else 0  # a carried marker start is searched again
         key_from = 0  # where the open key's text starts (after its BEGIN marker)
         while True:
             if in_key:
@@ -158,11 +210,13 @@ class KeyStream:
                 in_key, i, key_from = True, m.start(), m.end()
         cut = len(text) if in_key or final else _undecided_from(text, i)
         out: list[bytes | Secret] = []
-        held = self._emit(segs, secret[len(lead) :], cut - len(lead), out)
+        held, carry = self._emit(segs, secret[len(lead) :], cut - len(lead), out)
         if in_key:
             self._window = text[max(key_from, len(text) - _WINDOW) :]
+            self._carry = b""
         else:
             self._window = b""
+            self._carry = carry or (text[cut : len(lead)] if cut < len(lead) else b"")
             if self._size:
                 out.append(self._close())
         self._in_key = in_key
@@ -173,13 +227,14 @@ class KeyStream:
                 self._buf = b""
             if self._size:
                 out.append(self._close())
-            self._in_key, self._window = False, b""
+            self._in_key, self._window, self._carry = False, b"", b""
         return _merge(out)
 
     def _emit(
         self, segs: list[_Segment], secret: bytearray, decided: int, out: list[bytes | Secret]
-    ) -> bytes:
-        """Append decided pieces to `out`; return the raw bytes held back."""
+    ) -> tuple[bytes, bytes]:
+        """Append decided pieces to `out`; return the raw bytes held back, and the undecided
+        text of a hidden block written anyway (it held key bytes before `decided`)."""
         pos = 0
         for k, seg in enumerate(segs):
             if seg.repeat:  # hidden or shown as the first copy was
@@ -188,9 +243,17 @@ class KeyStream:
             end = pos + len(seg.content)
             if seg.block:
                 if end > decided:
-                    return b"".join(s.raw for s in segs[k:])
-                self._last_block = (seg.raw, any(secret[pos:end]))
-                self._piece(seg.raw, self._last_block[1], out)
+                    if not (pos < decided and any(secret[pos:decided])):
+                        return b"".join(s.raw for s in segs[k:]), b""
+                    if seg.raw[0] in _BLOCK_SIZES:
+                        self._last_block = (seg.raw, True)
+                    self._piece(seg.raw, True, out)  # a key ends in it: hidden whatever follows
+                    later = b"".join(s.raw for s in segs[k + 1 :])
+                    return later, seg.content[decided - pos :]
+                hidden = any(secret[pos:end])
+                if seg.raw[0] in _BLOCK_SIZES:
+                    self._last_block = (seg.raw, hidden)
+                self._piece(seg.raw, hidden, out)
             else:
                 stop = min(end, decided)
                 j = pos
@@ -203,9 +266,9 @@ class KeyStream:
                     j = e
                 if end > decided:
                     later = b"".join(s.raw for s in segs[k + 1 :])
-                    return seg.raw[max(decided, pos) - pos :] + later
+                    return seg.raw[max(decided, pos) - pos :] + later, b""
             pos = end
-        return b""
+        return b"", b""
 
     def _piece(self, raw: bytes, is_secret: bool, out: list[bytes | Secret]) -> None:
         if is_secret:

@@ -291,3 +291,69 @@ def test_atfs_get_of_a_cert_and_key_bundle_leaks_no_key(tmp_path):
         capture_output=True, text=True, check=True,
     ).stdout
     _assert_no_key(shown, key)
+
+
+@SETTINGS
+@given(
+    key=st.sampled_from(KEYS),
+    size=st.integers(min_value=1, max_value=300),
+    cuts=CUTS,
+    direction=st.sampled_from([TX, RX]),
+    status_between=st.booleans(),
+)
+def test_a_pem_key_split_over_api_frames_never_reaches_the_capture(
+    key, size, cuts, direction, status_between
+):
+    """An HTTP body holding a key, cut into 0xB0 frames (module→host) or 0x20 frames
+    (host→module) of any size, read in any chunks; a 0x8A may come between two frames."""
+    body = b"HTTP/1.1 200 OK\r\n\r\n" + CERT + key + CERT
+    if direction == RX:
+        head = bytes((0xB0, 10, 0, 0, 1, 0xC3, 0x50, 0x01, 0xBB, 4, 0))
+    else:
+        head = bytes((0x20, 1, 10, 0, 0, 1, 0x01, 0xBB, 0, 0, 4, 0))
+    status = frames.encode(bytes((0x8A, 0x02)))
+    wire_frames = []
+    for i in range(0, len(body), size):
+        wire_frames.append(frames.encode(head + body[i : i + size]))
+        if status_between and i == size:
+            wire_frames.append(status)
+    stream = b"".join(wire_frames)
+    text, cap = _record(direction, _chunks(stream, cuts))
+    _assert_no_key(text, key)
+    k0, k1 = body.index(key), body.index(key) + len(key) - 1
+    keep, off = [], 0
+    for f in wire_frames:
+        if f is status:
+            keep.append(f)
+            continue
+        n = len(f) - 4 - len(head)
+        if not (off < k1 and k0 < off + n):
+            keep.append(f)
+        off += n
+    assert cap.wire(direction) == b"".join(keep)
+
+
+@SETTINGS
+@given(
+    keys=st.lists(st.sampled_from(KEYS), min_size=2, max_size=3),
+    sep=st.sampled_from([b"", b"\n", b"-", b"----", b"-----BEGIN ", b"x"]),
+    cuts=CUTS,
+    framed=st.integers(min_value=0, max_value=200),
+)
+def test_keys_back_to_back_are_all_hidden(keys, sep, cuts, framed):
+    """A key right after another (no newline, or a marker's start between them): the end of
+    one and the start of the next are decided together, in plain text or in 0xB0 frames."""
+    body = sep.join(k[:-1] for k in keys) + b"\nbye\n"
+    if framed:
+        head = bytes((0xB0, 10, 0, 0, 1, 0xC3, 0x50, 0x01, 0xBB, 4, 0))
+        stream = b"".join(frames.encode(head + body[i : i + framed])
+                          for i in range(0, len(body), framed))  # fmt: skip
+    else:
+        stream = body
+    text, cap = _record(RX, _chunks(stream, cuts))
+    for key in keys:
+        _assert_no_key(text, key)
+    if not framed:
+        assert cap.wire(RX) == (sep * (len(keys) - 1) if sep != b"-----BEGIN " else b"") + (
+            b"\nbye\n"
+        ) or sep == b"-----BEGIN "
