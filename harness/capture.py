@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__, atomicio
-from harness.keystream import KeyStream, Secret
+from harness.keystream import PAYLOAD_AT, KeyStream, Secret
 from harness.xbee import at as _at
 from harness.xbee import codes as _codes
 from harness.xbee import frames as _frames
@@ -501,6 +501,9 @@ class CaptureWriter:
         self._clock = clock
         self._lock = threading.RLock()
         self._redactor = Redactor()
+        # Frame annotations repeat the wire's payloads: keys in them are found the same way
+        # (issue 10 #3), over the frames in the order they are annotated.
+        self._note_keys = {TX: KeyStream(), RX: KeyStream()}
         self.t0 = clock()
         # Whole lines or nothing, each written at once (issue 10 #8). A write that fails (a
         # full disk) is kept in `error` and ends the file there, whole; the test goes on and
@@ -565,8 +568,20 @@ class CaptureWriter:
     def frame(self, direction: str, data: bytes) -> None:
         """Annotate a decoded API frame (frame data), its fields and its codes' meanings."""
         data, why = redact_frame_data(data)
+        extra: dict[str, Any] = {}
+        at = PAYLOAD_AT.get(data[0]) if data else None
+        if at is not None and direction in WIRE_EVENTS:
+            with self._lock:
+                raw = _frames.encode(data)
+                shown = self._note_keys[direction].feed(raw)
+            if not b"".join(p for p in shown if isinstance(p, bytes)).endswith(raw):
+                # the payload holds (or may begin) a key: the frame's header only
+                extra = {"payload_size": len(data) - at,
+                         "payload_sha256": hashlib.sha256(data[at:]).hexdigest()}
+                data, why = data[:at], [*why, "private-key"]
         fields: dict[str, Any] = {"dir": direction, "type": data[0], "data": data.hex()}
         fields.update(decode_frame(data))
+        fields.update(extra)
         if why:
             fields["redacted"] = why
         self.note("frame", **fields)

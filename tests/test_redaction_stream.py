@@ -357,3 +357,30 @@ def test_keys_back_to_back_are_all_hidden(keys, sep, cuts, framed):
         assert cap.wire(RX) == (sep * (len(keys) - 1) if sep != b"-----BEGIN " else b"") + (
             b"\nbye\n"
         ) or sep == b"-----BEGIN "
+
+
+@pytest.mark.parametrize("direction", [TX, RX])
+def test_frame_annotations_carry_no_key(direction):
+    """The API client annotates each frame it sends or receives (`CaptureWriter.frame`): a
+    key split over 0xB0 / 0x20 frames is hidden there too, and the other frames keep theirs."""
+    key = KEYS[0]
+    body = CERT + key + CERT * 3
+    if direction == RX:
+        head = bytes((0xB0, 10, 0, 0, 1, 0xC3, 0x50, 0x01, 0xBB, 4, 0))
+    else:
+        head = bytes((0x20, 1, 10, 0, 0, 1, 0x01, 0xBB, 0, 0, 4, 0))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.jsonl"
+        with CaptureWriter(path, test="t", device="sim") as cap:
+            for i in range(0, len(body), 100):
+                data = head + body[i : i + 100]
+                cap.frame(direction, data)
+                cap.wire(direction, frames.encode(data))
+        text = path.read_text().split("\n", 1)[1]
+        c = read_capture(path)
+    _assert_no_key(text, key)
+    notes = [e for e in c.events if e["ev"] == "frame"]
+    assert any("private-key" in e.get("redacted", []) for e in notes)
+    shown = b"".join(bytes.fromhex(e["data"])[len(head) :] for e in notes)
+    assert shown.startswith(CERT)  # before the key: in full
+    assert shown.count(b"-----BEGIN CERTIFICATE-----") >= 2  # and after it
