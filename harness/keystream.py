@@ -37,6 +37,7 @@ _MARKER_MAX = len(_BEGIN_HEAD) + _LABEL_MAX + len(_BEGIN_TAIL)
 _WINDOW = _MARKER_MAX  # key text kept to find an END marker cut by a read boundary
 _BLOCK_SIZES = {ymodem.SOH: ymodem.BLOCK_128, ymodem.STX: ymodem.BLOCK_1K}
 _FIELD_SIZES = {"u8": 1, "u16": 2, "ip4": 4}
+_SEGMENT_START = re.compile(rb"[\x01\x02\x7e]")  # SOH, STX (YMODEM), 0x7E (API frame)
 
 
 def _payload_offsets() -> dict[int, int]:
@@ -153,7 +154,8 @@ def _segments(buf: bytes, *, hold_blocks: bool, final: bool) -> tuple[list[_Segm
             continue
         if more:
             break
-        i += 1
+        found = _SEGMENT_START.search(buf, i + 1)
+        i = found.start() if found else n
     if run_start < i:
         out.append(_Segment(buf[run_start:i], buf[run_start:i], False))
     return out, buf[i:]
@@ -259,9 +261,8 @@ class KeyStream:
                 j = pos
                 while j < stop:  # runs of equal secrecy
                     flag = secret[j]
-                    e = j
-                    while e < stop and secret[e] == flag:
-                        e += 1
+                    e = secret.find(b"\0" if flag else b"\1", j, stop)
+                    e = stop if e < 0 else e
                     self._piece(seg.raw[j - pos : e - pos], bool(flag), out)
                     j = e
                 if end > decided:
