@@ -1,8 +1,8 @@
 """The capture format: one JSON Lines file per test, every byte both ways plus annotations.
 
 Line 1 is a header (test, device spec, personality/firmware, profile, start time, harness
-version). Every later line is one event, flushed as it is written, so a crash keeps
-everything up to the crash:
+version). Every later line is one event, written whole or not at all as it comes, so a crash
+or a full disk keeps everything up to it (`harness.atomicio.LineFile`):
 
 - ``{"ev": "tx"|"rx", "t": s, "hex": "…"}`` raw bytes, host→module (tx) or module→host (rx);
   ``t`` is seconds since the header's monotonic ``t0``. A redacted chunk adds
@@ -13,7 +13,10 @@ everything up to the crash:
 
 Secrets never reach the file in clear: `Redactor` filters the wire before it is written,
 and `CaptureWriter.note` filters annotations. Which AT parameters are secret is decided
-in one place, `SECRET_WRITES` / `IDENTITY_QUERIES` below.
+in one place, `SECRET_WRITES` / `IDENTITY_QUERIES` below. Redaction does not depend on how
+the reads split the stream: a tail that may still become a secret (an AT line cut after its
+"A", an unfinished frame or reply, the start of a PEM marker: `harness.keystream`) is held
+until it is decided, and written at close at the latest (issue 10 #3).
 """
 
 from __future__ import annotations
