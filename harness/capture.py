@@ -1,8 +1,8 @@
 """The capture format: one JSON Lines file per test, every byte both ways plus annotations.
 
 Line 1 is a header (test, device spec, personality/firmware, profile, start time, harness
-version). Every later line is one event, flushed as it is written, so a crash keeps
-everything up to the crash:
+version). Every later line is one event, written whole or not at all as it comes, so a crash
+or a full disk keeps everything up to it (`harness.atomicio.LineFile`):
 
 - ``{"ev": "tx"|"rx", "t": s, "hex": "…"}`` raw bytes, host→module (tx) or module→host (rx);
   ``t`` is seconds since the header's monotonic ``t0``. A redacted chunk adds
@@ -13,7 +13,10 @@ everything up to the crash:
 
 Secrets never reach the file in clear: `Redactor` filters the wire before it is written,
 and `CaptureWriter.note` filters annotations. Which AT parameters are secret is decided
-in one place, `SECRET_WRITES` / `IDENTITY_QUERIES` below.
+in one place, `SECRET_WRITES` / `IDENTITY_QUERIES` below. Redaction does not depend on how
+the reads split the stream: a tail that may still become a secret (an AT line cut after its
+"A", an unfinished frame or reply, the start of a PEM marker: `harness.keystream`) is held
+until it is decided, and written at close at the latest (issue 10 #3).
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from harness import __version__
+from harness import __version__, atomicio
+from harness.keystream import PAYLOAD_AT, KeyStream, Secret
 from harness.xbee import at as _at
 from harness.xbee import codes as _codes
 from harness.xbee import frames as _frames
@@ -52,8 +56,15 @@ REDACTED = b"<redacted>"
 # filler) are redacted even when the query that asked for them was not seen.
 _IDENTITY_LINE = re.compile(rb"^\s*(\d{14,15}|89\d{16,20}F?)\s*$")
 _KEY_BEGIN = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
-_KEY_END = re.compile(rb"-----END [A-Z ]*PRIVATE KEY-----")
-_AT_PREFIX = re.compile(rb"^\s*AT", re.IGNORECASE)
+# An AT line; "+++" written with it (in any pieces) is not a guard-time escape, but the
+# line still carries its secret.
+_AT_PREFIX = re.compile(rb"^[\s+]*AT", re.IGNORECASE)
+# A text tail that may still become an AT line ("A" alone, cut by a read boundary): held.
+# "+++" alone is not held, so the guard-time gaps around it stay visible.
+_AT_START = re.compile(rb"\s*(?:[\s+]*(?:A|AT.*))?", re.IGNORECASE | re.DOTALL)
+# A YMODEM transfer follows these lines: the module sends (GET) or receives (PUT, XPUT).
+_FS_GET = re.compile(rb"^\s*AT\s*FS\s+GET\b", re.IGNORECASE)
+_FS_PUT = re.compile(rb"^\s*AT\s*FS\s+X?PUT\b", re.IGNORECASE)
 _MAX_HELD = 4096  # a held-back tail longer than this cannot be a line or a frame
 
 
@@ -77,21 +88,37 @@ class Unit:
 
 def _try_frame(buf: bytes, pos: int) -> tuple[Unit | None, bool]:
     """A whole API frame at `buf[pos]` (a 0x7E), in AP=1 or AP=2 form. Returns (unit, need_more)."""
+    plain, need_more = _try_plain_frame(buf, pos)
+    if plain is not None and plain.raw[-1] != _frames.ESCAPE:
+        return plain, False
+    # An AP=2 frame whose checksum is escaped (7D 5D) also reads as a good AP=1 frame ending
+    # in 7D: the AP=2 reading, when there is one, is the frame.
+    escaped, more = _try_escaped_frame(buf, pos, need_more)
+    if escaped is not None:
+        return escaped, False
+    if plain is not None:
+        return plain, False
+    return None, more
+
+
+def _try_plain_frame(buf: bytes, pos: int) -> tuple[Unit | None, bool]:
     n = len(buf)
-    need_more = False
-    # AP=1
-    if n - pos >= 3:
-        length = (buf[pos + 1] << 8) | buf[pos + 2]
-        if 0 < length <= _frames.MAX_FRAME_DATA:
-            end = pos + length + 4
-            if end <= n:
-                data = buf[pos + 3 : end - 1]
-                if (sum(data) + buf[end - 1]) & 0xFF == 0xFF:
-                    return Unit("frame", buf[pos:end], data, False), False
-            else:
-                need_more = True
-    else:
-        need_more = True
+    if n - pos < 3:
+        return None, True
+    length = (buf[pos + 1] << 8) | buf[pos + 2]
+    if not 0 < length <= _frames.MAX_FRAME_DATA:
+        return None, False
+    end = pos + length + 4
+    if end > n:
+        return None, True
+    data = buf[pos + 3 : end - 1]
+    if (sum(data) + buf[end - 1]) & 0xFF == 0xFF:
+        return Unit("frame", buf[pos:end], data, False), False
+    return None, False
+
+
+def _try_escaped_frame(buf: bytes, pos: int, need_more: bool) -> tuple[Unit | None, bool]:
+    n = len(buf)
     # AP=2: unescape after the delimiter until length + 3 bytes are known
     body = bytearray()
     i = pos + 1
@@ -278,7 +305,7 @@ class Redactor:
         self._held: dict[str, bytes] = {TX: b"", RX: b""}
         self._held_t: dict[str, float] = {TX: 0.0, RX: 0.0}
         self._expect: list[str] = []  # commands of the last AT line, in reply order
-        self._in_key = False
+        self._keys = {TX: KeyStream(), RX: KeyStream()}  # PEM keys, whatever the chunking
         self._upload: _Upload | None = None
         self._auto_what: str | None = None
 
@@ -292,10 +319,9 @@ class Redactor:
             if up.auto and (up.tail.endswith(_YMODEM_END) or up.tail.endswith(_CANCEL)):
                 return self.end_upload()
             return []
-        if not self._held[direction]:
+        if not self._held[direction] and not self._keys[direction].pending:
             self._held_t[direction] = now
-        buf = self._held[direction] + bytes(data)
-        out = self._process(direction, buf, final=False)
+        out = self._pieces(direction, self._keys[direction].feed(data), final=False)
         if self._auto_what is not None and direction == TX:
             if self._upload is None:
                 # ATFS XPUT seen without redact_upload(): treat what follows as the upload
@@ -306,6 +332,8 @@ class Redactor:
     def flush(self) -> list[WireRecord]:
         out = []
         for direction in WIRE_EVENTS:
+            pieces = self._keys[direction].feed(b"", final=True)
+            out += self._pieces(direction, pieces, final=True)
             if self._held[direction]:
                 out += self._process(direction, self._held[direction], final=True)
         return out
@@ -314,7 +342,8 @@ class Redactor:
         if self._upload is not None:  # already counting (an XPUT line was seen): keep it
             self._upload.what, self._upload.auto = what, False
             return []
-        out = self._process(TX, self._held[TX], final=True) if self._held[TX] else []
+        out = self._pieces(TX, self._keys[TX].feed(b"", final=True), final=True)
+        out += self._process(TX, self._held[TX], final=True) if self._held[TX] else []
         self._auto_what = None
         self._upload = _Upload(what, now)
         return out
@@ -336,9 +365,26 @@ class Redactor:
         return self._upload is not None
 
     # --- internals ---
+    def _pieces(
+        self, direction: str, pieces: list[bytes | Secret], *, final: bool
+    ) -> list[WireRecord]:
+        """Clear bytes go through the line and frame rules; a key is written as its size and
+        hash, after the bytes held before it (so the file keeps the wire's order)."""
+        out: list[WireRecord] = []
+        for piece in pieces:
+            if isinstance(piece, Secret):
+                if self._held[direction]:
+                    out += self._process(direction, self._held[direction], final=True)
+                extra = {"size": piece.size, "sha256": piece.sha256}
+                out.append(WireRecord(direction, self._held_t[direction], None,
+                                      ["private-key"], extra))
+            else:
+                out += self._process(direction, self._held[direction] + piece, final=final)
+        return out
+
     def _hold_text(self, direction: str) -> Callable[[bytes], bool]:
         if direction == TX:
-            return lambda tail: bool(_AT_PREFIX.match(tail))
+            return lambda tail: _AT_START.fullmatch(tail) is not None
         return lambda tail: bool(self._expect) or tail.strip().isdigit()
 
     def _process(self, direction: str, buf: bytes, *, final: bool) -> list[WireRecord]:
@@ -374,8 +420,6 @@ class Redactor:
         return out
 
     def _redact_unit(self, direction: str, unit: Unit) -> tuple[bytes | None, list[str]]:
-        if self._key_material(unit.raw):
-            return None, ["private-key"]
         if unit.kind == "frame":
             data, why = redact_frame_data(unit.data)
             return (_reencode(unit, data) if why else unit.raw), why
@@ -385,21 +429,12 @@ class Redactor:
             return self._redact_at_line(unit.raw)
         return self._redact_reply_line(unit.raw)
 
-    def _key_material(self, raw: bytes) -> bool:
-        if self._in_key:
-            if _KEY_END.search(raw):
-                self._in_key = False
-            return True
-        begin = _KEY_BEGIN.search(raw)
-        if begin is None:
-            return False
-        self._in_key = _KEY_END.search(raw, begin.end()) is None
-        return True
-
     def _redact_at_line(self, line: bytes) -> tuple[bytes, list[str]]:
         cmds = split_at_line(line)
         if not cmds:
             return line, []
+        self._keys[RX].armed = _FS_GET.match(line) is not None
+        self._keys[TX].armed = _FS_PUT.match(line) is not None
         xput = _XPUT.match(line)
         if xput is not None:
             self._auto_what = "XPUT " + xput.group(1).decode("latin-1")
@@ -469,8 +504,20 @@ class CaptureWriter:
         self._clock = clock
         self._lock = threading.RLock()
         self._redactor = Redactor()
+        # Frame annotations repeat the wire's payloads: keys in them are found the same way
+        # (issue 10 #3), over the frames in the order they are annotated.
+        self._note_keys = {TX: KeyStream(), RX: KeyStream()}
         self.t0 = clock()
-        self._fh: IO[str] | None = self.path.open("w", encoding="utf-8")
+        # Whole lines or nothing, each written at once (issue 10 #8). A write that fails (a
+        # full disk) is kept in `error` and ends the file there, whole; the test goes on and
+        # the run stops at its end (harness.fixtures._write_stats).
+        self.error: atomicio.ReportWriteError | None = None
+        self.dropped = 0  # events not written after `error`
+        self._fh: atomicio.LineFile | None = None
+        try:
+            self._fh = atomicio.LineFile(self.path)
+        except atomicio.ReportWriteError as exc:
+            self.error = exc
         self._line(
             {
                 "ev": "header",
@@ -492,9 +539,14 @@ class CaptureWriter:
 
     def _line(self, obj: dict[str, Any]) -> None:
         if self._fh is None:
+            self.dropped += self.error is not None
             return
-        self._fh.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write_line(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+        except atomicio.ReportWriteError as exc:
+            self.error, self.dropped = exc, 1
+            self._fh.close()
+            self._fh = None
 
     def _records(self, records: list[WireRecord]) -> None:
         for rec in records:
@@ -519,8 +571,20 @@ class CaptureWriter:
     def frame(self, direction: str, data: bytes) -> None:
         """Annotate a decoded API frame (frame data), its fields and its codes' meanings."""
         data, why = redact_frame_data(data)
+        extra: dict[str, Any] = {}
+        at = PAYLOAD_AT.get(data[0]) if data else None
+        if at is not None and direction in WIRE_EVENTS:
+            with self._lock:
+                raw = _frames.encode(data)
+                shown = self._note_keys[direction].feed(raw)
+            if not b"".join(p for p in shown if isinstance(p, bytes)).endswith(raw):
+                # the payload holds (or may begin) a key: the frame's header only
+                extra = {"payload_size": len(data) - at,
+                         "payload_sha256": hashlib.sha256(data[at:]).hexdigest()}
+                data, why = data[:at], [*why, "private-key"]
         fields: dict[str, Any] = {"dir": direction, "type": data[0], "data": data.hex()}
         fields.update(decode_frame(data))
+        fields.update(extra)
         if why:
             fields["redacted"] = why
         self.note("frame", **fields)
@@ -546,8 +610,9 @@ class CaptureWriter:
                 return
             self._records(self._redactor.end_upload())
             self._records(self._redactor.flush())
-            self._fh.close()
-            self._fh = None
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
     def __enter__(self) -> CaptureWriter:
         return self
@@ -575,28 +640,74 @@ class Capture:
 
 
 def iter_capture(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield the header, then each event; a bad line raises `CaptureError` naming file:line."""
+    """Yield the header, then each event; a bad line raises `CaptureError` naming file:line
+    and what is wrong (binary or non-UTF-8 bytes, bad JSON, a field of the wrong type)."""
     path = Path(path)
     try:
-        fh = path.open("r", encoding="utf-8")
+        fh = path.open("rb")
     except OSError as exc:
         raise CaptureError(f"{path}: cannot read capture: {exc.strerror or exc}") from None
     lineno = 0
     with fh:
-        for lineno, line in enumerate(fh, 1):
+        for lineno, raw in enumerate(_lines(fh, path), 1):
             where = f"{path}:{lineno}"
-            if not line.endswith("\n"):
+            if not raw.endswith(b"\n"):
                 raise CaptureError(f"{where}: truncated line (file cut off mid-event)")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise CaptureError(
+                    f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column"
+                    f" {exc.start + 1}): not a capture, or a damaged one"
+                ) from None
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CaptureError(
                     f"{where}: corrupt line: {exc.msg} at column {exc.colno}"
                 ) from None
+            except RecursionError:
+                raise CaptureError(f"{where}: corrupt line: JSON nested too deeply") from None
             _check_event(obj, where, first=lineno == 1)
             yield obj
     if lineno == 0:
         raise CaptureError(f"{path}:1: empty capture (no header)")
+
+
+def _lines(fh: Any, path: Path) -> Iterator[bytes]:
+    try:
+        yield from fh
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot read capture: {exc.strerror or exc}") from None
+
+
+# The type each field must have where it is present (header, wire events, annotations);
+# the readers (render, diff, replay) rely on these, so a file breaking them is refused here.
+_NUMBER = (int, float)
+_FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "header": {"firmware": (dict,), "t0": _NUMBER},
+    "tx": {"hex": (str,), "size": (int,), "wire_size": (int,), "sha256": (str,),
+           "wire_sha256": (str,), "what": (str,), "redacted": (list,)},
+    "frame": {"data": (str,), "dir": (str,), "redacted": (list,)},
+    "cassette": {"firmware": (dict,)},
+    "mode": {"mode": (str,)},
+    "at": {"cmd": (str,), "param": (str, type(None)), "reply": (str, type(None))},
+}
+_FIELD_TYPES["rx"] = _FIELD_TYPES["tx"]
+_TYPE_NAMES = {dict: "an object", str: "a string", int: "an integer", float: "a number",
+               list: "a list", type(None): "null"}
+
+
+def _check_fields(obj: dict[str, Any], where: str) -> None:
+    for key, types in _FIELD_TYPES.get(obj["ev"], {}).items():
+        value = obj.get(key)
+        if key in obj and (not isinstance(value, types) or isinstance(value, bool)):
+            want = " or ".join(dict.fromkeys(_TYPE_NAMES[t] for t in types))
+            raise CaptureError(
+                f"{where}: {obj['ev']} event: {key!r} must be {want}, not {_short(value)}"
+            )
+    if "redacted" in obj and not all(isinstance(x, str) for x in obj["redacted"]):
+        raise CaptureError(f"{where}: {obj['ev']} event: 'redacted' must be a list of strings")
 
 
 def _check_event(obj: Any, where: str, *, first: bool) -> None:
@@ -605,19 +716,30 @@ def _check_event(obj: Any, where: str, *, first: bool) -> None:
     if first:
         if obj["ev"] != "header" or obj.get("format") != FORMAT:
             raise CaptureError(f"{where}: not an xbee-hil capture (header with format {FORMAT})")
+        _check_fields(obj, where)
         return
     if obj["ev"] == "header":
         raise CaptureError(f"{where}: second header")
-    if not isinstance(obj.get("t"), int | float):
+    if not isinstance(obj.get("t"), int | float) or isinstance(obj.get("t"), bool):
         raise CaptureError(f"{where}: event {obj['ev']!r} has no number 't'")
+    _check_fields(obj, where)
     if obj["ev"] in WIRE_EVENTS:
         if "hex" in obj:
             try:
                 bytes.fromhex(obj["hex"])
-            except (TypeError, ValueError):
+            except ValueError:
                 raise CaptureError(f"{where}: 'hex' is not hex bytes") from None
         elif "sha256" not in obj:
             raise CaptureError(f"{where}: {obj['ev']} event has neither 'hex' nor 'sha256'")
+    elif obj["ev"] == "frame":
+        if "data" not in obj:
+            raise CaptureError(f"{where}: frame event has no 'data' (the frame's bytes in hex)")
+        try:
+            data = bytes.fromhex(obj["data"])
+        except ValueError:
+            raise CaptureError(f"{where}: frame event: 'data' is not hex bytes") from None
+        if not data:
+            raise CaptureError(f"{where}: frame event: 'data' is empty (no frame type)")
 
 
 def read_capture(path: str | Path) -> Capture:

@@ -30,7 +30,7 @@ from typing import Any
 import allure
 import pytest
 
-from harness import capture, cassette, report, restores, variants
+from harness import atomicio, capture, cassette, report, restores, variants
 from harness.budget import session_wait
 from harness.device.command import DEFAULT_CT
 from harness.device.configure import (
@@ -813,16 +813,36 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in after.items()}
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """allure-pytest writes each result inside the test loop: on a full reports disk that is
+    an OSError, an INTERNALERROR and a pluggy warning. Stop with one line naming it (#8)."""
+    with warnings.catch_warnings(record=True) as seen:
+        try:
+            return (yield)
+        except OSError as exc:
+            if exc.errno not in atomicio.FULL:
+                raise
+            seen[:] = [w for w in seen if "exception during an old-style" not in str(w.message)]
+            where = exc.filename or _reports_dir(session.config)
+            pytest.exit(f"xbee-hil: reports disk full: {where}: {exc.strerror}", returncode=1)
+        finally:
+            for w in seen:  # everything else is shown as it would have been
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
 def _write_stats(config: pytest.Config, record: dict[str, Any]) -> None:
-    """Append one line, flushed, to `<reports-dir>/stats.jsonl` (started afresh per run)."""
+    """Append one whole line (or none) to `<reports-dir>/stats.jsonl` (started afresh per
+    run). A full reports disk, here or in the test's capture, stops the run with one line
+    naming it (issue 10 #8)."""
+    reports_dir = _reports_dir(config)
     out = config.stash.get(_STATS_OUT, None)
     if out is None:
-        reports_dir = _reports_dir(config)
         worker = getattr(config, "workerinput", {}).get("workerid")
         name = STATS_FILE if worker is None else f"stats-{worker}.jsonl"
         try:
             reports_dir.mkdir(parents=True, exist_ok=True)
-            out = open(reports_dir / name, "w", encoding="utf-8")  # noqa: SIM115 (run-long)
+            out = atomicio.LineFile(reports_dir / name)
         except OSError as exc:
             out = False
             warnings.warn(
@@ -832,9 +852,14 @@ def _write_stats(config: pytest.Config, record: dict[str, Any]) -> None:
         config.stash[_STATS_OUT] = out
         if out:
             config.add_cleanup(out.close)
-    if out:
-        out.write(json.dumps(record, sort_keys=True) + "\n")
-        out.flush()
+    failed = atomicio.failure(reports_dir)
+    if out and failed is None:
+        try:
+            out.write_line(json.dumps(record, sort_keys=True) + "\n")
+        except OSError as exc:
+            failed = exc
+    if failed is not None:
+        pytest.exit(f"xbee-hil: {failed}", returncode=1)
 
 
 def _reports_dir(config: pytest.Config) -> Path:

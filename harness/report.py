@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import allure
+import pytest
 from allure_commons.types import AttachmentType
 
+from harness import atomicio
 from harness.xbee import codes as code_tables
 
 MASK = "****"
@@ -139,7 +141,7 @@ def step(text: str) -> None:
 
 
 def attach_text(text: str, name: str, secrets: Iterable[str] = ()) -> None:
-    allure.attach(redact(text, secrets), name=name, attachment_type=AttachmentType.TEXT)
+    _attach(redact(text, secrets), name=name, attachment_type=AttachmentType.TEXT)
 
 
 def attach_capture(
@@ -164,7 +166,7 @@ def attach_capture(
             raw = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raw = f"(capture {path} unreadable: {exc})"
-        allure.attach(
+        _attach(
             redact(raw, secrets),
             name=f"{name}.jsonl",
             attachment_type="text/plain",
@@ -268,7 +270,7 @@ def write_environment(results_dir: str | Path, values: Mapping[str, Any]) -> Pat
             continue
         shown = MASK if SECRET_PROPERTY.search(key) else str(value)
         lines.append(f"{_prop_escape(key, True)}={_prop_escape(shown, False)}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_text(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -379,7 +381,7 @@ def categories() -> list[dict[str, Any]]:
 def write_categories(results_dir: str | Path) -> Path:
     path = Path(results_dir) / "categories.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(categories(), indent=2) + "\n", encoding="utf-8")
+    _write_text(path, json.dumps(categories(), indent=2) + "\n")
     return path
 
 
@@ -638,6 +640,27 @@ def write_matrix(matrix: Matrix, reports_dir: str | Path) -> list[Path]:
         ("matrix.json", json.dumps(matrix.to_dict(), indent=2) + "\n"),
     ):
         path = directory / name
-        path.write_text(text, encoding="utf-8")
+        _write_text(path, text)
         written.append(path)
     return written
+
+
+def _attach(body: str, **kw: Any) -> None:
+    """allure.attach, but a full reports disk is not the module's failure: it is remembered
+    (the run stops at the test's end, harness.fixtures._write_stats) and the test goes on."""
+    try:
+        allure.attach(body, **kw)
+    except OSError as exc:
+        if exc.errno not in atomicio.FULL:
+            raise
+        atomicio.remember(Path(exc.filename or "."), exc)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Every report file is written whole or not at all (a temporary file in the same folder,
+    then a rename), so a full disk keeps the last good one. A failure stops the run with one
+    line naming the file and the cause (pytest's Exit: no INTERNALERROR, issue 10 #8)."""
+    try:
+        atomicio.write_atomic(path, text)
+    except OSError as exc:
+        pytest.exit(f"xbee-hil: {exc}", returncode=1)

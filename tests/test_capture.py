@@ -130,8 +130,10 @@ def test_private_key_is_recorded_as_size_and_hash(tmp_path):
     text = (tmp_path / "cap.jsonl").read_text()
     assert b"MIIEow".hex() not in text
     ev = [e for e in read_capture(tmp_path / "cap.jsonl").events if e["ev"] == "tx"]
-    assert ev[-1]["redacted"] == ["private-key"]
-    assert ev[-1]["size"] == len(b"hello " + key)
+    # the key alone (BEGIN … END) is hidden; the bytes around it stay (issue 10 #3)
+    assert [bytes.fromhex(e.get("hex", "")) for e in ev] == [b"hello ", b"", b"\n"]
+    assert ev[1]["redacted"] == ["private-key"]
+    assert ev[1]["size"] == len(key) - 1
 
 
 def test_redact_upload_keeps_size_and_sha256_only(tmp_path):

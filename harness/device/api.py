@@ -23,6 +23,8 @@ from typing import Any
 
 from harness.capture import RX, TX, CaptureWriter
 from harness.device.errors import ApiError, CommandError, DeviceTimeout, PortError
+from harness.device.frame_errors import MAX_KEPT as MAX_KEPT_FRAME_ERRORS
+from harness.device.frame_errors import BadFrame, FrameErrorLog
 from harness.device.transport import DEFAULT_BAUD, Tap, explain_open_error
 from harness.xbee import api, at, codes, frames
 
@@ -82,7 +84,7 @@ class ApiClient:
         self.tap = tap
         self.escaped = escaped
         self.timeout = timeout
-        self.frame_errors: list[frames.FrameError] = []
+        self._errors = FrameErrorLog(MAX_KEPT_FRAME_ERRORS)  # bounded (issue 10 #10)
         self._deframer = frames.Deframer(escaped=escaped)
         self._cond = threading.Condition()
         self._pending: dict[int, Received | None] = {}
@@ -107,6 +109,18 @@ class ApiClient:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None
+        if self._errors.dropped:
+            self.tap.note("frame_error", dir=RX, **self._errors.tally())
+
+    @property
+    def frame_errors(self) -> list[BadFrame]:
+        """The first broken frames seen (bounded: first bytes, length, SHA-256 each)."""
+        return self._errors.kept
+
+    @property
+    def frame_errors_dropped(self) -> int:
+        """Broken frames seen beyond those kept."""
+        return self._errors.dropped
 
     def __enter__(self) -> ApiClient:
         return self.start()
@@ -137,8 +151,9 @@ class ApiClient:
 
     def _dispatch(self, item: frames.RawFrame | frames.FrameError) -> None:
         if isinstance(item, frames.FrameError):
-            self.frame_errors.append(item)
-            self.tap.note("frame_error", dir=RX, kind=item.kind, detail=item.describe())
+            note = self._errors.add(item)
+            if note is not None:
+                self.tap.note("frame_error", dir=RX, **note)
             return
         rec = Received(api.parse(item.data), item.data, time.monotonic())
         self._annotate(RX, item.data)
@@ -207,7 +222,7 @@ class ApiClient:
 
     def _queue_summary(self) -> str:
         if not self._queue:
-            return "nothing else arrived" if not self.frame_errors else "only broken frames"
+            return "nothing else arrived" if not self._errors.total else "only broken frames"
         kinds = ", ".join(f"0x{r.type:02X}" for r in list(self._queue)[-5:])
         return f"unclaimed frames: {kinds}"
 
