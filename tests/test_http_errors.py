@@ -35,7 +35,9 @@ def rig(request: pytest.FixtureRequest) -> Iterator[tuple[Http, Configurator]]:
     p.registration = p.registration.model_copy(
         update={"initializing_s": 0.05, "registering_s": 0.1, "connecting_s": 0.05}
     )
-    server = SimServer(Modem(p, nvm={"GT": 0x32}, ap=ap), Network(NetworkConfig()))
+    server = SimServer(
+        Modem(p, nvm={"GT": 0x32}, ap=ap), Network(NetworkConfig(loopback_direct=True))
+    )
     tap = open_device(server.start_pty())
     module = Module(tap, guard_time=0.05)
     conf = Configurator(module)

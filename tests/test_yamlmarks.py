@@ -9,6 +9,7 @@ import pytest
 
 from harness import session, yamlmarks
 from harness.sim import network, personality
+from harness.xbee import firmware
 
 CORPUS = Path(__file__).resolve().parent / "badinputs" / "profiles"
 BOMB = (CORPUS / "alias-bomb.yaml").read_text()
@@ -81,5 +82,5 @@ def test_session_reads_personality_features_through_the_safe_loader(
     monkeypatch.setattr(session, "PERSONALITY_DIR", tmp_path)
     (tmp_path / "bomb.yaml").write_text(BOMB + "features: [a]\n")
     assert session.personality_features("bomb") is None  # refused, not expanded
-    (tmp_path / "ok.yaml").write_text("features: [{name: a}, b]\n")
-    assert session.personality_features("ok") == {"a", "b"}
+    (tmp_path / "ok.yaml").write_text("family: ltem-114\n")  # features come from the family
+    assert session.personality_features("ok") == set(firmware.FAMILIES["ltem-114"].features)
