@@ -235,7 +235,8 @@ def _open_port(
     elif spec.kind is DeviceKind.REPLAY:
         return _open_replay(spec, profile, session)
     else:
-        path, guard, first = spec.target or spec.raw, None, FIRST_BYTE_HARDWARE
+        path, guard = spec.target or spec.raw, None
+        first = profile.device.first_byte_timeout or FIRST_BYTE_HARDWARE  # A-FIRST-BYTE-PROFILE
         timing = {}
         urls = {name: t.url for name, t in profile.targets.items()}
         files, missing = _hardware_files(profile, workdir, session.tls_variants)

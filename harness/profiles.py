@@ -364,6 +364,11 @@ class Device(_Strict):
     # certificate uploads of one test. Registration has `network.registration_timeout`.
     open_timeout: float = Field(default=120.0, gt=0)
     upload_timeout: float = Field(default=300.0, gt=0)
+    # How long a request waits for the response's first byte before asking the module what
+    # happened (CI); unset: harness/fixtures.py FIRST_BYTE_HARDWARE. In transparent mode a
+    # refused or failed connection is silence, so this is what each such cell costs
+    # (A-FIRST-BYTE-PROFILE).
+    first_byte_timeout: float | None = Field(default=None, gt=0)
 
 
 class Network(_Strict):
