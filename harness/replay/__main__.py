@@ -37,12 +37,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal")
     p.add_argument("--link", metavar="PATH", help="with --pty: also make PATH a symlink to it")
     p.add_argument("--tcp", metavar="HOST:PORT", help="serve raw bytes on TCP (socket://…)")
-    p.add_argument("--speed", type=float, default=0.0, metavar="X",
-                   help="recorded gaps times X (0 = as fast as order allows, 1 = real time)")
-    p.add_argument("--ignore-addresses", action="store_true",
-                   help="ignore server addresses and ports (DL/DE, 0x20/0x23/0x42, Host:)")
-    p.add_argument("--until-done", action="store_true",
-                   help="exit when the cassette is used up or fails (else run until Ctrl-C)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="recorded gaps times X (0 = as fast as order allows, 1 = real time)",
+    )
+    p.add_argument(
+        "--ignore-addresses",
+        action="store_true",
+        help="ignore server addresses and ports (DL/DE, 0x20/0x23/0x42, Host:)",
+    )
+    p.add_argument(
+        "--until-done",
+        action="store_true",
+        help="exit when the cassette is used up or fails (else run until Ctrl-C)",
+    )
     p.set_defaults(func=serve)
     d = actions.add_parser(
         "diff",
@@ -51,10 +62,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("a", metavar="A", help="the reference capture")
     d.add_argument("b", metavar="B", help="the capture to compare")
-    d.add_argument("--ignore-addresses", action="store_true",
-                   help="also ignore server addresses and ports (DL/DE, 0x20/0x23, Host:)")
-    d.add_argument("--keep-repeats", action="store_true",
-                   help="compare runs of identical exchanges (AI polling) one by one")
+    d.add_argument(
+        "--ignore-addresses",
+        action="store_true",
+        help="also ignore server addresses and ports (DL/DE, 0x20/0x23, Host:)",
+    )
+    d.add_argument(
+        "--keep-repeats",
+        action="store_true",
+        help="compare runs of identical exchanges (AI polling) one by one",
+    )
     d.set_defaults(func=diff)
     return parser  # fmt: skip
 
