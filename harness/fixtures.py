@@ -30,7 +30,7 @@ from typing import Any
 import allure
 import pytest
 
-from harness import atomicio, capture, cassette, report, restores, variants
+from harness import atomicio, capture, report, restores, variants
 from harness.budget import session_wait
 from harness.device.command import DEFAULT_CT
 from harness.device.configure import (
@@ -48,6 +48,7 @@ from harness.device.http import Http, HttpResult, parse_url
 from harness.device.leftovers import close_leftover_connections
 from harness.device.transport import Tap, open_device
 from harness.profiles import Profile
+from harness.replay import cassette
 from harness.servers import DEFAULT_BODY
 from harness.session import DeviceKind, DeviceSpec, HilSession, ModuleBroken
 
@@ -68,7 +69,7 @@ _ATTACH_CAPTURE = pytest.StashKey[Callable[[], None]]()
 # a first byte that has not come in this long never will (A-REPLAY-HOST-TIMING).
 REPLAY_GUARD_TIME = 0.01
 REPLAY_FIRST_BYTE = 0.5
-REPLAY_FOLD_POLLS = True  # runs of identical polls (AI, CI) play once (harness.sim.replay)
+REPLAY_FOLD_POLLS = True  # runs of identical polls (AI, CI) play once (harness.replay.device)
 REPLAY_ESCAPES = True  # `+++` re-entries decided by the harness's CT clock (A-REPLAY-ESCAPES)
 _MISMATCH_SHOWN = pytest.StashKey[bool]()
 STATS_FILE = "stats.jsonl"  # in --reports-dir: one JSON object per test
@@ -115,7 +116,7 @@ class Port:
     # certificates whose hash is known are not checked again (no ATFS HASH, no command mode).
     files_on_module: dict[str, str] = field(default_factory=dict)
     # record and replay: the replay device and its cassettes, or the stamp for --record
-    replay: Any = None  # harness.sim.replay.ReplayServer
+    replay: Any = None  # harness.replay.device.ReplayServer
     deck: cassette.Deck | None = None
     recording: cassette.Recording | None = None
 
@@ -349,8 +350,8 @@ def _open_replay(spec: DeviceSpec, profile: Profile, session: HilSession) -> Por
     """A replay device on a pty in place of the module (docs/design.md "Record and replay").
     No cassette holds the session's own traffic (registration, VR/HV, snapshot, restore),
     so none is sent: firmware, personality, targets, PKI and CT come from the recording."""
-    from harness.sim.replay import ReplayServer
-    from harness.sim.replayscript import Matchers
+    from harness.replay.device import ReplayServer
+    from harness.replay.matchers import Matchers
 
     deck = cassette.Deck(spec.target or "")
     try:
@@ -552,7 +553,7 @@ def xbee_capture(
 def _load_cassette(port: Port, nodeid: str) -> None:
     """Serve this test's cassette (none: skip with the reason; a bad one fails naming
     file:line); its recording says which personality and PKI the test ran with."""
-    from harness.sim.replay import ReplayError
+    from harness.replay.player import ReplayError
 
     assert port.deck is not None
     path, why = port.deck.for_test(nodeid)
@@ -575,7 +576,7 @@ def _load_cassette(port: Port, nodeid: str) -> None:
 def _check_replay(item: pytest.Item, port: Port) -> None:
     """The verdict: a mismatch fails the test with the readable diff (unless the test's own
     failure already shows it); a test skipped after its cassette was loaded is not judged."""
-    from harness.sim.replay import ReplayMismatch
+    from harness.replay.player import ReplayMismatch
 
     verdict = port.replay.finish()
     reports = item.stash.get(_REPORTS, {})

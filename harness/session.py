@@ -32,7 +32,7 @@ REPLAY_PREFIX = "replay:"
 
 class DeviceKind(enum.Enum):
     SIM = "sim"  # the built-in simulator on a pty (harness.sim.serve)
-    REPLAY = "replay"  # a capture served back (harness.sim.replay)
+    REPLAY = "replay"  # a capture served back (harness.replay)
     SERIAL = "serial"  # a serial device path on this machine
     URL = "url"  # a pyserial URL: rfc2217://, socket://, …
 
@@ -85,7 +85,7 @@ def parse_device(raw: str) -> DeviceSpec:
             )
         return DeviceSpec(raw, DeviceKind.SIM, personality)
     if spec.startswith(REPLAY_PREFIX):
-        # a capture file, or a directory of cassettes (one per test, harness.cassette)
+        # a capture file, or a directory of cassettes (one per test, harness.replay.cassette)
         path = Path(spec[len(REPLAY_PREFIX) :]).expanduser()
         if not path.exists():
             raise DeviceSpecError(f"--device {raw}: no capture file or cassette directory {path}")
@@ -129,7 +129,7 @@ def _check_host_port(raw: str, spec: str) -> None:
 
 def _check_cassette(raw: str, path: Path) -> None:
     from harness.capture import CaptureError
-    from harness.cassette import read_info  # only replay runs need the capture reader
+    from harness.replay.cassette import read_info  # only replay runs need the capture reader
 
     try:
         read_info(path)
@@ -290,7 +290,7 @@ def replay_personality(target: str) -> str | None:
     """The personality stamped on a replay deck's cassettes; None when unreadable (the
     replay itself then says what is wrong, test by test)."""
     from harness.capture import CaptureError
-    from harness.cassette import Deck  # only replay runs need the capture reader
+    from harness.replay.cassette import Deck  # only replay runs need the capture reader
 
     try:
         info = Deck(target).first_info()

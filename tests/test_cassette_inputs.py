@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.capture import CaptureError, CaptureWriter
-from harness.cassette import (
+from harness.replay.cassette import (
     PKI_NAMES,
     Deck,
     Recording,

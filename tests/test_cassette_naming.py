@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.capture import CaptureError, CaptureWriter
-from harness.cassette import (
+from harness.replay.cassette import (
     MAX_STEM,
     Recording,
     cassette_name,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cassette import cassette_path, read_info
+from harness.replay.cassette import cassette_path, read_info
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ("-p", "no:cacheprovider", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")

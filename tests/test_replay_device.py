@@ -20,11 +20,12 @@ from harness.device.errors import DeviceError
 from harness.device.files import Files
 from harness.device.http import Http
 from harness.device.transport import Tap, open_device
+from harness.replay.device import ReplayServer
+from harness.replay.player import Verdict
 from harness.servers import HttpServer
 from harness.sim import personality as personality_mod
 from harness.sim.modem import Modem
 from harness.sim.network import Network, NetworkConfig
-from harness.sim.replay import ReplayServer, Verdict
 from harness.sim.serve import SimServer
 from harness.xbee import at
 

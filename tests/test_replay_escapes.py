@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.capture import RX, TX, CaptureWriter, read_capture
-from harness.sim.replay import Player
-from harness.sim.replayscript import Matchers, build_script
+from harness.replay.matchers import Matchers
+from harness.replay.player import Player
+from harness.replay.script import build_script
 
 LENIENT = Matchers(escapes=True)
 

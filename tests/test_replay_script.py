@@ -1,6 +1,6 @@
 """The replay device on hand-made cassettes: order of unsolicited output, timing scale, volatile
 fields (dates, addresses, frame IDs), uploads kept as hashes, bad cassettes named by file:line,
-and the `python -m harness.sim.replay` command."""
+and the `python -m harness.replay serve` command."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import pytest
 
 from harness.capture import RX, TX, CaptureError, CaptureWriter, read_capture
 from harness.device.transport import Tap, open_device
-from harness.sim.replay import NoCassette, Player, ReplayServer
-from harness.sim.replayscript import Matchers, build_script, fold_repeats
+from harness.replay.device import ReplayServer
+from harness.replay.matchers import Matchers
+from harness.replay.player import NoCassette, Player
+from harness.replay.script import build_script, fold_repeats
 from harness.xbee import api, frames
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,7 +270,7 @@ def test_truncated_and_corrupt_cassettes_name_file_and_line(tmp_path: Path) -> N
 def _cli(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.sim.replay", *args],
+        [sys.executable, "-m", "harness.replay", "serve", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
 

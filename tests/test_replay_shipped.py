@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cassette import Deck
+from harness.replay.cassette import Deck
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "suites" / "cassettes"

@@ -22,9 +22,11 @@ from harness.device.configure import Module
 from harness.device.errors import DeviceError
 from harness.device.files import Files, Upload
 from harness.device.transport import Tap, open_device
+from harness.replay.device import ReplayServer
+from harness.replay.player import Verdict
+from harness.replay.script import build_script
+from harness.replay.uploads import live_uploads
 from harness.sim.modem import Modem
-from harness.sim.replay import ReplayServer, Verdict
-from harness.sim.replayscript import build_script, live_uploads
 from harness.sim.serve import SimServer
 from harness.xbee import ymodem
 

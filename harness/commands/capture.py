@@ -17,26 +17,12 @@ AI until registered takes as many rounds as it takes). Exit 0 equivalent, 1 diff
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
-from dataclasses import dataclass
 from typing import Any
 
-from harness.capture import Capture, CaptureError, iter_capture, read_capture, render
-from harness.sim.replayscript import (
-    Canon,
-    Exchange,
-    Matchers,
-    Step,
-    build_script,
-    code_meaning,
-    describe,
-    exchanges,
-    frame_field_diff,
-    normalize_frame,
-    query_command,
-)
-from harness.xbee import api
+from harness.capture import CaptureError, iter_capture, read_capture, render
+from harness.replay.diff import report
+from harness.replay.matchers import Matchers
 
 
 def register(subparsers: Any) -> None:
@@ -91,183 +77,14 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----- diff ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Keyed:
-    """One exchange with comparable keys (frame IDs renumbered, dates masked)."""
-
-    exchange: Exchange
-    request: bytes
-    answers: list[tuple[bytes, bytes, bytes]]  # (key, raw, frame data)
-    repeats: int = 1
-
-    @property
-    def line(self) -> int:
-        ex = self.exchange
-        step = ex.request or (ex.answers[0] if ex.answers else None)
-        return step.line if step is not None else 0
-
-
-# Frames the module sends when its state changes, not in answer to anything: where they land
-# between requests is timing, so they are compared as a stream of their own (D-8A).
-ASYNC_FRAMES = frozenset({0x8A})
-
-
-def _is_async(step: Step) -> bool:
-    return step.kind == "frame" and bool(step.data) and step.data[0] in ASYNC_FRAMES
-
-
-def keyed_exchanges(
-    capture: Capture, matchers: Matchers, *, keep_repeats: bool
-) -> tuple[list[Keyed], Keyed]:
-    """The exchanges with keys, runs of identical ones folded, and the async frames apart."""
-    canon = Canon(matchers)
-    out: list[Keyed] = []
-    status: list[Step] = []
-    for ex in exchanges(build_script(capture, by_time=False)):  # timing ignored
-        status += [a for a in ex.answers if _is_async(a)]
-        ex = Exchange(ex.request, [a for a in ex.answers if not _is_async(a)])
-        if ex.request is None and not ex.answers:
-            continue
-        item = Keyed(ex, canon.request(ex.request), canon.answers(ex.answers))
-        if (
-            not keep_repeats
-            and out
-            and (out[-1].request, [a[0] for a in out[-1].answers])
-            == (item.request, [a[0] for a in item.answers])
-        ):
-            out[-1].repeats += 1
-            continue
-        out.append(item)
-    return out, Keyed(Exchange(None, status), b"", canon.answers(status))
-
-
-def _request_text(k: Keyed) -> str:
-    if k.exchange.request is None:
-        return "(module output before any request)"
-    return describe(k.exchange.request)
-
-
-def _answer_text(raw: bytes, data: bytes, key: bytes) -> str:
-    if key.startswith(b"S"):
-        return "<- <redacted bytes>"
-    return describe(Step("emit", "frame" if data else "text", raw, 0, 0.0, data))
-
-
-def _meaning(k: Keyed, raw: bytes, data: bytes) -> str:
-    if data:
-        frame = api.parse(data)
-        if isinstance(frame, api.ATCommandResponse):
-            return code_meaning(frame.command, frame.value, True) or ""
-        return ""
-    return code_meaning(query_command(k.exchange.request), raw, False) or ""
-
-
-def _answers_diff(a: Keyed, b: Keyed, matchers: Matchers) -> list[str]:
-    ka, kb = [x[0] for x in a.answers], [x[0] for x in b.answers]
-    out: list[str] = []
-    sm = difflib.SequenceMatcher(None, ka, kb, autojunk=False)
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag == "equal":
-            continue
-        olds, news = a.answers[i1:i2], b.answers[j1:j2]
-        for n in range(max(len(olds), len(news))):
-            old = olds[n] if n < len(olds) else None
-            new = news[n] if n < len(news) else None
-            if old is not None:
-                out.append(_answer_line("-" if new is not None else "- (missing)", a, old))
-            if new is not None:
-                out.append(_answer_line("+" if old is not None else "+ (extra)", b, new))
-            if old is not None and new is not None and old[2] and new[2]:
-                fields = frame_field_diff(
-                    normalize_frame(old[2], matchers, 0), normalize_frame(new[2], matchers, 0)
-                )
-                out += [f"      {f}" for f in fields]
-    return out
-
-
-def _answer_line(sign: str, k: Keyed, answer: tuple[bytes, bytes, bytes]) -> str:
-    key, raw, data = answer
-    why = _meaning(k, raw, data)
-    return f"  {sign} {_answer_text(raw, data, key)}" + (f"   ({why})" if why else "")
-
-
-def _only(side: str, k: Keyed) -> list[str]:
-    rep = f" (x{k.repeats})" if k.repeats > 1 else ""
-    lines = [f"exchange only in {side} (line {k.line}){rep}: {_request_text(k)}"]
-    lines += [f"    {_answer_text(raw, data, key)}" for key, raw, data in k.answers]
-    return lines
-
-
-def compare(a: Capture, b: Capture, matchers: Matchers, *, keep_repeats: bool = False) -> list[str]:
-    """Lines describing each difference (empty: the module behaved the same)."""
-    ea, status_a = keyed_exchanges(a, matchers, keep_repeats=keep_repeats)
-    eb, status_b = keyed_exchanges(b, matchers, keep_repeats=keep_repeats)
-    out: list[str] = []
-    changed = _answers_diff(status_a, status_b, matchers)
-    if changed:
-        out.append("modem status frames differ (whenever they came):")
-        out += changed
-    sm = difflib.SequenceMatcher(None, [k.request for k in ea], [k.request for k in eb],
-                                 autojunk=False)  # fmt: skip
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag == "equal":
-            for ka, kb in zip(ea[i1:i2], eb[j1:j2], strict=True):
-                changed = _answers_diff(ka, kb, matchers)
-                if changed:
-                    out.append(f"answers differ (A line {ka.line}, B line {kb.line}): "
-                               f"{_request_text(ka)}")  # fmt: skip
-                    out += changed
-            continue
-        olds, news = ea[i1:i2], eb[j1:j2]
-        for n in range(max(len(olds), len(news))):
-            ka = olds[n] if n < len(olds) else None
-            kb = news[n] if n < len(news) else None
-            if ka is not None and kb is not None:
-                out.append(f"request differs (A line {ka.line}, B line {kb.line}):")
-                out.append(f"  - {_request_text(ka)}")
-                out.append(f"  + {_request_text(kb)}")
-                ra, rb = ka.exchange.request, kb.exchange.request
-                if ra is not None and rb is not None and ra.kind == rb.kind == "frame":
-                    fields = frame_field_diff(normalize_frame(ra.data, matchers, 0),
-                                              normalize_frame(rb.data, matchers, 0))  # fmt: skip
-                    out += [f"      {f}" for f in fields]
-                out += _answers_diff(ka, kb, matchers)
-            elif ka is not None:
-                out += _only("A", ka)
-            elif kb is not None:
-                out += _only("B", kb)
-    return out
-
-
-def _header(tag: str, capture: Capture) -> str:
-    h = capture.header
-    fw = " ".join(f"{k}={v}" for k, v in (h.get("firmware") or {}).items()) or "firmware ?"
-    for ev in capture.events:  # a cassette stamp (harness.cassette) knows the firmware
-        if ev.get("ev") == "cassette" and ev.get("firmware"):
-            fw = " ".join(f"{k}={v}" for k, v in ev["firmware"].items())
-    return f"{tag} {capture.path}  ({h.get('test')}; {fw}; started {h.get('started')})"
-
-
 def run_diff(args: argparse.Namespace) -> int:
     try:
         a, b = read_capture(args.a), read_capture(args.b)
     except CaptureError as exc:
         print(f"xbee-hil capture diff: {exc}", file=sys.stderr)
         return 2
-    matchers = Matchers(addresses=args.ignore_addresses)
-    lines = compare(a, b, matchers, keep_repeats=args.keep_repeats)
-    print(_header("---", a))
-    print(_header("+++", b))
-    if a.header.get("test") != b.header.get("test"):
-        print(f"note: not the same test ({a.header.get('test')} / {b.header.get('test')})")
+    lines, status = report(a, b, Matchers(addresses=args.ignore_addresses),
+                           keep_repeats=args.keep_repeats)  # fmt: skip
     for line in lines:
         print(line)
-    changes = sum(1 for line in lines if not line.startswith(" "))
-    if changes:
-        print(f"{changes} exchange(s) differ")
-        return 1
-    print("equivalent: the module answered the same")
-    return 0
+    return status

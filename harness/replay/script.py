@@ -3,11 +3,11 @@
 A cassette (a capture, `harness.capture`) becomes a list of `Step`s in recorded order:
 `expect` a unit the host writes, `emit` a unit the module sent. The units are the ones
 `capture.render` shows: API frames (AP=1 or AP=2), `\\r`-terminated command-mode lines, `+++`,
-and uploads the capture keeps as size + SHA-256 only. `Matchers` decides what may differ
-between a recording and a live run (frame IDs, dates, redacted secrets, optionally server
-addresses). `exchanges` and `Canon` pair requests with their answers for
-`xbee-hil capture diff`. Pure: no I/O beyond reading the capture. `harness.sim.replay` plays a
-script back on a port.
+and uploads the capture keeps as size + SHA-256 only. What may differ between a recording and
+a live run is `harness.replay.matchers`; uploads received live are `harness.replay.uploads`.
+`exchanges` and `Canon` pair requests with their answers (`harness.replay.diff`,
+`fold_repeats`). Pure: no I/O beyond reading the capture. `harness.replay.player` plays a
+script back.
 """
 
 from __future__ import annotations
@@ -23,105 +23,12 @@ from harness.capture import (
     TX,
     WIRE_EVENTS,
     Capture,
-    Redactor,
     frame_codes,
-    redact_frame_data,
     render,
     split_units,
 )
-from harness.xbee import api, at, codes, ymodem
-
-# ----- matchers: what may differ between the recording and the live run --------------------
-
-# RFC 9110 IMF-fixdate (HTTP Date:, Last-Modified:) and ISO 8601 date-times.
-_DATES = re.compile(
-    rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-    rb" \d{4} \d{2}:\d{2}:\d{2} GMT"
-    rb"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
-)
-_HOST_HEADER = re.compile(rb"(?im)^(Host:[ \t]*)[^\r\n]*")
-# DL / DE in a command-mode line (D-CMD: `ATDL…,DE…`); their values name the server.
-_AT_ADDRESS = re.compile(rb"(?i)((?:^\s*AT|,)\s*(?:DL|DE))[^,\r]*")
-_ADDRESS_COMMANDS = ("DL", "DE")
-
-
-@dataclass(frozen=True)
-class Matchers:
-    """Which volatile fields a replay (and `capture diff`) ignores."""
-
-    frame_ids: bool = True  # renumbered consistently (D-08: any non-zero ID; 0 = no response)
-    dates: bool = True  # HTTP dates and ISO 8601 timestamps in payloads and lines
-    redacted: bool = True  # live secrets are redacted by the capture's rules before comparing
-    addresses: bool = False  # 0x20/0x23/0x42 destination, DL/DE values, Host: header
-    # `+++` re-entries into command mode that the harness's own CT clock decided otherwise
-    # (A-REPLAY-ESCAPES): an extra one is answered OK, a recorded one it skipped is passed.
-    escapes: bool = False
-
-
-ESCAPE = b"+++"  # D-ENTER: three CC characters (CC default "+")
-ESCAPE_OK = b"OK\r"  # D-ENTER: the module's answer
-AT_LINE = re.compile(rb"^\s*AT", re.IGNORECASE)
-
-def frame_id_of(data: bytes) -> int | None:
-    """The frame ID, if this frame type has one: byte 1 of every such layout (api `_LAYOUT`)."""
-    frame = api.parse(data)
-    if isinstance(frame, api.Frame) and hasattr(frame, "frame_id"):
-        return data[1]
-    return None
-
-
-def with_frame_id(data: bytes, fid: int) -> bytes:
-    return data[:1] + bytes((fid,)) + data[2:]
-
-
-def redact_live_frame(data: bytes) -> bytes:
-    return redact_frame_data(data)[0]
-
-
-def redact_live_text(raw: bytes) -> bytes:
-    """A host line as the capture would have stored it (CU/CW values hidden, keys hashed)."""
-    red = Redactor()
-    records = red.feed(TX, raw, 0.0) + red.flush()
-    return b"".join(r.data if r.data is not None else b"<redacted>" for r in records)
-
-
-def _mask_addresses_frame(data: bytes) -> bytes:
-    frame = api.parse(data)
-    if isinstance(frame, api.TXRequestIPv4 | api.TXRequestTLSProfile):
-        return data[:2] + bytes(8) + data[10:]  # dest_addr(4) dest_port(2) src_port(2): D-20, D-23
-    if isinstance(frame, api.SocketConnect):
-        return data[:3] + bytes(2) + data[5:6]  # port, type; the address dropped: D-SF p.270
-    if isinstance(frame, api.ATCommand | api.ATCommandQueue) and frame.command.upper() in (
-        _ADDRESS_COMMANDS
-    ):
-        return data[:4]
-    return data
-
-
-def normalize_frame(data: bytes, m: Matchers, fid: int | None = None) -> bytes:
-    """Frame data with the volatile fields `m` ignores masked; the frame ID becomes `fid`."""
-    if m.redacted:
-        data = redact_live_frame(data)
-    if m.addresses:
-        data = _mask_addresses_frame(data)
-        data = _HOST_HEADER.sub(rb"\1<host>", data)
-    if fid is not None and frame_id_of(data) is not None:
-        data = with_frame_id(data, fid)
-    if m.dates:
-        data = _DATES.sub(b"<date>", data)
-    return data
-
-
-def normalize_text(raw: bytes, m: Matchers, *, host: bool = True) -> bytes:
-    if m.redacted and host:
-        raw = redact_live_text(raw)
-    if m.addresses:
-        raw = _AT_ADDRESS.sub(rb"\1<addr>", raw)
-        raw = _HOST_HEADER.sub(rb"\1<host>", raw)
-    if m.dates:
-        raw = _DATES.sub(b"<date>", raw)
-    return raw
-
+from harness.replay.matchers import Matchers, frame_id_of, normalize_frame, normalize_text
+from harness.xbee import api, at
 
 # ----- the script ------------------------------------------------------------------------------
 
@@ -261,122 +168,6 @@ def fold_repeats(steps: list[Step], matchers: Matchers | None = None) -> list[St
         block.append(step)
     close()
     return out
-
-
-# An `ATFS PUT` / `ATFS XPUT` line (D-FSCMD): the module prompts, then receives by YMODEM (§6.3).
-_FS_UPLOAD_LINE = re.compile(rb"^\s*AT\s*FS\s+X?PUT\s+\S", re.IGNORECASE)
-_YMODEM_CONTROL = frozenset((ymodem.CRC_MODE, ymodem.ACK, ymodem.NAK, ymodem.CAN))
-
-
-def _split_ymodem_answer(answer: bytes) -> tuple[bytes, bytes] | None:
-    """(prompt, trailer) of the module's recorded answer to a PUT/XPUT: the lines before
-    the receiver's first control byte, and the text after its last ACK (`OK\r`, A-ATFS-DONE).
-    None when the recorded transfer did not end with an ACK or was cancelled."""
-    start = next(
-        (n for n, b in enumerate(answer) if b in _YMODEM_CONTROL and (n == 0 or answer[n - 1]
-         in b"\r\n")),
-        None,
-    )  # fmt: skip
-    last_ack = answer.rfind(bytes((ymodem.ACK,)))
-    if start is None or last_ack < start or ymodem.CAN in answer[start : last_ack + 1]:
-        return None
-    return answer[:start], answer[last_ack + 1 :]
-
-
-def live_uploads(steps: list[Step]) -> list[Step]:
-    """The script with YMODEM uploads that cannot match byte for byte turned into live ones.
-
-    A capture keeps an `ATFS XPUT` upload (a private key) as size + SHA-256 only, so the
-    module's recorded YMODEM answers cannot be lined up with the host's blocks. But the
-    module's side of YMODEM is protocol, not recording: an `upload` step runs
-    `ymodem.YmodemReceiver` on the host's live bytes and compares the file it received with
-    the recorded size and SHA-256 (A-REPLAY-YMODEM). The recorded prompt (`Receiving file
-    with YMODEM...`) goes out before the receiver's first "C" and the recorded line after
-    the transfer (`OK`) after its last ACK. A plain `ATFS PUT` recorded in the clear stays
-    byte for byte when its blocks are what a sender makes of that file in one go; one with
-    retransmissions (a NAK, a timeout) is received live as well, judged by the file. A
-    recorded transfer that was cancelled or never finished stays as it was (strict)."""
-    out = list(steps)
-    i = 0
-    while i < len(out):
-        step = out[i]
-        if step.action != "expect" or step.kind != "text" or not _FS_UPLOAD_LINE.match(step.raw):
-            i += 1
-            continue
-        found = _hashed_upload(out, i) or _clear_upload(out, i)
-        if found is None:
-            i += 1
-            continue
-        last, upload = found  # the upload's last host step, and the step that replaces it
-        end = next((j for j in range(last + 1, len(out)) if out[j].action == "expect"), len(out))
-        emits = [s for s in out[i + 1 : end] if s.action == "emit"]
-        parts = None
-        if emits and all(s.kind in ("text", "opaque") for s in emits):
-            parts = _split_ymodem_answer(b"".join(s.raw for s in emits))
-        if parts is None:
-            i += 1
-            continue
-        prompt, trailer = parts
-        new = [Step("emit", "text", prompt, emits[0].line, emits[0].t)] if prompt else []
-        new.append(upload)
-        if trailer:
-            new.append(Step("emit", "text", trailer, emits[-1].line, emits[-1].t))
-        out[i + 1 : end] = new
-        i += 1 + len(new)
-    return out
-
-
-def _hashed_upload(steps: list[Step], k: int) -> tuple[int, Step] | None:
-    """The upload after the command line `steps[k]` when the capture kept it as a hash."""
-    i = next((j for j in range(k + 1, len(steps)) if steps[j].action == "expect"), None)
-    if i is None or steps[i].kind != "secret":
-        return None
-    s = steps[i]
-    return i, Step("expect", "upload", b"", s.line, s.t, size=s.size, sha256=s.sha256,
-                   what=s.what, file_size=s.file_size, file_sha256=s.file_sha256)  # fmt: skip
-
-
-def _clear_upload(steps: list[Step], k: int) -> tuple[int, Step] | None:
-    """A PUT recorded in the clear whose blocks a fresh sender would not repeat byte for
-    byte (the recording retransmitted): the upload, judged by its file. None otherwise."""
-    rx = ymodem.YmodemReceiver()
-    rx.start(0.0)
-    wire = bytearray()
-    last = None
-    for j in range(k + 1, len(steps)):
-        s = steps[j]
-        if s.action != "expect":
-            continue
-        if s.kind == "secret":
-            return None
-        wire += s.raw
-        rx.feed(s.raw, 0.0)
-        if rx.done:
-            last = j
-            break
-    if last is None or rx.result is None or rx.error is not None:
-        return None
-    data, name = rx.result.data, rx.result.name
-    if bytes(wire) == _clean_send(name, data):
-        return None  # byte for byte works: keep it strict
-    first = steps[k + 1]
-    what = steps[k].raw.decode("latin-1").strip().removeprefix("AT").removeprefix("FS").strip()
-    digest = hashlib.sha256(data).hexdigest()
-    return last, Step("expect", "upload", b"", first.line, first.t, size=len(wire),
-                      sha256=hashlib.sha256(wire).hexdigest(), what=what,
-                      file_size=len(data), file_sha256=digest)  # fmt: skip
-
-
-def _clean_send(name: str, data: bytes) -> bytes:
-    """What `ymodem.YmodemSender` writes for this file to a receiver that never NAKs."""
-    sender, rx = ymodem.YmodemSender(name, data), ymodem.YmodemReceiver()
-    sent = bytearray()
-    sender.start(0.0)
-    out = sender.feed(rx.start(0.0), 0.0)
-    while out and not sender.done:
-        sent += out
-        out = sender.feed(rx.feed(out, 0.0), 0.0)
-    return bytes(sent + out)
 
 
 # ----- describing units ----------------------------------------------------------------------
@@ -522,34 +313,3 @@ class Canon:
                 text += step.raw
         flush()
         return out
-
-
-# AT queries whose answer is a code (text in command mode, value bytes in 0x88).
-CODE_QUERIES = {"CI": "CI", "AI": "AI"}  # D-CI, D-AI (codes.py tables)
-
-
-def code_meaning(command: str | None, answer: bytes, frame: bool) -> str | None:
-    """`CI 0x26 Connection refused` for the answer to an ATCI / ATAI query, else None."""
-    table = CODE_QUERIES.get((command or "").upper())
-    if table is None:
-        return None
-    try:
-        value = answer[0] if frame else int(answer.strip().decode("ascii"), 16)
-    except (IndexError, ValueError, UnicodeDecodeError):
-        return None
-    return f"{command} {codes.describe(table, value)}"
-
-
-def query_command(step: Step | None) -> str | None:
-    """The AT command a request queries (`ATCI\\r`, 0x08 CI with no parameter), else None."""
-    if step is None:
-        return None
-    if step.kind == "frame":
-        frame = api.parse(step.data)
-        if isinstance(frame, api.ATCommand | api.ATCommandQueue) and not frame.parameter:
-            return frame.command.upper()
-        return None
-    m = re.fullmatch(rb"\s*AT([A-Za-z0-9%$#]{2})\s*\r?", step.raw)
-    return m.group(1).decode("latin-1").upper() if m else None
-
-

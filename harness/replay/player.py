@@ -1,74 +1,54 @@
-"""Serve a cassette back, strictly: the module's side of a recorded test, on a pty.
+"""Play a cassette back, strictly: the module's side of a recorded test, sans-IO.
 
-A cassette (a capture, `harness.capture`) becomes a *script* of steps in recorded order:
-`expect` a unit the host writes, `emit` a unit the module sent. The units are the ones
-`capture.render` shows: API frames (AP=1 or AP=2), `\\r`-terminated command-mode lines, `+++`
-(a host write the module answered before any CR came, so it stands alone), and uploads the
-capture keeps as size + SHA-256 only. What the harness writes must match the next `expect`,
-in order; the module's bytes that followed it in the recording are then sent back, with
-their recorded gaps scaled by `speed` (0 = as fast as order allows, 1 = real time).
+A cassette's script (`harness.replay.script`: `expect` a unit the host writes, `emit` a unit
+the module sent) is walked in recorded order. What the harness writes must match the next
+`expect`, in order; the module's bytes that followed it in the recording are then sent back,
+with their recorded gaps scaled by `speed` (0 = as fast as order allows, 1 = real time).
 Unsolicited output (0x8A, 0xB0, 0xCD, 0xCF …) therefore comes at its place in the sequence:
 after the host bytes that preceded it in the recording. A YMODEM upload the capture kept as a
 hash (`ATFS XPUT` of a key) is received live by the module's side of the protocol and judged
-by the file's size and SHA-256 (`live_uploads`).
+by the file's size and SHA-256 (`harness.replay.uploads`).
 
-`Matchers` decides what may differ: frame IDs (a recorded ID maps to the live ID on first
-sight and must stay consistent; responses are renumbered to match), dates in payloads
-(HTTP `Date:`, ISO 8601), redacted secrets (the live bytes are redacted by the capture's own
-rules before comparing), and optionally server addresses/ports (ephemeral test servers).
+`Matchers` (`harness.replay.matchers`) decides what may differ: frame IDs (a recorded ID maps
+to the live ID on first sight and must stay consistent; responses are renumbered to match),
+dates in payloads, redacted secrets, and optionally server addresses/ports.
 
-The first mismatch stops the device (no more answers, so the harness times out quickly) and
+The first mismatch stops the player (no more answers, so the harness times out quickly) and
 `finish()` returns a `Verdict` whose report shows the expected and actual unit decoded
 (frame names, fields, codes' meanings), the cassette line, and the last exchanges before it.
 A cassette not fully used fails too.
 
-Layers: the script (`harness.sim.replayscript`: steps, matchers, exchanges for
-`xbee-hil capture diff`) and the `Player` here are sans-IO (bytes and times in, bytes out).
-`ReplayServer` hosts a Player with `harness.sim.serve.SimServer` (same pty / TCP / RFC 2217
-machinery as the simulator), so the device layer cannot tell it from a module.
-CLI: `python -m harness.sim.replay FILE --pty`.
+`Player` is pure (bytes and times in, bytes out). `_Engine` wraps it in what the simulator's
+host server drives in place of a Modem, so `harness.replay.device.ReplayServer` can serve it
+on a pty with the simulator's own port machinery.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
-import signal
-import sys
-import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.capture import (
-    CaptureError,
-    read_capture,
-    split_units,
-)
-from harness.sim.effects import Effect, ToHost
-from harness.sim.replayscript import (
+from harness.capture import read_capture, split_units
+from harness.replay.matchers import (
     AT_LINE,
     ESCAPE,
     ESCAPE_OK,
     Matchers,
-    Step,
-    build_script,
-    describe,
-    fold_repeats,
-    frame_field_diff,
     frame_id_of,
-    live_uploads,
     normalize_frame,
     normalize_text,
     redact_live_frame,
     redact_live_text,
     with_frame_id,
 )
-from harness.sim.serve import SimServer
-from harness.xbee import at, frames, ymodem
+from harness.replay.script import Step, build_script, describe, frame_field_diff
+from harness.replay.uploads import live_uploads, upload_problem
+from harness.sim.effects import Effect, ToHost
+from harness.xbee import frames, ymodem
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +67,6 @@ class NoCassette(ReplayError):
 
 class ReplayMismatch(AssertionError):
     """Raised by `Verdict.check()`: the harness did not do what the cassette recorded."""
-
-
-# ----- the player (sans-IO) ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -304,31 +281,12 @@ class Player:
             self._due = rx.next_deadline()
             return bytes(out)
         self._receiver = None
-        problem = self._upload_problem(step, rx)
+        problem = upload_problem(step, rx, self._received.hexdigest())
         if problem is not None:
             self._fail(step, None, [problem])
         else:
             self._complete(step, now, None)
         return bytes(out)
-
-    def _upload_problem(self, step: Step, rx: ymodem.YmodemReceiver) -> str | None:
-        recorded = f"recorded {step.file_size} bytes with sha256 {step.file_sha256[:16]}…"
-        if rx.error is not None or rx.result is None:
-            return f"upload {step.what}: the YMODEM transfer failed: {rx.error}; {recorded}"
-        data = rx.result.data
-        if step.file_sha256 and step.file_sha256 != step.sha256:  # the file's own hash
-            size, digest = len(data), hashlib.sha256(data).hexdigest()
-            if (size, digest) == (step.file_size, step.file_sha256):
-                return None
-        else:  # the capture knew only the wire bytes: compare those
-            digest = self._received.hexdigest()
-            if digest == step.sha256:
-                return None
-            size, recorded = len(data), f"recorded wire sha256 {step.sha256[:16]}…"
-        return (
-            f"upload {step.what}: received {size} bytes with sha256 {digest[:16]}…, "
-            f"{recorded} (content not shown: it is a secret)"
-        )
 
     def _emit(self, step: Step) -> bytes:
         if step.kind != "frame" or not self.matchers.frame_ids:
@@ -516,33 +474,7 @@ def load_script(path: str | Path) -> list[Step]:
     return live_uploads(build_script(read_capture(path)))
 
 
-# ----- serving: a Player behind SimServer's ports ----------------------------------------------
-
-
-class _Wake:
-    """An event posted to the server loop so a newly loaded cassette starts at once."""
-
-
-class _Poke:
-    """The 'world' of a replay: no network; `poke()` wakes the server loop (world contract,
-    docs/design.md "The world": `post(event)` reaches `handle` on the loop thread)."""
-
-    def __init__(self) -> None:
-        self._post: Callable[[Any], None] | None = None
-
-    def start(self, post: Callable[[Any], None]) -> _Poke:
-        self._post = post
-        return self
-
-    def perform(self, effect: Effect) -> None:  # a replay never asks the world for anything
-        pass
-
-    def poke(self) -> None:
-        if self._post is not None:
-            self._post(_Wake())
-
-    def close(self) -> None:
-        self._post = None
+# ----- what the simulator's host server drives ------------------------------------------------
 
 
 class _Persona:
@@ -587,176 +519,3 @@ class _Engine:
     @staticmethod
     def _out(data: bytes) -> list[Effect]:
         return [ToHost(data)] if data else []
-
-
-
-
-class ReplayServer:
-    """A replay device on a pty (or TCP / RFC 2217), one cassette per test.
-
-    ```
-    with ReplayServer(speed=0) as replay:
-        port = replay.start_pty()          # open it with device.transport.open_device
-        replay.load(cassette_path(d, id))  # NoCassette → skip; CaptureError → file:line
-        ...the test runs...
-        verdict = replay.finish()          # Verdict; verdict.check() raises on failure
-    ```
-    """
-
-    def __init__(
-        self,
-        cassette: str | Path | None = None,
-        *,
-        speed: float = 0.0,
-        matchers: Matchers | None = None,
-        baudrate: int = 9600,
-        fold_polls: bool = False,
-    ) -> None:
-        if speed < 0:
-            raise ValueError(f"speed must be >= 0, got {speed}")
-        self.speed = speed
-        self.matchers = matchers or Matchers()
-        self.fold_polls = fold_polls  # runs of identical exchanges play once (fold_repeats)
-        self._engine = _Engine(at.bd_value(baudrate))
-        self._world = _Poke()
-        self._server = SimServer(self._engine, self._world, uart_pacing=False)  # type: ignore[arg-type]
-        if cassette is not None:
-            self.load(cassette)
-
-    # --- ports (SimServer's) ---
-    def start_pty(self, link: str | Path | None = None) -> str:
-        return self._server.start_pty(link)
-
-    def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        return self._server.start_tcp(host, port)
-
-    def start_rfc2217(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        return self._server.start_rfc2217(host, port)
-
-    # --- one test ---
-    def load(self, path: str | Path) -> list[Step]:
-        """Play `path` from now on (a cassette still loaded is dropped: call finish first)."""
-        steps = load_script(path)
-        if self.fold_polls:
-            steps = fold_repeats(steps, self.matchers)
-        player_path = Path(path)
-
-        def install(engine: Any) -> None:
-            engine.player = Player(
-                steps, cassette=player_path, speed=self.speed, matchers=self.matchers,
-                now=self._server.sim_now(),
-            )  # fmt: skip
-
-        self._server.call(install)
-        self._world.poke()
-        return steps
-
-    def finish(self) -> Verdict:
-        """The loaded cassette's verdict; the device then answers nothing until the next load."""
-
-        def take(engine: Any) -> Verdict:
-            player: Player | None = engine.player
-            engine.player = None
-            if player is None:
-                return Verdict(True, "idle", "no cassette was loaded")
-            return player.finish(self._server.sim_now())
-
-        verdict: Verdict = self._server.call(take)
-        if self._server.error is not None:  # the serving loop died: say so, whatever happened
-            why = f"replay device stopped: {self._server.error!r}"
-            return Verdict(False, "error", f"{why}\n{verdict.report}", verdict.cassette,
-                           verdict.used, verdict.steps)  # fmt: skip
-        return verdict
-
-    @property
-    def done(self) -> bool:
-        """The loaded cassette is used up or failed (False when none is loaded)."""
-        return bool(self._server.call(lambda e: e.player is not None and e.player.done))
-
-    @property
-    def failure(self) -> str | None:
-        """The loaded cassette's mismatch report so far (None while it matches), without
-        finishing it: a harness that just timed out can say why the device went silent."""
-        return self._server.call(lambda e: None if e.player is None else e.player.failure)
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._server.error
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> ReplayServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-# ----- command line ------------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m harness.sim.replay",
-        description="Serve a cassette (a capture) back as a module would, strictly. With --pty "
-        "the first line printed is the device path. Exit 0 when the host did exactly what the "
-        "cassette recorded, 1 when it did not (the report goes to stderr), 2 on bad input.",
-    )
-    p.add_argument("cassette", metavar="FILE", help="a .jsonl capture")
-    p.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal")
-    p.add_argument("--link", metavar="PATH", help="with --pty: also make PATH a symlink to it")
-    p.add_argument("--tcp", metavar="HOST:PORT", help="serve raw bytes on TCP (socket://…)")
-    p.add_argument("--speed", type=float, default=0.0, metavar="X",
-                   help="recorded gaps times X (0 = as fast as order allows, 1 = real time)")
-    p.add_argument("--ignore-addresses", action="store_true",
-                   help="ignore server addresses and ports (DL/DE, 0x20/0x23/0x42, Host:)")
-    p.add_argument("--until-done", action="store_true",
-                   help="exit when the cassette is used up or fails (else run until Ctrl-C)")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    prog = "replay"
-    if not (args.pty or args.tcp):
-        print(f"{prog}: nothing to serve on; give --pty and/or --tcp", file=sys.stderr)
-        return 2
-    if args.speed < 0:
-        print(f"{prog}: --speed must be >= 0", file=sys.stderr)
-        return 2
-    matchers = Matchers(addresses=args.ignore_addresses)
-    try:
-        server = ReplayServer(args.cassette, speed=args.speed, matchers=matchers)
-    except (ReplayError, CaptureError) as err:
-        print(f"{prog}: {err}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        if args.pty:
-            print(server.start_pty(args.link), flush=True)
-        if args.tcp:
-            host, _, port = args.tcp.rpartition(":")
-            if not port.isdigit():
-                print(f"{prog}: --tcp {args.tcp!r}: expected HOST:PORT", file=sys.stderr)
-                return 2
-            print("socket://{}:{}".format(*server.start_tcp(host or "127.0.0.1", int(port))),
-                  flush=True)  # fmt: skip
-        while not stop.wait(0.1):
-            if args.until_done and server.done:
-                break
-        verdict = server.finish()
-    except OSError as err:
-        print(f"{prog}: {err.strerror or err}", file=sys.stderr)
-        return 2
-    finally:
-        server.stop()
-    print(verdict.report, file=sys.stderr)
-    return 0 if verdict.ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
