@@ -523,6 +523,7 @@ def xbee_capture(
     if isolated:
         port.forget()
         port.module.mode = None  # found afresh: the cassette holds the probe
+        session.controls.clear()  # a control runs inside the cassette that needs it
     port.tap.capture = writer
     attached: list[bool] = []
 
