@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.servers import HttpServer, HttpsServer, Pki, TcpEchoServer, UdpEchoServer
-from harness.sim.effects import (
+from harness.sim.core.effects import (
     ClientAccepted,
     CloseConnection,
     ConnectionClosed,
@@ -28,7 +28,7 @@ from harness.sim.effects import (
     SendData,
     TlsSettings,
 )
-from harness.sim.network import (
+from harness.sim.host.network import (
     Network,
     NetworkConfig,
     NetworkConfigError,

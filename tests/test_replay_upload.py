@@ -22,10 +22,10 @@ from harness.device.configure import Module
 from harness.device.errors import DeviceError
 from harness.device.files import Files, Upload
 from harness.device.transport import Tap, open_device
-from harness.sim.modem import Modem
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 from harness.sim.replay import ReplayServer, Verdict
 from harness.sim.replayscript import build_script, live_uploads
-from harness.sim.serve import SimServer
 from harness.xbee import ymodem
 
 NAME = "client.key"

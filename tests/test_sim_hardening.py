@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.sim import network, serve
-from harness.sim.modem import Modem
+from harness.sim.core.modem import Modem
+from harness.sim.host import network, serve
 from harness.xbee import api, frames
 
 pytest_plugins = ["pytester"]
@@ -132,7 +132,7 @@ def test_a_run_whose_simulator_fails_stops_with_the_simulators_error(
     pytester.makeconftest(
         """
         import pytest
-        from harness.sim.modem import Modem
+        from harness.sim.core.modem import Modem
 
         @pytest.fixture(autouse=True, scope="session")
         def _inject_fault():
@@ -202,7 +202,7 @@ def test_lines_after_cn_in_the_same_call_are_data_again():
 
 def xbee_sim(*argv: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.sim.serve", *argv],
+        [sys.executable, "-m", "harness.sim.host.server", *argv],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -260,7 +260,7 @@ def test_the_simulator_with_no_route_cannot_reach_a_host_service():
     network's reach: the connect fails as an unrouted address does."""
     import queue
 
-    from harness.sim.effects import ConnectionFailed, OpenConnection, Protocol
+    from harness.sim.core.effects import ConnectionFailed, OpenConnection, Protocol
 
     with socket.socket() as lsock:
         lsock.bind(("127.0.0.1", 0))
@@ -280,7 +280,7 @@ def test_the_simulator_with_no_route_cannot_reach_a_host_service():
 @pytest.mark.parametrize("option", ["--tcp", "--rfc2217"])
 def test_serving_on_a_public_address_warns_once(option: str):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.sim.serve", "--no-network", option, "0.0.0.0:0"],
+        [sys.executable, "-m", "harness.sim.host.server", "--no-network", option, "0.0.0.0:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -298,7 +298,7 @@ def test_serving_on_a_public_address_warns_once(option: str):
 
 def test_serving_on_loopback_does_not_warn():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.sim.serve", "--no-network", "--tcp", "127.0.0.1:0"],
+        [sys.executable, "-m", "harness.sim.host.server", "--no-network", "--tcp", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

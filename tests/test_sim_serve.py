@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import serial
 
-from harness.sim import serve
-from harness.sim.effects import ConnectionFailed, Failure, OpenConnection, Protocol
-from harness.sim.feature import Feature
-from harness.sim.modem import Modem
+from harness.sim.core.effects import ConnectionFailed, Failure, OpenConnection, Protocol
+from harness.sim.core.feature import Feature
+from harness.sim.core.modem import Modem
+from harness.sim.host import server as serve
 from harness.xbee import api, frames
 
 

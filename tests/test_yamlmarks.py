@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness import session, yamlmarks
-from harness.sim import network, personality
+from harness.sim.host import network, personality
 from harness.xbee import firmware
 
 CORPUS = Path(__file__).resolve().parent / "badinputs" / "profiles"

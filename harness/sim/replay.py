@@ -24,7 +24,7 @@ A cassette not fully used fails too.
 
 Layers: the script (`harness.sim.replayscript`: steps, matchers, exchanges for
 `xbee-hil capture diff`) and the `Player` here are sans-IO (bytes and times in, bytes out).
-`ReplayServer` hosts a Player with `harness.sim.serve.SimServer` (same pty / TCP / RFC 2217
+`ReplayServer` hosts a Player with `harness.sim.host.server.SimServer` (same pty / TCP / RFC 2217
 machinery as the simulator), so the device layer cannot tell it from a module.
 CLI: `python -m harness.sim.replay FILE --pty`.
 """
@@ -48,7 +48,8 @@ from harness.capture import (
     read_capture,
     split_units,
 )
-from harness.sim.effects import Effect, ToHost
+from harness.sim.core.effects import Effect, ToHost
+from harness.sim.host.server import SimServer
 from harness.sim.replayscript import (
     AT_LINE,
     ESCAPE,
@@ -67,7 +68,6 @@ from harness.sim.replayscript import (
     redact_live_text,
     with_frame_id,
 )
-from harness.sim.serve import SimServer
 from harness.xbee import at, frames, ymodem
 
 log = logging.getLogger(__name__)

@@ -49,8 +49,7 @@ from pydantic import (
 )
 
 from harness import yamlmarks
-from harness.sim import tlsrules
-from harness.sim.effects import (
+from harness.sim.core.effects import (
     ClientAccepted,
     CloseConnection,
     ConnectionClosed,
@@ -68,6 +67,8 @@ from harness.sim.effects import (
     Resolved,
     SendData,
 )
+from harness.sim.core.tlsfiles import TlsConfigError
+from harness.sim.host import tlsrules
 
 log = logging.getLogger(__name__)
 
@@ -579,7 +580,7 @@ class Network:
                 return
             try:
                 tls = tlsrules.client_context(eff.tls)
-            except tlsrules.TlsConfigError as exc:
+            except TlsConfigError as exc:
                 self._count("connections_failed")
                 self._post(ConnectionFailed(eff.conn_id, exc.failure, exc.detail))
                 return

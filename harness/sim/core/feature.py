@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from harness.sim.effects import Effect, Event, Failure
+    from harness.sim.core.effects import Effect, Event, Failure
     from harness.xbee.api import Frame
 
 
@@ -49,7 +49,7 @@ INVALID_PARAMETER = AtReply(status=3)
 class ModemContext(Protocol):
     """What a feature may use of the Modem core."""
 
-    personality: Any  # harness.sim.personality.Personality
+    personality: Any  # harness.sim.core.personality.Personality
     flash: Any  # whatever the host gave `Modem(flash=...)` (a FlashFS), or None
 
     def emit(self, effect: Effect) -> None:

@@ -43,8 +43,8 @@ from typing import Any, Protocol
 
 import serial.rfc2217
 
-from harness.sim import personality as personality_mod
-from harness.sim.effects import (
+from harness.sim.core import personality as personality_mod
+from harness.sim.core.effects import (
     ConnectionClosed,
     ConnectionFailed,
     ConnectionOpened,
@@ -59,7 +59,7 @@ from harness.sim.effects import (
     SendData,
     ToHost,
 )
-from harness.sim.modem import Modem
+from harness.sim.core.modem import Modem
 from harness.xbee import at
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ IMPOSED_KEYS = ("uart_s", "guard_time_s", "registration_s", "reset_s", "network_
 
 
 class World(Protocol):
-    """What the server needs of the simulated network (harness.sim.network.Network)."""
+    """What the server needs of the simulated network (harness.sim.host.network.Network)."""
 
     def start(self, post: Callable[[Event], None]) -> Any: ...
 
@@ -833,7 +833,7 @@ def _parser() -> argparse.ArgumentParser:
                    f"network) as JSON to FILE at exit, on SIGUSR1 and every {STATS_INTERVAL:g} s")
     p.add_argument("--log-level", default="WARNING",
                    choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    from harness.sim import network
+    from harness.sim.host import network
 
     network.add_arguments(p)
     return p
@@ -869,7 +869,7 @@ def write_stats(server: SimServer, path: Path) -> None:
 def _make_world(args: argparse.Namespace) -> World | None:
     if args.no_network:
         return None
-    from harness.sim import network
+    from harness.sim.host import network
 
     base = network.load_config(args.config) if args.config else None
     config = network.config_from_args(args, base)
@@ -899,7 +899,7 @@ def main(argv: list[str] | None = None) -> int:
         nvm = load_nvm(Path(args.nvm)) if args.nvm else {}
         flash = None
         if args.flash:
-            from harness.sim.flashfs import FlashFS
+            from harness.sim.host.flashfs import FlashFS
 
             flash = FlashFS(root=args.flash)
         modem = Modem(persona, nvm=nvm, ap=args.ap, flash=flash)

@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.sim.effects import ToHost
-from harness.sim.feature import ERROR, AtReply, Feature
-from harness.sim.flashfs import Entry, FsError, Reason
+from harness.sim.core.effects import ToHost
+from harness.sim.core.feature import ERROR, AtReply, Feature
+from harness.sim.core.flash import Entry, FsError, Reason
 from harness.xbee import fspath, ymodem
 
 log = logging.getLogger(__name__)
