@@ -21,7 +21,8 @@ from pathlib import Path
 from harness.servers import HttpServer, HttpsServer, Pki
 from harness.sim.core.modem import Modem
 from harness.sim.host.flashfs import FlashFS
-from harness.sim.host.network import Network, NetworkConfig
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
 from harness.sim.host.server import SimServer, baud_rate
 
 # The names the suites use (F-HTTPS: DL=google.com) and where the simulated DNS puts them.

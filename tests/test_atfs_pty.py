@@ -218,7 +218,7 @@ def test_flash_folder_persists_across_a_new_xbee_sim(tmp_path):
 
     def xbee_sim() -> tuple[subprocess.Popen, str]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.sim.host.server", "--pty", "--no-network",
+            [sys.executable, "-m", "harness.sim", "--pty", "--no-network",
              "--flash", str(flash_dir), "--time-scale", str(TIME_SCALE)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return proc, proc.stdout.readline().strip()

@@ -43,7 +43,7 @@ def slow_bench(tmp_path: Path) -> Iterator[str]:
     slow = tmp_path / "slow-registration.yaml"
     slow.write_text(text, encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.sim.host.server", "--pty", "--no-network",
+        [sys.executable, "-m", "harness.sim", "--pty", "--no-network",
          "--personality", str(slow)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -15,7 +15,8 @@ from harness.servers import DEFAULT_BODY, HttpServer, HttpsServer, Pki, UdpEchoS
 from harness.sim.core.effects import Effect, Failure, ToHost
 from harness.sim.core.modem import Modem
 from harness.sim.host.flashfs import FlashFS
-from harness.sim.host.network import Network, NetworkConfig
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
 from harness.xbee import api, frames
 
 GOOGLE = "142.250.72.14"

@@ -23,7 +23,8 @@ from harness.sim.core.effects import (
 )
 from harness.sim.core.modem import Modem
 from harness.sim.host.flashfs import FlashFS
-from harness.sim.host.network import Network, NetworkConfig
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
 
 GOOGLE = "142.250.72.14"
 GET = b"GET / HTTP/1.1\r\nHost: www.google.com\r\nAccept: */*\r\n\r\n"  # F-HTTPS

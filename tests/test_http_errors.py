@@ -20,7 +20,8 @@ from harness.device.transport import open_device
 from harness.servers import HttpServer
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem
-from harness.sim.host.network import Network, NetworkConfig
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
 from harness.sim.host.server import SimServer
 
 

@@ -28,14 +28,9 @@ from harness.sim.core.effects import (
     SendData,
     TlsSettings,
 )
-from harness.sim.host.network import (
-    Network,
-    NetworkConfig,
-    NetworkConfigError,
-    add_arguments,
-    config_from_args,
-    load_config,
-)
+from harness.sim.host.netconfig import NetworkConfig, NetworkConfigError, load_config
+from harness.sim.host.netflags import add_arguments, config_from_args
+from harness.sim.host.network import Network
 
 GOOGLE = "142.250.72.14"
 GET = b"GET / HTTP/1.1\r\nHost: google.com\r\nConnection: close\r\n\r\n"

@@ -49,6 +49,7 @@ from harness.capture import (
     split_units,
 )
 from harness.sim.core.effects import Effect, ToHost
+from harness.sim.host.engine import Engine
 from harness.sim.host.server import SimServer
 from harness.sim.replayscript import (
     AT_LINE,
@@ -545,17 +546,14 @@ class _Poke:
         self._post = None
 
 
-class _Persona:
-    reset_s = 0.0  # a replay never resets by itself
-
-
-class _Engine:
-    """What `SimServer` drives in place of a Modem: power_on/feed/tick/handle/next_deadline,
-    and the state its loop reads (param BD/GT, in_command_mode, registered, nvm)."""
+class _Engine(Engine):
+    """What `SimServer` drives in place of a Modem (`harness.sim.host.engine.Engine`):
+    power_on/feed/tick/handle/next_deadline, and the state its loop reads (param BD/GT,
+    in_command_mode, registered, reset_s, nvm)."""
 
     in_command_mode = False  # SimServer's accounting of escapes and registrations: nothing
     registered = True  # to account, the cassette already holds their timing
-    personality = _Persona()
+    reset_s = 0.0  # a replay never resets by itself
 
     def __init__(self, bd: int = 3) -> None:
         self.player: Player | None = None
@@ -619,7 +617,7 @@ class ReplayServer:
         self.fold_polls = fold_polls  # runs of identical exchanges play once (fold_repeats)
         self._engine = _Engine(at.bd_value(baudrate))
         self._world = _Poke()
-        self._server = SimServer(self._engine, self._world, uart_pacing=False)  # type: ignore[arg-type]
+        self._server = SimServer(self._engine, self._world, uart_pacing=False)
         if cassette is not None:
             self.load(cassette)
 

@@ -296,6 +296,11 @@ class Modem:
     def in_command_mode(self) -> bool:
         return self._command_mode
 
+    @property
+    def reset_s(self) -> float:
+        """How long a reset keeps the module away (the personality's boot delay, A-FR-DELAY)."""
+        return self.personality.reset_s
+
     def param(self, name: str) -> Any:
         """Active value of a parameter (after AC), or a read-only register's value."""
         name = name.upper()
