@@ -1,4 +1,4 @@
-"""The simulated network: DNS, routes, real sockets and TLS, events, timing (sim.network)."""
+"""The simulated network: DNS, routes, real sockets and TLS, events, timing (sim.host.network)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,11 @@ argument in seconds, so guard times, CT and registration are exact and tests nee
 The core owns the operating modes (AP 0/1/2, D-AP), command mode (`commandmode`), the AT
 store (`atstore`), 0x08/0x09 → 0x88 (D-08, D-09, D-88), 0x8A (D-8A), resets and network
 registration (§3.3); everything else is a `Feature` the personality lists (`features`).
+
+Over 600 lines as one coherent thing: the UART's one state machine (modes, command mode,
+frame dispatch, the AT answers, registration and resets share its state and its single
+output order); what could leave it already has (`commandmode`, `atstore`, the features).
+It implements `harness.sim.host.engine.Engine`, the contract the server runs.
 """
 
 from __future__ import annotations
@@ -162,7 +167,7 @@ class _Port:
 
 
 class Modem:
-    """One simulated module. Not thread-safe: one caller at a time (`sim.serve` is one)."""
+    """One simulated module. Not thread-safe: one caller at a time (`sim.host.server` is one)."""
 
     def __init__(
         self,

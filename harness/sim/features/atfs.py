@@ -1,7 +1,7 @@
 """`ATFS` in command mode: the module's file-system commands (reference §6.2, D-FSCMD).
 
 Sub-commands PWD, CD, MD, LS, PUT, XPUT, GET, HASH, RM, MV, INFO and FORMAT act on the
-Modem's `FlashFS` (`sim.flashfs`) with Digi's path rules (`xbee.fspath`). PUT/XPUT and GET
+Modem's `FlashFS` (`sim.core.flash`) with Digi's path rules (`xbee.fspath`). PUT/XPUT and GET
 take the UART over for a real YMODEM transfer (`xbee.ymodem`): the feature holds it with
 `take_uart` and answers the AT command when the transfer ends (`finish_at`), so the command
 line is blocked meanwhile, as on the module ("block the AT command processor until

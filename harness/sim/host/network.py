@@ -3,7 +3,7 @@
 The world the simulated module lives in (`SimServer`'s `world`). The pure Modem asks for
 `OpenConnection` / `SendData` / `CloseConnection` / `Listen` / `Reset`; `Network.perform`
 queues each for its own thread, which carries it out with real non-blocking sockets and a
-real TLS handshake (`sim.tlsrules`: no SNI, Digi's CA rules) and posts the outcome back as
+real TLS handshake (`host.tlsrules`: no SNI, Digi's CA rules) and posts the outcome back as
 events (`ConnectionOpened`, `ConnectionFailed`, `DataReceived`, `ConnectionClosed`,
 `ClientAccepted`) through the `post` callable given to `start`.
 
@@ -15,6 +15,10 @@ host's own loopback without a route, a way into the host's local services: ask f
 when the simulator is served on loopback (A-NET-ROUTES-ONLY). Optional
 `latency` (round trip) and `tls_handshake_time` make timing realistic; `stats()` accounts
 the time the network imposed, for the host to subtract or report.
+
+Over 600 lines as one coherent thing: `Network` is one selector loop over its connections
+(open, TLS handshake, send, read, accept, close), whose steps share its state; its config
+is in `netconfig` and its command-line flags in `netflags`.
 """
 
 from __future__ import annotations
