@@ -49,7 +49,6 @@ from harness.capture import (
     split_units,
 )
 from harness.sim.core.effects import Effect, ToHost
-from harness.sim.host.engine import Engine
 from harness.sim.host.server import SimServer
 from harness.sim.replayscript import (
     AT_LINE,
@@ -546,10 +545,11 @@ class _Poke:
         self._post = None
 
 
-class _Engine(Engine):
-    """What `SimServer` drives in place of a Modem (`harness.sim.host.engine.Engine`):
-    power_on/feed/tick/handle/next_deadline, and the state its loop reads (param BD/GT,
-    in_command_mode, registered, reset_s, nvm)."""
+class _Engine:
+    """What `SimServer` drives in place of a Modem: it implements `harness.sim.host.engine.Engine`
+    (power_on/feed/tick/handle/next_deadline, and the state the loop reads: param BD/GT,
+    in_command_mode, registered, reset_s, nvm); the type checker holds it to that where
+    `SimServer` takes it."""
 
     in_command_mode = False  # SimServer's accounting of escapes and registrations: nothing
     registered = True  # to account, the cassette already holds their timing
