@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from harness.sim.modem import Modem
+from harness.sim.core.modem import Modem
 
 
 def _in_command_mode() -> Modem:

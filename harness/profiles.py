@@ -46,7 +46,7 @@ from harness.xbee import at
 BUILTIN_PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
 DEFAULT_PROFILE = "sim"
 # The simulator's firmware personalities (data files of harness.sim), by file stem.
-PERSONALITY_DIR = Path(__file__).resolve().parent / "sim" / "personalities"
+PERSONALITY_DIR = Path(__file__).resolve().parent / "sim" / "core" / "personalities"
 PROFILE_SUFFIXES = (".yaml", ".yml")
 
 Mode = Literal["transparent", "api", "api-escaped"]

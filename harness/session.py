@@ -31,7 +31,7 @@ REPLAY_PREFIX = "replay:"
 
 
 class DeviceKind(enum.Enum):
-    SIM = "sim"  # the built-in simulator on a pty (harness.sim.serve)
+    SIM = "sim"  # the built-in simulator on a pty (harness.sim.host.server)
     REPLAY = "replay"  # a capture served back (harness.replay)
     SERIAL = "serial"  # a serial device path on this machine
     URL = "url"  # a pyserial URL: rfc2217://, socket://, …

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.servers import HttpServer, HttpsServer, Pki
-from harness.sim.flashfs import FlashFS
-from harness.sim.modem import Modem
-from harness.sim.network import Network, NetworkConfig
-from harness.sim.serve import SimServer, baud_rate
+from harness.sim.core.modem import Modem
+from harness.sim.host.flashfs import FlashFS
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
+from harness.sim.host.server import SimServer, baud_rate
 
 # The names the suites use (F-HTTPS: DL=google.com) and where the simulated DNS puts them.
 HOSTS = {

@@ -19,10 +19,11 @@ from pathlib import Path
 import yaml
 
 from harness.servers import HttpServer, HttpsServer, Pki
-from harness.sim import personality as personality_mod
-from harness.sim.modem import Modem
-from harness.sim.network import Network, NetworkConfig
-from harness.sim.serve import SimServer
+from harness.sim.core import personality as personality_mod
+from harness.sim.core.modem import Modem
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
+from harness.sim.host.server import SimServer
 
 HOST = "bench.example"
 MTLS_HOST = "mtls.bench.example"

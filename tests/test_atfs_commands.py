@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from harness.sim.effects import ToHost
-from harness.sim.flashfs import FlashFS
-from harness.sim.modem import Modem
+from harness.sim.core.effects import ToHost
+from harness.sim.core.modem import Modem
+from harness.sim.host.flashfs import FlashFS
 from harness.xbee import api, frames, ymodem
 
 # xbee-python's parsers (L-PY filesystem.py), to check our output is what it reads

@@ -18,9 +18,9 @@ import serial
 from digi.xbee.filesystem import LocalXBeeFileSystemManager
 from digi.xbee.serial import XBeeSerialPort
 
-from harness.sim.flashfs import FlashFS
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core.modem import Modem
+from harness.sim.host.flashfs import FlashFS
+from harness.sim.host.server import SimServer
 from harness.xbee import ymodem
 
 TIME_SCALE = 0.5  # simulated seconds run twice as fast: GT 1 s → 0.5 s real
@@ -218,7 +218,7 @@ def test_flash_folder_persists_across_a_new_xbee_sim(tmp_path):
 
     def xbee_sim() -> tuple[subprocess.Popen, str]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.sim.serve", "--pty", "--no-network",
+            [sys.executable, "-m", "harness.sim", "--pty", "--no-network",
              "--flash", str(flash_dir), "--time-scale", str(TIME_SCALE)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return proc, proc.stdout.readline().strip()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.sim import personality as personality_mod
+from harness.sim.core import personality as personality_mod
 
 pytest_plugins = ["pytester"]
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest")
@@ -43,7 +43,7 @@ def slow_bench(tmp_path: Path) -> Iterator[str]:
     slow = tmp_path / "slow-registration.yaml"
     slow.write_text(text, encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.sim.serve", "--pty", "--no-network",
+        [sys.executable, "-m", "harness.sim", "--pty", "--no-network",
          "--personality", str(slow)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

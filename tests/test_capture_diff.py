@@ -13,9 +13,9 @@ from harness.capture import RX, TX, CaptureWriter
 from harness.cli import main
 from harness.device.configure import Configurator, Module
 from harness.device.transport import open_device
-from harness.sim import personality as personality_mod
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core import personality as personality_mod
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 from harness.xbee import api
 
 

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from harness.capture import CaptureWriter, read_capture, render
 from harness.device.command import CommandMode
 from harness.device.transport import Tap, open_device
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 from harness.xbee import ymodem
 
 

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from harness.servers import DEFAULT_BODY, HttpServer, HttpsServer, Pki, UdpEchoServer
-from harness.sim.effects import Effect, Failure, ToHost
-from harness.sim.flashfs import FlashFS
-from harness.sim.modem import Modem
-from harness.sim.network import Network, NetworkConfig
+from harness.sim.core.effects import Effect, Failure, ToHost
+from harness.sim.core.modem import Modem
+from harness.sim.host.flashfs import FlashFS
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
 from harness.xbee import api, frames
 
 GOOGLE = "142.250.72.14"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.servers import HttpServer, HttpsServer, Pki, TcpEchoServer
-from harness.sim import personality as personality_mod
-from harness.sim.effects import (
+from harness.sim.core import personality as personality_mod
+from harness.sim.core.effects import (
     DataReceived,
     Effect,
     Event,
@@ -21,9 +21,10 @@ from harness.sim.effects import (
     SendData,
     ToHost,
 )
-from harness.sim.flashfs import FlashFS
-from harness.sim.modem import Modem
-from harness.sim.network import Network, NetworkConfig
+from harness.sim.core.modem import Modem
+from harness.sim.host.flashfs import FlashFS
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
 
 GOOGLE = "142.250.72.14"
 GET = b"GET / HTTP/1.1\r\nHost: www.google.com\r\nAccept: */*\r\n\r\n"  # F-HTTPS

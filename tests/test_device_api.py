@@ -12,8 +12,8 @@ from harness.device.api import ApiClient, open_cellular_device
 from harness.device.command import CommandMode
 from harness.device.errors import ApiError, CommandError, DeviceTimeout
 from harness.device.transport import open_device
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 from harness.xbee import api
 
 

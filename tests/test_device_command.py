@@ -13,8 +13,8 @@ from harness.capture import CaptureWriter, read_capture, render
 from harness.device.command import CommandMode
 from harness.device.errors import CommandError, DeviceTimeout
 from harness.device.transport import open_device
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 
 SCALE = 0.1  # simulated time runs 10x faster: GT 1 s → 0.1 s real
 GT = 1.0 * SCALE

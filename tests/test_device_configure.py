@@ -22,9 +22,9 @@ from harness.device.configure import (
     plan,
 )
 from harness.device.transport import Tap, open_device
-from harness.sim import personality as personality_mod
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core import personality as personality_mod
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 from harness.xbee import at, frames
 
 # Ten parameters; RO and TL are already at their factory values, so 8 must be written.

@@ -14,9 +14,9 @@ from harness.device.configure import Module
 from harness.device.files import FileError, Files, sha256_hex
 from harness.device.transport import open_device
 from harness.servers import Pki
-from harness.sim.fsframes import FsFrames
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core.modem import Modem
+from harness.sim.features.fsframes import FsFrames
+from harness.sim.host.server import SimServer
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from digi.xbee.models.hw import HardwareVersion
 from digi.xbee.models.protocol import XBeeProtocol
 from digi.xbee.models.status import CellularAssociationIndicationStatus
 
-from harness.sim import serve
-from harness.sim.modem import Modem
+from harness.sim.core.modem import Modem
+from harness.sim.host import server as serve
 
 XBEE_SIM = shutil.which("xbee-sim")
 

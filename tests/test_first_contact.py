@@ -22,9 +22,9 @@ import pytest
 from harness.device.configure import Module
 from harness.device.errors import DeviceTimeout
 from harness.device.transport import open_device
-from harness.sim import personality as personality_mod
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core import personality as personality_mod
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 
 pytest_plugins = ["pytester"]
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest")

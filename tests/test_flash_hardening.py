@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 import serial
 
-from harness.sim.effects import ToHost
-from harness.sim.flashfs import FlashFS, FsError, Reason
-from harness.sim.fsframes import Cmd, Open
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core.effects import ToHost
+from harness.sim.core.flash import FsError, Reason
+from harness.sim.core.modem import Modem
+from harness.sim.features.fsframes import Cmd, Open
+from harness.sim.host.flashfs import FlashFS
+from harness.sim.host.server import SimServer
 from harness.xbee import api, codes, frames, ymodem
 
 SECRET = b"HOST-SECRET-" + b"s" * 40  # what lies outside the flash folder

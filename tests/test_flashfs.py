@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.sim.flashfs import FlashFS, FsError, Reason
+from harness.sim.core.flash import FsError, Reason
+from harness.sim.host.flashfs import FlashFS
 from harness.xbee import fspath
 from harness.xbee.fspath import PathError
 

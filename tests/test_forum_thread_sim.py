@@ -30,11 +30,12 @@ from harness.servers import (
     Pki,
     skip_unless_openssl,
 )
-from harness.sim import serve
-from harness.sim.effects import Failure
-from harness.sim.flashfs import FlashFS
-from harness.sim.modem import Modem
-from harness.sim.network import Network, NetworkConfig
+from harness.sim.core.effects import Failure
+from harness.sim.core.modem import Modem
+from harness.sim.host import server as serve
+from harness.sim.host.flashfs import FlashFS
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
 
 SCALE = 0.05  # simulated time runs 20x faster: GT 1 s → 50 ms, registration 8 s → 0.4 s
 GT_REAL = 1.0 * SCALE

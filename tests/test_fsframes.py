@@ -14,9 +14,9 @@ from digi.xbee.models.mode import OperatingMode
 from digi.xbee.models.options import FileOpenRequestOption as LpyOpen
 from digi.xbee.packets.filesystem import FSRequestPacket, FSResponsePacket
 
-from harness.sim.effects import ToHost
-from harness.sim.flashfs import FlashFS
-from harness.sim.fsframes import (
+from harness.sim.core.effects import ToHost
+from harness.sim.core.modem import Modem
+from harness.sim.features.fsframes import (
     ENTRY_IS_DIR,
     ENTRY_IS_LAST,
     ENTRY_IS_SECURE,
@@ -25,8 +25,8 @@ from harness.sim.fsframes import (
     Cmd,
     Open,
 )
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.host.flashfs import FlashFS
+from harness.sim.host.server import SimServer
 from harness.xbee import api, frames
 
 LTEM = "ltem-11415"  # the personality with fs_frames (D-3B: LTE-M/NB-IoT guide)

@@ -18,10 +18,11 @@ from harness.device.errors import DeviceTimeout
 from harness.device.http import Http
 from harness.device.transport import open_device
 from harness.servers import HttpServer
-from harness.sim import personality as personality_mod
-from harness.sim.modem import Modem
-from harness.sim.network import Network, NetworkConfig
-from harness.sim.serve import SimServer
+from harness.sim.core import personality as personality_mod
+from harness.sim.core.modem import Modem
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
+from harness.sim.host.server import SimServer
 
 
 class HarnessBug(TypeError):

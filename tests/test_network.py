@@ -1,4 +1,4 @@
-"""The simulated network: DNS, routes, real sockets and TLS, events, timing (sim.network)."""
+"""The simulated network: DNS, routes, real sockets and TLS, events, timing (sim.host.network)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.servers import HttpServer, HttpsServer, Pki, TcpEchoServer, UdpEchoServer
-from harness.sim.effects import (
+from harness.sim.core.effects import (
     ClientAccepted,
     CloseConnection,
     ConnectionClosed,
@@ -28,14 +28,9 @@ from harness.sim.effects import (
     SendData,
     TlsSettings,
 )
-from harness.sim.network import (
-    Network,
-    NetworkConfig,
-    NetworkConfigError,
-    add_arguments,
-    config_from_args,
-    load_config,
-)
+from harness.sim.host.netconfig import NetworkConfig, NetworkConfigError, load_config
+from harness.sim.host.netflags import add_arguments, config_from_args
+from harness.sim.host.network import Network
 
 GOOGLE = "142.250.72.14"
 GET = b"GET / HTTP/1.1\r\nHost: google.com\r\nConnection: close\r\n\r\n"

@@ -17,8 +17,8 @@ from harness.device.files import Files
 from harness.device.http import Http
 from harness.device.leftovers import close_leftover_connections
 from harness.device.transport import open_device
-from harness.sim.effects import Failure
-from harness.sim.personality import load
+from harness.sim.core.effects import Failure
+from harness.sim.core.personality import load
 from harness.simrig import start_rig
 
 LTEM = "ltem-11415"

@@ -244,9 +244,9 @@ def test_atfs_get_of_a_cert_and_key_bundle_leaks_no_key(tmp_path):
     Allure attachment must carry no byte of the key; the file still arrives whole."""
     from harness.device.command import CommandMode
     from harness.device.transport import open_device
-    from harness.sim.flashfs import FlashFS
-    from harness.sim.modem import Modem
-    from harness.sim.serve import SimServer
+    from harness.sim.core.modem import Modem
+    from harness.sim.host.flashfs import FlashFS
+    from harness.sim.host.server import SimServer
 
     key = KEYS[0]
     head = CERT * (1024 // len(CERT))

@@ -12,8 +12,8 @@ from harness.device.configure import Module
 from harness.device.files import Files, Upload
 from harness.device.transport import Tap, open_device
 from harness.replay.device import ReplayServer
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 from harness.xbee import frames, ymodem
 
 

@@ -26,8 +26,8 @@ from harness.replay.device import ReplayServer
 from harness.replay.player import Verdict
 from harness.replay.script import build_script
 from harness.replay.uploads import live_uploads
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 from harness.xbee import ymodem
 
 NAME = "client.key"

@@ -13,10 +13,10 @@ from harness.device.api import DEFAULT_TIMEOUT, ApiClient
 from harness.device.command import REPLY_TIMEOUT, CommandMode
 from harness.device.configure import Module
 from harness.device.transport import open_device
-from harness.sim import personality as personality_mod
-from harness.sim.effects import ToHost
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core import personality as personality_mod
+from harness.sim.core.effects import ToHost
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 from harness.xbee import api, at, frames
 
 SLOW = """

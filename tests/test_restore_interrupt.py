@@ -24,7 +24,7 @@ import yaml
 
 from harness.device.configure import Configurator, Module
 from harness.device.transport import open_device
-from harness.sim import personality as personality_mod
+from harness.sim.core import personality as personality_mod
 
 WATCHED = ["$0", "TM", "AN", "DL", "IP"]
 SUITE = """

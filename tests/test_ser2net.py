@@ -20,9 +20,9 @@ import pytest
 
 from harness.device.configure import Module
 from harness.device.transport import open_device
-from harness.sim import personality as personality_mod
-from harness.sim.modem import Modem
-from harness.sim.serve import SimServer
+from harness.sim.core import personality as personality_mod
+from harness.sim.core.modem import Modem
+from harness.sim.host.server import SimServer
 
 SER2NET = shutil.which("ser2net") or (
     "/usr/sbin/ser2net" if Path("/usr/sbin/ser2net").exists() else None

@@ -21,7 +21,7 @@ from harness.servers import (
     UdpEchoServer,
     skip_unless_openssl,
 )
-from harness.sim.tlsrules import is_self_signed
+from harness.sim.host.tlsrules import is_self_signed
 
 
 @pytest.fixture(scope="module")

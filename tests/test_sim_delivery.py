@@ -20,9 +20,10 @@ from collections.abc import Iterator
 import pytest
 
 from harness.servers import HttpServer
-from harness.sim.modem import Modem
-from harness.sim.network import Network, NetworkConfig
-from harness.sim.serve import SimServer
+from harness.sim.core.modem import Modem
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
+from harness.sim.host.server import SimServer
 from harness.xbee import api, frames
 
 SERVER_IP = "203.0.113.10"  # TEST-NET-3, routed to the local server only
@@ -141,16 +142,16 @@ def test_api_mode_delivers_every_byte(timing: str, body_server: HttpServer):
 def test_a_host_that_pauses_reading_still_gets_every_byte(body_server: HttpServer):
     """The host stops reading for a second mid-response: the server holds the network
     (its queue stays near the high-water mark) and nothing is lost."""
-    from harness.sim import serve
+    from harness.sim.host import ports
 
     sim, fd = start(1, body_server, paced=False)
     try:
         os.write(fd, api.encode(api.TXRequestIPv4(1, SERVER_IP, 80, 0, 1, 0, GET)))
         time.sleep(1.0)  # not reading: well under UNREAD_AFTER
-        from harness.sim import network
+        from harness.sim.host import network
 
         backlog = sim.call(lambda m: max(len(s.out) for s in sim._sinks))
-        assert backlog <= serve.HIGH_WATER + network.READ_BURST, "the network was not held"
+        assert backlog <= ports.HIGH_WATER + network.READ_BURST, "the network was not held"
         assert sim.stats()["bytes_received"] < len(body_server.body), "read it all anyway"
         deframer = frames.Deframer()
         got = bytearray()
@@ -173,9 +174,9 @@ def test_a_port_nobody_reads_keeps_only_the_newest_output(
 ):
     """Nobody reads at all: then, and only then, memory is bounded by dropping the oldest
     output, and the network is not held for a port that nobody reads."""
-    from harness.sim import serve
+    from harness.sim.host import ports
 
-    monkeypatch.setattr(serve, "UNREAD_AFTER", 0.3)
+    monkeypatch.setattr(ports, "UNREAD_AFTER", 0.3)
     sim, fd = start(1, body_server, paced=False)
     try:
         os.write(fd, api.encode(api.TXRequestIPv4(1, SERVER_IP, 80, 0, 1, 0, GET)))
@@ -189,9 +190,9 @@ def test_a_port_nobody_reads_keeps_only_the_newest_output(
         def backlog() -> int:
             return sim.call(lambda m: max(len(s.out) for s in sim._sinks))
 
-        while backlog() > serve.MAX_PENDING_OUTPUT and time.monotonic() < deadline:
+        while backlog() > ports.MAX_PENDING_OUTPUT and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert backlog() <= serve.MAX_PENDING_OUTPUT
+        assert backlog() <= ports.MAX_PENDING_OUTPUT
         assert sim.error is None
     finally:
         os.close(fd)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.sim import network, serve
-from harness.sim.modem import Modem
+from harness.sim.core.modem import Modem
+from harness.sim.host import netconfig, netflags, network
+from harness.sim.host import server as serve
 from harness.xbee import api, frames
 
 pytest_plugins = ["pytester"]
@@ -132,7 +133,7 @@ def test_a_run_whose_simulator_fails_stops_with_the_simulators_error(
     pytester.makeconftest(
         """
         import pytest
-        from harness.sim.modem import Modem
+        from harness.sim.core.modem import Modem
 
         @pytest.fixture(autouse=True, scope="session")
         def _inject_fault():
@@ -202,7 +203,7 @@ def test_lines_after_cn_in_the_same_call_are_data_again():
 
 def xbee_sim(*argv: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.sim.serve", *argv],
+        [sys.executable, "-m", "harness.sim", *argv],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -236,10 +237,10 @@ def test_a_sim_server_refuses_a_time_scale_it_cannot_run(value: float):
 
 
 def test_loopback_is_not_reached_without_a_route_by_default():
-    net = network.Network(network.NetworkConfig())
+    net = network.Network(netconfig.NetworkConfig())
     assert net.route("127.0.0.1", 22) is None
     assert net.route("127.0.0.53", 53) is None
-    direct = network.Network(network.NetworkConfig(loopback_direct=True))
+    direct = network.Network(netconfig.NetworkConfig(loopback_direct=True))
     assert direct.route("127.0.0.1", 22) == ("127.0.0.1", 22)
 
 
@@ -247,12 +248,12 @@ def test_loopback_direct_is_asked_for_on_the_command_line_or_in_the_config(tmp_p
     import argparse
 
     parser = argparse.ArgumentParser()
-    network.add_arguments(parser)
-    assert not network.config_from_args(parser.parse_args([])).loopback_direct
-    assert network.config_from_args(parser.parse_args(["--loopback-direct"])).loopback_direct
+    netflags.add_arguments(parser)
+    assert not netflags.config_from_args(parser.parse_args([])).loopback_direct
+    assert netflags.config_from_args(parser.parse_args(["--loopback-direct"])).loopback_direct
     cfg = tmp_path / "net.yaml"
     cfg.write_text("network:\n  loopback_direct: true\n")
-    assert network.load_config(cfg).loopback_direct
+    assert netconfig.load_config(cfg).loopback_direct
 
 
 def test_the_simulator_with_no_route_cannot_reach_a_host_service():
@@ -260,14 +261,14 @@ def test_the_simulator_with_no_route_cannot_reach_a_host_service():
     network's reach: the connect fails as an unrouted address does."""
     import queue
 
-    from harness.sim.effects import ConnectionFailed, OpenConnection, Protocol
+    from harness.sim.core.effects import ConnectionFailed, OpenConnection, Protocol
 
     with socket.socket() as lsock:
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(1)
         port = lsock.getsockname()[1]
         events: queue.Queue = queue.Queue()
-        cfg = network.NetworkConfig(no_route_timeout=0.2)
+        cfg = netconfig.NetworkConfig(no_route_timeout=0.2)
         with network.Network(cfg).start(events.put) as net:
             net.perform(OpenConnection(1, Protocol.TCP, "127.0.0.1", port))
             event = events.get(timeout=10)
@@ -280,7 +281,7 @@ def test_the_simulator_with_no_route_cannot_reach_a_host_service():
 @pytest.mark.parametrize("option", ["--tcp", "--rfc2217"])
 def test_serving_on_a_public_address_warns_once(option: str):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.sim.serve", "--no-network", option, "0.0.0.0:0"],
+        [sys.executable, "-m", "harness.sim", "--no-network", option, "0.0.0.0:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -298,7 +299,7 @@ def test_serving_on_a_public_address_warns_once(option: str):
 
 def test_serving_on_loopback_does_not_warn():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.sim.serve", "--no-network", "--tcp", "127.0.0.1:0"],
+        [sys.executable, "-m", "harness.sim", "--no-network", "--tcp", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

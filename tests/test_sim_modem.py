@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.sim import personality
-from harness.sim.effects import (
+from harness.sim.core import personality
+from harness.sim.core.effects import (
     ConnectionFailed,
     DataReceived,
     Failure,
@@ -14,8 +14,8 @@ from harness.sim.effects import (
     Reset,
     ToHost,
 )
-from harness.sim.feature import AtReply, Feature
-from harness.sim.modem import Modem
+from harness.sim.core.feature import AtReply, Feature
+from harness.sim.core.modem import Modem
 from harness.xbee import api, frames
 
 GT = 1.0  # default guard time, s (D-GT 0x3E8 ms)

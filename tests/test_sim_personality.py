@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.sim import personality
-from harness.sim.effects import Failure
+from harness.sim.core import personality
+from harness.sim.core.effects import Failure
 
 SHIPPED = personality.available()
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import serial
 
-from harness.sim import serve
-from harness.sim.effects import ConnectionFailed, Failure, OpenConnection, Protocol
-from harness.sim.feature import Feature
-from harness.sim.modem import Modem
+from harness.sim import cli
+from harness.sim.core.effects import ConnectionFailed, Failure, OpenConnection, Protocol
+from harness.sim.core.feature import Feature
+from harness.sim.core.modem import Modem
+from harness.sim.host import server as serve
 from harness.xbee import api, frames
 
 
@@ -156,8 +157,8 @@ def test_nvm_file_persists_wr(tmp_path: Path):
             port.write(api.encode(api.ATCommand(2, "WR")))
             assert wait_for(lambda: nvm.exists())
     assert json.loads(nvm.read_text()) == {"AP": 1, "NI": "bench-7"}
-    assert serve.load_nvm(nvm) == {"AP": 1, "NI": "bench-7"}
-    assert Modem("cat1-3100C", nvm=serve.load_nvm(nvm), features=[]).param("NI") == "bench-7"
+    assert cli.load_nvm(nvm) == {"AP": 1, "NI": "bench-7"}
+    assert Modem("cat1-3100C", nvm=cli.load_nvm(nvm), features=[]).param("NI") == "bench-7"
 
 
 @pytest.mark.parametrize("content, needle", [
@@ -169,13 +170,13 @@ def test_nvm_file_persists_wr(tmp_path: Path):
 def test_bad_nvm_file_is_a_clear_error(tmp_path: Path, capsys, content, needle):
     nvm = tmp_path / "nvm.json"
     nvm.write_text(content)
-    assert serve.main(["--pty", "--no-network", "--nvm", str(nvm)]) == 2
+    assert cli.main(["--pty", "--no-network", "--nvm", str(nvm)]) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
 
 
 def test_cli_usage_errors(capsys):
-    assert serve.main(["--no-network"]) == 2
+    assert cli.main(["--no-network"]) == 2
     assert "give --pty" in capsys.readouterr().err
-    assert serve.main(["--pty", "--personality", "nope"]) == 2
+    assert cli.main(["--pty", "--personality", "nope"]) == 2
     assert "no personality 'nope'" in capsys.readouterr().err

@@ -18,9 +18,11 @@ import serial
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.sim import serve
-from harness.sim.modem import Modem
-from harness.sim.network import Network, NetworkConfig
+from harness.sim.core.modem import Modem
+from harness.sim.host import account
+from harness.sim.host import server as serve
+from harness.sim.host.netconfig import NetworkConfig
+from harness.sim.host.network import Network
 from harness.xbee import api, frames
 
 SCALE = 0.02  # GT 1 s -> 20 ms real; Cat 1 registration 8 s -> 160 ms real
@@ -217,7 +219,7 @@ def test_network_delays_are_included():
 
 @given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 20)), max_size=40))
 def test_interval_union_is_the_length_of_the_union(spans):
-    union = serve.IntervalUnion()
+    union = account.IntervalUnion()
     cells: set[int] = set()
     for start, length in spans:
         union.add(float(start), float(start + length))
@@ -228,7 +230,7 @@ def test_interval_union_is_the_length_of_the_union(spans):
 def test_xbee_sim_stats_file_on_sigusr1_and_at_exit(tmp_path: Path):
     out = tmp_path / "stats.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.sim.serve", "--pty", "--time-scale", str(SCALE),
+        [sys.executable, "-m", "harness.sim", "--pty", "--time-scale", str(SCALE),
          "--no-network", "--stats", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -265,7 +267,7 @@ def test_xbee_sim_stats_file_on_sigusr1_and_at_exit(tmp_path: Path):
 def test_xbee_sim_stats_unwritable_file_is_a_clear_error(tmp_path: Path):
     bad = tmp_path / "missing-dir" / "stats.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.sim.serve", "--pty", "--time-scale", str(SCALE),
+        [sys.executable, "-m", "harness.sim", "--pty", "--time-scale", str(SCALE),
          "--no-network", "--stats", str(bad)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import simrig
-from harness.sim.serve import baud_rate
+from harness.sim.host.server import baud_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNT_KEYS = {"command_mode_entries", "at_round_trips", "mode_probes", "resets", "nvm_writes",

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.servers import HttpsServer, Pki
-from harness.sim import tlsrules
-from harness.sim.effects import Failure, TlsSettings
+from harness.sim.core.effects import Failure, TlsSettings
+from harness.sim.host import tlsrules
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness import session, yamlmarks
-from harness.sim import network, personality
+from harness.sim.core import personality
+from harness.sim.host import netconfig
 from harness.xbee import firmware
 
 CORPUS = Path(__file__).resolve().parent / "badinputs" / "profiles"
@@ -65,15 +66,15 @@ def test_a_personality_with_a_nul_is_one_line() -> None:
 def test_a_network_config_with_an_alias_bomb_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "net.yaml"
     path.write_text(BOMB)
-    with pytest.raises(network.NetworkConfigError, match=r"net.yaml:2(:8)?: .*alias \*a"):
-        network.load_config(path)
+    with pytest.raises(netconfig.NetworkConfigError, match=r"net.yaml:2(:8)?: .*alias \*a"):
+        netconfig.load_config(path)
 
 
 def test_a_network_config_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "net.yaml"
     path.write_bytes(b"network:\n  latency: \xff\n")
-    with pytest.raises(network.NetworkConfigError, match=r"net.yaml: .*UTF-8"):
-        network.load_config(path)
+    with pytest.raises(netconfig.NetworkConfigError, match=r"net.yaml: .*UTF-8"):
+        netconfig.load_config(path)
 
 
 def test_session_reads_personality_features_through_the_safe_loader(

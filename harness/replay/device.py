@@ -16,8 +16,8 @@ from typing import Any
 from harness.replay.matchers import Matchers
 from harness.replay.player import Player, Verdict, _Engine, load_script
 from harness.replay.script import Step, fold_repeats
-from harness.sim.effects import Effect
-from harness.sim.serve import SimServer
+from harness.sim.core.effects import Effect
+from harness.sim.host.server import SimServer
 from harness.xbee import at
 
 

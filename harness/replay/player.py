@@ -47,7 +47,7 @@ from harness.replay.matchers import (
 )
 from harness.replay.script import Step, build_script, describe, frame_field_diff
 from harness.replay.uploads import live_uploads, upload_problem
-from harness.sim.effects import Effect, ToHost
+from harness.sim.core.effects import Effect, ToHost
 from harness.xbee import frames, ymodem
 
 log = logging.getLogger(__name__)
@@ -477,17 +477,15 @@ def load_script(path: str | Path) -> list[Step]:
 # ----- what the simulator's host server drives ------------------------------------------------
 
 
-class _Persona:
-    reset_s = 0.0  # a replay never resets by itself
-
-
 class _Engine:
-    """What `SimServer` drives in place of a Modem: power_on/feed/tick/handle/next_deadline,
-    and the state its loop reads (param BD/GT, in_command_mode, registered, nvm)."""
+    """What `SimServer` drives in place of a Modem: it implements `harness.sim.host.engine.Engine`
+    (power_on/feed/tick/handle/next_deadline, and the state the loop reads: param BD/GT,
+    in_command_mode, registered, reset_s, nvm); the type checker holds it to that where
+    `SimServer` takes it."""
 
     in_command_mode = False  # SimServer's accounting of escapes and registrations: nothing
     registered = True  # to account, the cassette already holds their timing
-    personality = _Persona()
+    reset_s = 0.0  # a replay never resets by itself
 
     def __init__(self, bd: int = 3) -> None:
         self.player: Player | None = None

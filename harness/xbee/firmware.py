@@ -16,7 +16,7 @@ from types import MappingProxyType
 from harness.xbee.codes import Reason, generic_reason
 
 CODE_KINDS = ("ci", "tx_status", "socket_status")
-# The simulator's failure reasons (harness.sim.effects.Failure values) and their families.
+# The simulator's failure reasons (harness.sim.core.effects.Failure values) and their families.
 FAILURE_REASONS: Mapping[str, Reason] = MappingProxyType(
     {
         "not_registered": Reason.NOT_REGISTERED,

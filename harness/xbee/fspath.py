@@ -1,6 +1,6 @@
 """Digi's path and name rules for the module's file system (reference §6.1, D-FS), pure.
 
-One place for the rules, so the simulated file system (`sim.flashfs`), its ATFS and 0x3B
+One place for the rules, so the simulated file system (`sim.core.flash`), its ATFS and 0x3B
 front ends, and anything that names a file on the module agree on what a path means:
 
 - `/flash` is the only entry at the root; absolute paths start with `/` and must lie in it;

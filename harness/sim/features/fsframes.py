@@ -16,8 +16,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.sim.feature import Feature
-from harness.sim.flashfs import Entry, FsError, Reason
+from harness.sim.core.feature import Feature
+from harness.sim.core.flash import Entry, FsError, Reason
 from harness.xbee import api, codes, fspath
 
 log = logging.getLogger(__name__)

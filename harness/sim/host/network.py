@@ -3,7 +3,7 @@
 The world the simulated module lives in (`SimServer`'s `world`). The pure Modem asks for
 `OpenConnection` / `SendData` / `CloseConnection` / `Listen` / `Reset`; `Network.perform`
 queues each for its own thread, which carries it out with real non-blocking sockets and a
-real TLS handshake (`sim.tlsrules`: no SNI, Digi's CA rules) and posts the outcome back as
+real TLS handshake (`host.tlsrules`: no SNI, Digi's CA rules) and posts the outcome back as
 events (`ConnectionOpened`, `ConnectionFailed`, `DataReceived`, `ConnectionClosed`,
 `ClientAccepted`) through the `post` callable given to `start`.
 
@@ -15,11 +15,14 @@ host's own loopback without a route, a way into the host's local services: ask f
 when the simulator is served on loopback (A-NET-ROUTES-ONLY). Optional
 `latency` (round trip) and `tls_handshake_time` make timing realistic; `stats()` accounts
 the time the network imposed, for the host to subtract or report.
+
+Over 600 lines as one coherent thing: `Network` is one selector loop over its connections
+(open, TLS handshake, send, read, accept, close), whose steps share its state; its config
+is in `netconfig` and its command-line flags in `netflags`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import heapq
@@ -34,23 +37,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated, Any
 
-import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
-
-from harness import yamlmarks
-from harness.sim import tlsrules
-from harness.sim.effects import (
+from harness.sim.core.effects import (
     ClientAccepted,
     CloseConnection,
     ConnectionClosed,
@@ -68,6 +56,9 @@ from harness.sim.effects import (
     Resolved,
     SendData,
 )
+from harness.sim.core.tlsfiles import TlsConfigError
+from harness.sim.host import tlsrules
+from harness.sim.host.netconfig import NetworkConfig
 
 log = logging.getLogger(__name__)
 
@@ -81,209 +72,7 @@ RECV_SIZE = 65536
 READ_BURST = 4 * RECV_SIZE
 UDP_MAX = 65507
 
-# How long a connect to an address with no route takes to fail. The real module's TCP
-# connect timeout is not in the reference (CI 0x24 "No server - timed out on connection",
-# D-CI): ASSUMPTION A-NET-NOROUTE, one place to change (or `no_route_timeout` in config).
-DEFAULT_NO_ROUTE_TIMEOUT = 5.0
-DEFAULT_CONNECT_TIMEOUT = 10.0  # a routed server that accepts but never finishes TLS
 DRAIN_TIMEOUT = 2.0  # after a host close, how long to wait for the far end's EOF
-
-
-# ----- configuration ------------------------------------------------------------------------
-
-
-class NetworkConfigError(ValueError):
-    """A network config that cannot be used; the message names the file, line and key."""
-
-
-def _ipv4(text: str, what: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(text.strip()))
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not a dotted-quad IPv4 address") from None
-
-
-def _port(text: str, what: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise ValueError(f"{what} port {text!r} is not a number") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"{what} port {port} is not in 1..65535")
-    return port
-
-
-def parse_route(key: str, target: str) -> tuple[tuple[str, int | None], tuple[str, int]]:
-    """`"IP[:PORT]"`, `"HOST:PORT"` → ((ip, port or None), (host, port)). ValueError if bad."""
-    ip_text, _, port_text = key.strip().partition(":")
-    ip = _ipv4(ip_text, "route source")
-    port = _port(port_text, "route source") if port_text else None
-    host, sep, tport = target.strip().rpartition(":")
-    if not sep or not host:
-        raise ValueError(f"route target {target!r} must be HOST:PORT")
-    return (ip, port), (host, _port(tport, "route target"))
-
-
-def _check_ip(value: str) -> str:
-    return _ipv4(str(value), "address")
-
-
-def _check_route_key(value: str) -> str:
-    parse_route(str(value), "127.0.0.1:1")
-    return str(value)
-
-
-def _check_route_target(value: str) -> str:
-    parse_route("127.0.0.1", str(value))
-    return str(value)
-
-
-HostIp = Annotated[str, BeforeValidator(str), AfterValidator(_check_ip)]
-RouteKey = Annotated[str, BeforeValidator(str), AfterValidator(_check_route_key)]
-RouteTarget = Annotated[str, BeforeValidator(str), AfterValidator(_check_route_target)]
-
-
-class NetworkConfig(BaseModel):
-    """The `network:` block of `xbee-sim --config FILE` (all keys optional)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hosts: dict[str, HostIp] = Field(default_factory=dict)  # DNS: name → IPv4
-    routes: dict[RouteKey, RouteTarget] = Field(default_factory=dict)  # "IP[:PORT]" → "HOST:PORT"
-    latency: float = Field(0.0, ge=0.0, le=30.0)  # round trip, seconds
-    tls_handshake_time: float = Field(0.0, ge=0.0, le=60.0)  # on top of the real handshake
-    no_route_timeout: float = Field(DEFAULT_NO_ROUTE_TIMEOUT, gt=0.0, le=600.0)
-    connect_timeout: float = Field(DEFAULT_CONNECT_TIMEOUT, gt=0.0, le=600.0)
-    # 127.0.0.0/8 reaches the host's real loopback without a route: off unless asked
-    # (A-NET-ROUTES-ONLY), routes are the network's only way out
-    loopback_direct: bool = False
-
-    @field_validator("hosts")
-    @classmethod
-    def _hosts(cls, value: dict[str, str]) -> dict[str, str]:
-        out = {}
-        for name, ip in value.items():
-            if not name or any(c.isspace() for c in name):
-                raise ValueError(f"host name {name!r} is empty or has spaces")
-            out[name.lower().rstrip(".")] = ip
-        return out
-
-    def route_table(self) -> dict[tuple[str, int | None], tuple[str, int]]:
-        return dict(parse_route(k, v) for k, v in self.routes.items())
-
-
-def load_config(path: str | Path, *, section: str = "network") -> NetworkConfig:
-    """Read the `network:` block of a YAML config; errors name the file, line and key."""
-    p = Path(path)
-    try:  # no aliases, bounded nesting, NUL and non-UTF-8 named (A-YAML-SAFE)
-        data, root = yamlmarks.read(p, syntax="not valid YAML")
-    except yamlmarks.YamlInputError as exc:
-        raise NetworkConfigError(str(exc)) from None
-    if data is None:
-        return NetworkConfig()
-    if not isinstance(data, dict):
-        raise NetworkConfigError(f"{p}:1: the config must be a mapping with a {section!r} key")
-    block = data.get(section, {}) or {}
-    node = _child(root, section)
-    try:
-        return NetworkConfig.model_validate(block)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [str(x) for x in err["loc"]]
-        line = _line_of(node, loc) or (node.start_mark.line + 1 if node else 1)
-        key = ".".join([section, *loc])
-        raise NetworkConfigError(f"{p}:{line}: {key}: {err['msg']}") from None
-
-
-def _child(node: Any, key: str) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if str(k.value) == key:
-                return v
-    return None
-
-
-def _line_of(node: Any, loc: list[str]) -> int | None:
-    """1-based line of the key at `loc` inside a composed YAML node, best effort."""
-    return yamlmarks.line_of(node, loc) if loc else None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The network's options for `xbee-sim` (serve.py calls this once)."""
-    g = parser.add_argument_group("simulated network")
-    g.add_argument(
-        "--host",
-        action="append",
-        default=[],
-        metavar="NAME=IP",
-        type=_host_arg,
-        help="DNS entry of the simulated network (repeatable), e.g. google.com=142.250.72.14",
-    )
-    g.add_argument(
-        "--route",
-        action="append",
-        default=[],
-        metavar="IP[:PORT]=HOST:PORT",
-        type=_route_arg,
-        help="where a simulated address really goes (repeatable), e.g. "
-        "142.250.72.14:443=127.0.0.1:8443",
-    )
-    g.add_argument("--latency", type=float, metavar="SECONDS", help="network round-trip time")
-    g.add_argument(
-        "--tls-handshake-time", type=float, metavar="SECONDS", help="added per TLS handshake"
-    )
-    g.add_argument(
-        "--no-route-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="connect to an unrouted address fails after",
-    )
-    g.add_argument(
-        "--loopback-direct",
-        action="store_true",
-        default=None,
-        help="let 127.0.0.0/8 reach this host's loopback without a route (off: routes are "
-        "the only way out; the host's local services are out of reach)",
-    )
-
-
-def _host_arg(text: str) -> tuple[str, str]:
-    name, sep, ip = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"--host {text!r}: expected NAME=IP")
-    try:
-        return name.strip(), _ipv4(ip, f"--host {name}")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _route_arg(text: str) -> tuple[str, str]:
-    key, sep, target = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"--route {text!r}: expected IP[:PORT]=HOST:PORT")
-    try:
-        parse_route(key, target)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--route {text!r}: {exc}") from None
-    return key.strip(), target.strip()
-
-
-def config_from_args(args: argparse.Namespace, base: NetworkConfig | None = None) -> NetworkConfig:
-    """Command-line options over a config file's block (the command line wins)."""
-    data = (base or NetworkConfig()).model_dump()
-    data["hosts"].update(dict(getattr(args, "host", []) or []))
-    data["routes"].update(dict(getattr(args, "route", []) or []))
-    for name in ("latency", "tls_handshake_time", "no_route_timeout", "loopback_direct"):
-        value = getattr(args, name, None)
-        if value is not None:
-            data[name] = value
-    try:
-        return NetworkConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise NetworkConfigError(
-            f"command line: {'.'.join(map(str, err['loc']))}: {err['msg']}"
-        ) from None
 
 
 # ----- the network --------------------------------------------------------------------------
@@ -579,7 +368,7 @@ class Network:
                 return
             try:
                 tls = tlsrules.client_context(eff.tls)
-            except tlsrules.TlsConfigError as exc:
+            except TlsConfigError as exc:
                 self._count("connections_failed")
                 self._post(ConnectionFailed(eff.conn_id, exc.failure, exc.detail))
                 return

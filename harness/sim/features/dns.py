@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from harness.sim.effects import Event, Resolve, Resolved
-from harness.sim.feature import ERROR, INVALID_PARAMETER, AtReply, Feature
+from harness.sim.core.effects import Event, Resolve, Resolved
+from harness.sim.core.feature import ERROR, INVALID_PARAMETER, AtReply, Feature
 
 
 class DnsLookup(Feature):

@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from harness.sim import tlsrules
-from harness.sim.effects import (
+from harness.sim.core import tlsfiles
+from harness.sim.core.effects import (
     ClientAccepted,
     CloseConnection,
     ConnectionClosed,
@@ -30,8 +30,8 @@ from harness.sim.effects import (
     Protocol,
     SendData,
 )
-from harness.sim.feature import Feature
-from harness.sim.ipframes import MAX_PAYLOAD, socket_available
+from harness.sim.core.feature import Feature
+from harness.sim.features.ipframes import MAX_PAYLOAD, socket_available
 from harness.xbee import api
 
 log = logging.getLogger(__name__)
@@ -162,13 +162,13 @@ class ExtendedSockets(Feature):
         tls = None
         if sock.protocol is Protocol.TLS:
             try:
-                tls = tlsrules.load_profile(
+                tls = tlsfiles.load_profile(
                     self.modem.flash,
                     sock.profile,
                     str(self.modem.param(f"${sock.profile}")),
                     int(self.modem.param("TL")),
                 )
-            except tlsrules.TlsConfigError as exc:
+            except tlsfiles.TlsConfigError as exc:
                 answer(OK)  # the connect starts; it fails as the socket's status (A-XS-TLSCONFIG)
                 self._fatal(sock, exc.failure, exc.detail)
                 return

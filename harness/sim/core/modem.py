@@ -1,11 +1,16 @@
 """The simulated XBee3 Cellular module's core: a pure state machine behind the UART.
 
 `Modem.feed(data, now)`, `tick(now)` and `handle(event, now)` return the effects the host
-must carry out (`harness.sim.effects`); `next_deadline()` says when to tick next. Time is an
+must carry out (`harness.sim.core.effects`); `next_deadline()` says when to tick next. Time is an
 argument in seconds, so guard times, CT and registration are exact and tests need no sleeps.
 The core owns the operating modes (AP 0/1/2, D-AP), command mode (`commandmode`), the AT
 store (`atstore`), 0x08/0x09 → 0x88 (D-08, D-09, D-88), 0x8A (D-8A), resets and network
 registration (§3.3); everything else is a `Feature` the personality lists (`features`).
+
+Over 600 lines as one coherent thing: the UART's one state machine (modes, command mode,
+frame dispatch, the AT answers, registration and resets share its state and its single
+output order); what could leave it already has (`commandmode`, `atstore`, the features).
+It implements `harness.sim.host.engine.Engine`, the contract the server runs.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.sim import atstore, commandmode
-from harness.sim import features as feature_registry
-from harness.sim import personality as personality_mod
-from harness.sim.effects import (
+from harness.sim.core import atstore, commandmode
+from harness.sim.core import personality as personality_mod
+from harness.sim.core import registry as feature_registry
+from harness.sim.core.effects import (
     ClientAccepted,
     ConnectionClosed,
     ConnectionFailed,
@@ -33,8 +38,9 @@ from harness.sim.effects import (
     Resolved,
     ToHost,
 )
-from harness.sim.feature import INVALID_COMMAND, INVALID_PARAMETER, OK, AtReply, Feature
-from harness.sim.personality import Personality
+from harness.sim.core.feature import INVALID_COMMAND, INVALID_PARAMETER, OK, AtReply, Feature
+from harness.sim.core.flash import Flash
+from harness.sim.core.personality import Personality
 from harness.xbee import api, at, frames
 
 log = logging.getLogger(__name__)
@@ -161,7 +167,7 @@ class _Port:
 
 
 class Modem:
-    """One simulated module. Not thread-safe: one caller at a time (`sim.serve` is one)."""
+    """One simulated module. Not thread-safe: one caller at a time (`sim.host.server` is one)."""
 
     def __init__(
         self,
@@ -178,9 +184,7 @@ class Modem:
         self.personality = (personality if isinstance(personality, Personality)
                             else personality_mod.load(personality))
         if flash is None:
-            from harness.sim.flashfs import FlashFS
-
-            flash = FlashFS()  # an empty /flash in memory (D-FS)
+            flash = Flash()  # an empty /flash in memory (D-FS)
         self.flash = flash
         saved = dict(nvm or {})
         if ap is not None:
@@ -296,6 +300,11 @@ class Modem:
     @property
     def in_command_mode(self) -> bool:
         return self._command_mode
+
+    @property
+    def reset_s(self) -> float:
+        """How long a reset keeps the module away (the personality's boot delay, A-FR-DELAY)."""
+        return self.personality.reset_s
 
     def param(self, name: str) -> Any:
         """Active value of a parameter (after AC), or a read-only register's value."""

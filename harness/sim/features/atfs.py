@@ -1,7 +1,7 @@
 """`ATFS` in command mode: the module's file-system commands (reference §6.2, D-FSCMD).
 
 Sub-commands PWD, CD, MD, LS, PUT, XPUT, GET, HASH, RM, MV, INFO and FORMAT act on the
-Modem's `FlashFS` (`sim.flashfs`) with Digi's path rules (`xbee.fspath`). PUT/XPUT and GET
+Modem's `FlashFS` (`sim.core.flash`) with Digi's path rules (`xbee.fspath`). PUT/XPUT and GET
 take the UART over for a real YMODEM transfer (`xbee.ymodem`): the feature holds it with
 `take_uart` and answers the AT command when the transfer ends (`finish_at`), so the command
 line is blocked meanwhile, as on the module ("block the AT command processor until
@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.sim.effects import ToHost
-from harness.sim.feature import ERROR, AtReply, Feature
-from harness.sim.flashfs import Entry, FsError, Reason
+from harness.sim.core.effects import ToHost
+from harness.sim.core.feature import ERROR, AtReply, Feature
+from harness.sim.core.flash import Entry, FsError, Reason
 from harness.xbee import fspath, ymodem
 
 log = logging.getLogger(__name__)

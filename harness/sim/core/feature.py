@@ -1,11 +1,12 @@
 """The seam between the Modem core and the firmware features plugged into it.
 
-The core (`sim.modem`) owns the UART: operating modes, command mode, the AT parameter store,
+The core (`sim.core.modem`) owns the UART: operating modes, command mode, the AT parameter store,
 frame decoding and dispatch, resets and registration. Everything else a firmware does (the
 transparent data path, 0x20/0x23 IP frames, extended sockets, the file system) is a
 `Feature`: a small object that claims frame types and AT commands and reacts to the world.
 A personality lists which features its firmware has, so firmware differences stay data;
-`harness.sim.features.REGISTRY` maps a feature name to its class.
+`harness.sim.features.REGISTRY` maps a feature name to its class (registered with
+`harness.sim.core.registry`).
 
 Features talk back through the `ModemContext` they are attached to, never by returning
 bytes, so every byte leaves the module in one order. Every hook runs inside a `Modem.feed`,
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from harness.sim.effects import Effect, Event, Failure
+    from harness.sim.core.effects import Effect, Event, Failure
     from harness.xbee.api import Frame
 
 
@@ -49,7 +50,7 @@ INVALID_PARAMETER = AtReply(status=3)
 class ModemContext(Protocol):
     """What a feature may use of the Modem core."""
 
-    personality: Any  # harness.sim.personality.Personality
+    personality: Any  # harness.sim.core.personality.Personality
     flash: Any  # whatever the host gave `Modem(flash=...)` (a FlashFS), or None
 
     def emit(self, effect: Effect) -> None:

@@ -21,15 +21,14 @@ import socket
 import ssl
 import tempfile
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from harness.sim.effects import Failure, TlsSettings
-from harness.xbee import tls as tlsprofile
+from harness.sim.core.effects import Failure, TlsSettings
+from harness.sim.core.tlsfiles import TlsConfigError
 
 PKCS1_HEADER = b"-----BEGIN RSA PRIVATE KEY-----"  # D-TLS p.101
 ENCRYPTED_MARKERS = (b"Proc-Type: 4,ENCRYPTED", b"BEGIN ENCRYPTED PRIVATE KEY")  # D-TLS p.101
@@ -45,15 +44,6 @@ MULTI_CERT_FAILURE = Failure.TLS_CONFIG
 ACCEPT_DER = False
 
 
-class TlsConfigError(Exception):
-    """The profile cannot be used: raised before any connection. `failure` is TLS_CONFIG."""
-
-    def __init__(self, detail: str, failure: Failure = Failure.TLS_CONFIG) -> None:
-        super().__init__(detail)
-        self.failure = failure
-        self.detail = detail
-
-
 @dataclass(frozen=True, slots=True)
 class ClientTls:
     """A ready client context plus how it was built (for logs and reports; no secrets)."""
@@ -66,46 +56,6 @@ class ClientTls:
     def wrap(self, sock: socket.socket) -> ssl.SSLSocket:
         """Wrap a connected socket the module's way: no SNI, handshake left to the caller."""
         return self.context.wrap_socket(sock, server_hostname=None, do_handshake_on_connect=False)
-
-
-def load_profile(flash: Any, index: int, text: str, tl: int | None) -> TlsSettings:
-    """A `$n` profile as the module's TLS stack reads it when a connection opens: each named
-    file resolved by Digi's rules (`xbee.tls.resolve`) and read from the simulated /flash
-    (secure files included: the module's own stack may read them). A missing or unreadable
-    file, a bad path or a bad TL value is `TlsConfigError` (D-89 0x86 "missing file, and so
-    forth"; D-TLS: naming a missing file is not an error until it is used).
-    """
-    try:
-        profile = tlsprofile.TlsProfile.parse(text or tlsprofile.DEFAULT_PROFILE)
-        paths = profile.paths()
-        version = tlsprofile.tl_version(tl) if tl is not None else None
-    except tlsprofile.ProfileError as exc:
-        raise TlsConfigError(f"${index}: {exc}") from None
-    data: list[bytes | None] = []
-    for field, path in zip(("CA", "client certificate", "client key"), paths, strict=True):
-        if path is None:
-            data.append(None)
-            continue
-        if flash is None:
-            raise TlsConfigError(f"${index}: {field} {path}: the module has no file system")
-        try:
-            data.append(bytes(flash.read_privileged(path)))
-        except Exception as exc:  # FsError (not found, is a directory, …) or a host OSError
-            raise TlsConfigError(f"${index}: {field} file {path}: {exc}") from None
-    return TlsSettings(index, data[0], data[1], data[2], version)
-
-
-def still_current(flash: Any, settings: TlsSettings | None, text: str, tl: int | None) -> bool:
-    """Whether a connection made with `settings` may carry on: the `$n` text and TL give the
-    same files with the same bytes now (ASSUMPTION A-TLS-REUSE: the module reuses an open TLS
-    connection only while its profile — `$n`, TL and the certificate files' content — is
-    unchanged; an unusable profile now means a new connection, which then fails)."""
-    if settings is None:
-        return True
-    try:
-        return load_profile(flash, settings.profile, text, tl) == settings
-    except TlsConfigError:
-        return False
 
 
 def client_context(settings: TlsSettings) -> ClientTls:

@@ -17,8 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.sim import tlsrules
-from harness.sim.effects import (
+from harness.sim.core import tlsfiles
+from harness.sim.core.effects import (
     CloseConnection,
     ConnectionClosed,
     ConnectionFailed,
@@ -31,7 +31,7 @@ from harness.sim.effects import (
     SendData,
     TlsSettings,
 )
-from harness.sim.feature import ERROR, AtReply, Feature
+from harness.sim.core.feature import ERROR, AtReply, Feature
 from harness.xbee import api
 
 log = logging.getLogger(__name__)
@@ -198,13 +198,13 @@ class IpFrames(Feature):
         tls = None
         if protocol is Protocol.TLS:
             try:
-                tls = tlsrules.load_profile(
+                tls = tlsfiles.load_profile(
                     self.modem.flash,
                     profile,
                     str(self.modem.param(f"${profile}")),
                     int(self.modem.param("TL")),
                 )  # D-20: protocol 4 uses $0; D-23: the frame's profile
-            except tlsrules.TlsConfigError as exc:
+            except tlsfiles.TlsConfigError as exc:
                 log.info("0x%02X frame %d: %s", 0x20 if wire != 4 else 0x23, fid, exc.detail)
                 self._status(fid, self.modem.code_for(exc.failure, "tx_status"))
                 return None
@@ -221,7 +221,7 @@ class IpFrames(Feature):
         return sock
 
     def _profile_current(self, sock: _Socket) -> bool:
-        return tlsrules.still_current(
+        return tlsfiles.still_current(
             self.modem.flash, sock.tls, str(self.modem.param(f"${sock.profile}")),
             int(self.modem.param("TL")),
         )

@@ -15,8 +15,8 @@ import logging
 from collections import Counter
 from typing import Any
 
-from harness.sim import tlsrules
-from harness.sim.effects import (
+from harness.sim.core import tlsfiles
+from harness.sim.core.effects import (
     CloseConnection,
     ConnectionClosed,
     ConnectionFailed,
@@ -29,7 +29,7 @@ from harness.sim.effects import (
     SendData,
     TlsSettings,
 )
-from harness.sim.feature import Feature
+from harness.sim.core.feature import Feature
 from harness.xbee import at
 
 log = logging.getLogger(__name__)
@@ -135,10 +135,10 @@ class Transparent(Feature):
         tls = None
         if protocol is Protocol.TLS:
             try:
-                tls = tlsrules.load_profile(
+                tls = tlsfiles.load_profile(
                     self.modem.flash, 0, str(self.modem.param("$0")), int(self.modem.param("TL"))
                 )  # D-TLS p.101: transparent mode uses $0
-            except tlsrules.TlsConfigError as exc:
+            except tlsfiles.TlsConfigError as exc:
                 self._fail(exc.failure, exc.detail)
                 return
             if self.modem.personality.quirk(QUIRK, False) and not (tls.cert_pem and tls.key_pem):
@@ -200,7 +200,7 @@ class Transparent(Feature):
 
     def _profile_current(self) -> bool:
         """The open TLS connection's `$0`, TL and files are still what it was made with."""
-        return tlsrules.still_current(
+        return tlsfiles.still_current(
             self.modem.flash, self._tls, str(self.modem.param("$0")), int(self.modem.param("TL"))
         )
 
@@ -274,6 +274,6 @@ class Transparent(Feature):
 
 
 def _socket_free(modem: Any, protocol: Protocol) -> bool:
-    from harness.sim.ipframes import socket_available
+    from harness.sim.features.ipframes import socket_available
 
     return socket_available(modem, protocol)

@@ -22,8 +22,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness import yamlmarks
-from harness.sim import features as feature_registry
-from harness.sim.effects import Failure
+from harness.sim.core import registry as feature_registry
+from harness.sim.core.effects import Failure
 from harness.xbee import at
 from harness.xbee import firmware as fw
 
@@ -226,7 +226,7 @@ class Personality:
 
 def available() -> list[str]:
     """Names of the personalities shipped with the package."""
-    folder = importlib.resources.files("harness.sim") / "personalities"
+    folder = importlib.resources.files("harness.sim.core") / "personalities"
     return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
                   if p.name.endswith(".yaml"))
 
@@ -235,7 +235,7 @@ def load(name_or_path: str | Path = DEFAULT) -> Personality:
     """A shipped personality by name (`cat1-3100C`), or any YAML file by path."""
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") or path.exists()):
-        folder = importlib.resources.files("harness.sim") / "personalities"
+        folder = importlib.resources.files("harness.sim.core") / "personalities"
         candidate = folder / f"{name_or_path}.yaml"
         if not candidate.is_file():
             raise PersonalityError(

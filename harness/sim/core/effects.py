@@ -1,7 +1,7 @@
 """What the pure `Modem` asks of the world, and what the world tells it back.
 
 The Modem never does I/O. `Modem.feed`, `Modem.tick` and `Modem.handle` return a list of
-effects; the server that hosts it (`sim.serve`) carries them out with real sockets, a real
+effects; the server that hosts it (`sim.host.server`) carries them out with real sockets, a real
 pty and a real clock, and reports outcomes back as events. Failures travel as `Failure`, a
 reason, not a code: which CI / TX status / socket status a reason becomes is personality
 data, because firmwares disagree (reference §3.4: 0x26 on Cat 1 3100C, 0x2F on LTE-M).
