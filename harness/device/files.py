@@ -24,8 +24,8 @@ from pathlib import Path
 
 from harness.device import progress
 from harness.device.command import FS_ERROR
-from harness.device.configure import Module
-from harness.device.errors import CommandError, DeviceError, DeviceTimeout
+from harness.device.errors import CommandError, DeviceTimeout, FileError
+from harness.device.module import Module
 from harness.xbee import api, codes, fspath, ymodem
 
 CERT_DIR = fspath.CERT_DIR  # D-FS: "a cert directory for files used for SSL/TLS sockets"
@@ -50,9 +50,6 @@ CURRENT_OFFSET = 0xFFFFFFFF  # D-3B: "0xFFFFFFFF = current"
 FS_WRITE_CHUNK = 512
 FS_DOES_NOT_EXIST = 0x52  # D-BB
 
-
-class FileError(DeviceError):
-    """A file operation the module refused or that did not complete; names file and cause."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import h11
 
-from harness.device.configure import Module
 from harness.device.errors import DeviceError, PortLost
+from harness.device.module import Module
 from harness.xbee import api, codes
 
 # ----- the result -------------------------------------------------------------------------
