@@ -23,10 +23,11 @@ import serial
 
 from harness.sim.effects import ToHost
 from harness.sim.flashfs import FlashFS, FsError, Reason
-from harness.sim.fsframes import Cmd, Open
 from harness.sim.modem import Modem
 from harness.sim.serve import SimServer
 from harness.xbee import api, codes, frames, ymodem
+from harness.xbee.codes import FsCommand as Cmd
+from harness.xbee.codes import FsOpen as Open
 
 SECRET = b"HOST-SECRET-" + b"s" * 40  # what lies outside the flash folder
 LTEM = "ltem-11415"  # has 0x3B (D-3B)
