@@ -33,19 +33,12 @@ import pytest
 from harness import atomicio, capture, report, restores, variants
 from harness.budget import session_wait
 from harness.device.command import DEFAULT_CT
-from harness.device.configure import (
-    ConfigureError,
-    KnownConfigurator,
-    Module,
-    NetworkNotReady,
-    Snapshot,
-    Stats,
-    network_params,
-)
-from harness.device.errors import DeviceError
+from harness.device.configure import KnownConfigurator, Snapshot, network_params
+from harness.device.errors import ConfigureError, DeviceError, NetworkNotReady
 from harness.device.files import Files, remote_path, sha256_hex
 from harness.device.http import Http, HttpResult, parse_url
 from harness.device.leftovers import close_leftover_connections
+from harness.device.module import Module, Stats
 from harness.device.transport import Tap, open_device
 from harness.profiles import Profile
 from harness.replay import cassette

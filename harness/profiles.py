@@ -126,7 +126,7 @@ class Mark:
 
 
 def _mark(file: str, node: yaml.Node) -> Mark:
-    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    return Mark(file, *yamlmarks.mark_of(node))
 
 
 def _display(path: Path) -> str:
@@ -183,9 +183,9 @@ def _walk(
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise ProfileError(
-                    [Issue(file, *_lc(key_node), _dotted(path), "a key must be a plain scalar")]
-                )
+                where = yamlmarks.mark_of(key_node)
+                why = "a key must be a plain scalar"
+                raise ProfileError([Issue(file, *where, _dotted(path), why)])
             key = loader.construct_object(key_node)
             if key in out:
                 first = marks[(*path, key)]
@@ -193,7 +193,7 @@ def _walk(
                     [
                         Issue(
                             file,
-                            *_lc(key_node),
+                            *yamlmarks.mark_of(key_node),
                             _dotted((*path, key)),
                             f"duplicate key (first set at line {first.line})",
                         )
@@ -205,10 +205,6 @@ def _walk(
     if isinstance(node, yaml.SequenceNode):
         return [_walk(loader, item, (*path, i), marks, file) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
-
-
-def _lc(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def _dotted(path: Path_) -> str:

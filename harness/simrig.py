@@ -116,7 +116,7 @@ class SimRig:
     @property
     def command_timing(self) -> dict[str, float]:
         """CT (10 s, D-ENTER) and the longest GT (0x6D3 ms, D-GT) at this time scale, for
-        `device.configure.Module`: the harness must know how fast the module's clock runs."""
+        `device.module.Module`: the harness must know how fast the module's clock runs."""
         scale = self.time_scale
         return {"command_timeout": 10.0 * scale, "max_guard_time": 1.747 * scale}
 

@@ -77,8 +77,9 @@ def test_transparent_tls_without_client_cert_both_answers(quirk, tmp_path):
     """What each answer to the third claim looks like, on the simulator: with Digi's guide
     (quirk off) `;;` works; with the forum's claim (quirk on) it fails with the firmware's
     code. Reported as unconfirmed: the hardware test below settles it."""
-    from harness.device.configure import Configurator, Module
+    from harness.device.configure import Configurator
     from harness.device.http import Http
+    from harness.device.module import Module
     from harness.device.transport import open_device
     from harness.sim.core import personality
     from harness.sim.core.effects import Failure

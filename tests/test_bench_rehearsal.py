@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from harness.device.configure import Configurator, Module
+from harness.device.configure import Configurator
+from harness.device.module import Module
 from harness.device.transport import open_device
 from tests.benchrig import BenchRig, start_bench_process
 

@@ -11,7 +11,8 @@ import pytest
 
 from harness.capture import RX, TX, CaptureWriter
 from harness.cli import main
-from harness.device.configure import Configurator, Module
+from harness.device.configure import Configurator
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem

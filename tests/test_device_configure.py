@@ -13,14 +13,9 @@ from typing import Any
 import pytest
 
 from harness.capture import CaptureWriter, read_capture
-from harness.device.configure import (
-    Configurator,
-    ConfigureError,
-    Module,
-    NetworkNotReady,
-    VerifyError,
-    plan,
-)
+from harness.device.configure import Configurator, plan
+from harness.device.errors import ConfigureError, NetworkNotReady, VerifyError
+from harness.device.module import Module
 from harness.device.transport import Tap, open_device
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem

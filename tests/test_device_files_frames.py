@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from harness.capture import CaptureWriter, read_capture
-from harness.device.configure import Module
-from harness.device.files import FileError, Files, sha256_hex
+from harness.device.errors import FileError
+from harness.device.files import Files, sha256_hex
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.servers import Pki
 from harness.sim.core.modem import Modem

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from harness.capture import CaptureWriter
-from harness.device.configure import Configurator, Module
+from harness.device.configure import Configurator
 from harness.device.files import Files
 from harness.device.http import Http
+from harness.device.module import Module
 from harness.device.transport import Tap, open_device
 from harness.servers import HttpServer, HttpsServer, Pki
 from harness.sim.core import personality as personality_mod

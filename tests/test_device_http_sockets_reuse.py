@@ -4,8 +4,9 @@ was read as the new socket's connect status)."""
 
 from __future__ import annotations
 
-from harness.device.configure import Configurator, Module
+from harness.device.configure import Configurator
 from harness.device.http import Http
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.simrig import start_rig
 

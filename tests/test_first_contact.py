@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from harness.device.configure import Module
 from harness.device.errors import DeviceTimeout
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem

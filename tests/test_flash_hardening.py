@@ -24,10 +24,11 @@ import serial
 from harness.sim.core.effects import ToHost
 from harness.sim.core.flash import FsError, Reason
 from harness.sim.core.modem import Modem
-from harness.sim.features.fsframes import Cmd, Open
 from harness.sim.host.flashfs import FlashFS
 from harness.sim.host.server import SimServer
 from harness.xbee import api, codes, frames, ymodem
+from harness.xbee.codes import FsCommand as Cmd
+from harness.xbee.codes import FsOpen as Open
 
 SECRET = b"HOST-SECRET-" + b"s" * 40  # what lies outside the flash folder
 LTEM = "ltem-11415"  # has 0x3B (D-3B)

@@ -22,12 +22,12 @@ from harness.sim.features.fsframes import (
     ENTRY_IS_SECURE,
     HANDLE_TTL,
     MAX_DATA,
-    Cmd,
-    Open,
 )
 from harness.sim.host.flashfs import FlashFS
 from harness.sim.host.server import SimServer
 from harness.xbee import api, frames
+from harness.xbee.codes import FsCommand as Cmd
+from harness.xbee.codes import FsOpen as Open
 
 LTEM = "ltem-11415"  # the personality with fs_frames (D-3B: LTE-M/NB-IoT guide)
 CAT1 = "cat1-3100C"  # no fs_frames (D-FSCMD: FS only from command mode; A-FS-FRAMES-CAT1)

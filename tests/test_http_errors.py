@@ -13,9 +13,10 @@ import pytest
 
 from harness.device.api import ApiClient
 from harness.device.command import CommandMode
-from harness.device.configure import Configurator, Module
+from harness.device.configure import Configurator
 from harness.device.errors import DeviceTimeout
 from harness.device.http import Http
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.servers import HttpServer
 from harness.sim.core import personality as personality_mod

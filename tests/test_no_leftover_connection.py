@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from harness import servers
-from harness.device.configure import Configurator, Module
+from harness.device.configure import Configurator
 from harness.device.files import Files
 from harness.device.http import Http
 from harness.device.leftovers import close_leftover_connections
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.sim.core.effects import Failure
 from harness.sim.core.personality import load

@@ -15,10 +15,11 @@ import pytest
 
 from harness.capture import CaptureWriter
 from harness.device.command import CommandMode
-from harness.device.configure import Configurator, Module
+from harness.device.configure import Configurator
 from harness.device.errors import DeviceError
 from harness.device.files import Files
 from harness.device.http import Http
+from harness.device.module import Module
 from harness.device.transport import Tap, open_device
 from harness.replay.device import ReplayServer
 from harness.replay.player import Verdict

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.capture import CaptureWriter, read_capture
-from harness.device.configure import Module
 from harness.device.files import Files, Upload
+from harness.device.module import Module
 from harness.device.transport import Tap, open_device
 from harness.replay.device import ReplayServer
 from harness.sim.core.modem import Modem

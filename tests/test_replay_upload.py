@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from harness.capture import CaptureWriter, read_capture
 from harness.device.command import CommandMode
-from harness.device.configure import Module
 from harness.device.errors import DeviceError
 from harness.device.files import Files, Upload
+from harness.device.module import Module
 from harness.device.transport import Tap, open_device
 from harness.replay.device import ReplayServer
 from harness.replay.player import Verdict

@@ -11,7 +11,7 @@ import pytest
 
 from harness.device.api import DEFAULT_TIMEOUT, ApiClient
 from harness.device.command import REPLY_TIMEOUT, CommandMode
-from harness.device.configure import Module
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.effects import ToHost

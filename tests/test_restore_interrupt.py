@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.device.configure import Configurator, Module
+from harness.device.configure import Configurator
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.sim.core import personality as personality_mod
 

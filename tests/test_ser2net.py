@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.device.configure import Module
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.device.configure import ConfigureError, KnownConfigurator, Module
+from harness.device.configure import KnownConfigurator
+from harness.device.errors import ConfigureError
+from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.simrig import start_rig
 

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from harness.device import progress
 from harness.device.command import FS_ERROR
-from harness.device.configure import Module
-from harness.device.errors import CommandError, DeviceError, DeviceTimeout
+from harness.device.errors import CommandError, DeviceTimeout, FileError
+from harness.device.module import Module
 from harness.xbee import api, codes, fspath, ymodem
+from harness.xbee.codes import FsCommand, FsOpen, FsStatus
 
 CERT_DIR = fspath.CERT_DIR  # D-FS: "a cert directory for files used for SSL/TLS sockets"
 # How long a whole upload may take: 1 MB at 9600 baud is ~18 min; certificates are a few
@@ -40,19 +41,13 @@ _LS_ENTRY = re.compile(r"^\s*(<DIR>|\d+)\s+(.+?)\s*$")  # "  32 test.txt", "<DIR
 _PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _PARTIAL_ERROR = re.compile(rb"E[A-Z0-9]*")
 
-# 0x3B File System commands and File Open options (D-3B p.289-292, L-PY models/filesystem.py).
-FS_OPEN, FS_CLOSE, FS_WRITE, FS_HASH, FS_DELETE = 0x01, 0x02, 0x04, 0x08, 0x2F
-OPEN_CREATE, OPEN_WRITE, OPEN_TRUNCATE, OPEN_SECURE = 0x01, 0x08, 0x10, 0x80
+# 0x3B File System commands and File Open options: `xbee.codes.FsCommand`, `FsOpen`.
 PATH_ID_CWD = 0x0000  # path ID 0: names resolve from the current directory (/flash), L-PY
 CURRENT_OFFSET = 0xFFFFFFFF  # D-3B: "0xFFFFFFFF = current"
 # Bytes of file data per 0x3B File Write. The module's limit (NP) is not in the reference;
 # ASSUMPTION A-FS-CHUNK (docs/assumptions.md).
 FS_WRITE_CHUNK = 512
-FS_DOES_NOT_EXIST = 0x52  # D-BB
 
-
-class FileError(DeviceError):
-    """A file operation the module refused or that did not complete; names file and cause."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +104,8 @@ class Files:
         """`ATFS HASH path` → lower-case hex SHA-256, or None when the file does not exist
         (or the firmware does not hash it: secure-file hashing is UNVERIFIED, §10 item 6)."""
         if self.method == "frames":
-            status, data = self._fs(FS_HASH, PATH_ID_CWD.to_bytes(2, "big") + path.encode())
+            name = PATH_ID_CWD.to_bytes(2, "big") + path.encode()
+            status, data = self._fs(FsCommand.FILE_HASH, name)
             return data[:32].hex() if status == 0 and len(data) >= 32 else None
         cm = self.module.command()
         try:
@@ -143,10 +139,10 @@ class Files:
     def remove(self, path: str, *, missing_ok: bool = True) -> bool:
         """`ATFS RM path` (or 0x3B Delete); True if something was removed."""
         if self.method == "frames":
-            status, _ = self._fs(FS_DELETE, PATH_ID_CWD.to_bytes(2, "big") + path.encode())
+            status, _ = self._fs(FsCommand.DELETE, PATH_ID_CWD.to_bytes(2, "big") + path.encode())
             if status == 0:
                 return True
-            if missing_ok and status == FS_DOES_NOT_EXIST:
+            if missing_ok and status == FsStatus.DOES_NOT_EXIST:
                 return False
             raise FileError(f"removing {path}: {codes.describe('FS', status)}")
         cm = self.module.command()
@@ -221,12 +217,12 @@ class Files:
 
     def _frames_put(self, path: str, data: bytes, *, secure: bool) -> None:
         """Open (create, write, truncate [, secure]), write in chunks, close (D-3B)."""
-        flags = OPEN_CREATE | OPEN_WRITE | OPEN_TRUNCATE | (OPEN_SECURE if secure else 0)
+        flags = FsOpen.CREATE | FsOpen.WRITE | FsOpen.TRUNCATE | (FsOpen.SECURE if secure else 0)
         hide = secure or is_private_key(data)
         tap = self.module.tap
         with tap.redact_upload(f"0x3B write {path}", data) if hide else contextlib.nullcontext():
             status, reply = self._fs(
-                FS_OPEN,
+                FsCommand.FILE_OPEN,
                 PATH_ID_CWD.to_bytes(2, "big") + bytes((flags,)) + path.encode(),
                 what=f" (open {path})",
             )
@@ -237,7 +233,7 @@ class Files:
                 for i in range(0, len(data), FS_WRITE_CHUNK):
                     chunk = data[i : i + FS_WRITE_CHUNK]
                     status, _ = self._fs(
-                        FS_WRITE,
+                        FsCommand.FILE_WRITE,
                         handle + CURRENT_OFFSET.to_bytes(4, "big") + chunk,
                         what=f" (write {path})",
                     )
@@ -246,7 +242,7 @@ class Files:
                             f"writing {path} at byte {i}: {codes.describe('FS', status)}"
                         )
             finally:
-                self._fs(FS_CLOSE, handle, what=f" (close {path})")
+                self._fs(FsCommand.FILE_CLOSE, handle, what=f" (close {path})")
 
     # --- the YMODEM upload ---
     def _ymodem_put(self, path: str, data: bytes, *, secure: bool) -> None:

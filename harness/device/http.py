@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import h11
 
-from harness.device.configure import Module
 from harness.device.errors import DeviceError, PortLost
+from harness.device.module import Module
 from harness.xbee import api, codes
 
 # ----- the result -------------------------------------------------------------------------
@@ -300,10 +300,10 @@ DEFAULT_TIMEOUT = 15.0  # for the whole response
 IDLE_END = 2.0  # a response without a length ends after this much silence (no close signal)
 CI_TIMEOUT = 10.0  # how long CI may stay 0xFF before we give up (D-CI: "No known status")
 CI_POLL = 0.25
-CI_NO_STATUS = 0xFF  # D-CI
+CI_NO_STATUS = codes.CiStatus.NO_KNOWN_STATUS  # D-CI
 TLS_PROFILE_OPTION = 0x00  # 0x41 option "TLS Profile" (D-SF p.268)
-PROTOCOL_TCP = 1  # D-20
-PROTOCOL_TLS = 4  # D-20: "4 = SSL over TCP", $0 is used
+PROTOCOL_TCP = codes.IpProtocol.TCP  # D-20
+PROTOCOL_TLS = codes.IpProtocol.TLS  # D-20: "4 = SSL over TCP", $0 is used
 
 
 class Http:

@@ -20,15 +20,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness.device.errors import DeviceError
+from harness.device.errors import LeftoverConnection
 
 NO_DESTINATION = "0.0.0.0"  # D-OD: no transparent connection
 LEFTOVER_TIMEOUT = 10.0  # seconds to see a closed connection reported closed
 POLL = 0.05
 
-
-class LeftoverConnection(DeviceError):
-    """A connection of an earlier test is still open and could not be closed."""
 
 
 def close_leftover_connections(configurator: Any, *, timeout: float = LEFTOVER_TIMEOUT) -> int:

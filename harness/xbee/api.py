@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar, cast, dataclass_transform
 
 from harness.xbee import codes, frames
 
@@ -207,9 +207,15 @@ class Frame:
 REGISTRY: dict[int, type[Frame]] = {}
 
 
-def _frame(cls: type[Frame]) -> Any:
+_F = TypeVar("_F", bound=type[Frame])
+
+
+# `dataclass_transform` tells a type checker that the decorated class is a (frozen) dataclass,
+# so `ATCommand(1, "AP")` is checked against its fields (and returns an `ATCommand`).
+@dataclass_transform(frozen_default=True)
+def _frame(cls: _F) -> _F:
     """Make `cls` a frozen dataclass, check it against its layout, compile it, register it."""
-    cls = dataclass(frozen=True, slots=True)(cls)
+    cls = cast("_F", dataclass(frozen=True, slots=True)(cls))  # slots: a new class
     names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
     declared = tuple(n for n, _ in cls._LAYOUT) + ((cls._REST,) if cls._REST else ())
     if names != declared:
@@ -523,7 +529,7 @@ class SocketConnect(Frame):
         data = bytes(data)
         if len(data) < 6 or data[0] != cls.FRAME_TYPE:
             # The usual checks and messages; `super()` does not work in a slots dataclass.
-            return Frame.from_data.__func__(cls, data)  # type: ignore[attr-defined]
+            return Frame.from_data.__func__(cls, data)  # type: ignore[attr-defined,no-any-return]
         fid, sock, port, atype = data[1], data[2], (data[3] << 8) | data[4], data[5]
         raw = data[6:]
         if atype == ADDRESS_BINARY_IPV4:

@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from harness.xbee.tls import TL_DEFAULT, TL_VERSIONS
+
 Value = int | str
 
 
@@ -128,8 +130,9 @@ _ROWS: tuple[AtSpec, ...] = (
     AtSpec("N1", Kind.IP, "DNS server address", "L-TG", "0.0.0.0", readonly=True,
            assumption="A-AT-DEFAULTS", reply_timeout=30.0),  # L-TG-HEAD: "can be very slow"
     # ----- TLS (D-TLS p.100, F-HTTPS, F-AZ)
-    _hex("TL", "SSL/TLS protocol version", "F-HTTPS, F-AZ", 3, ranges=((0, 3),),
-         assumption="A-AT-TL"),
+    # the values and the default are xbee.tls's TL table (A-TL-VALUES)
+    _hex("TL", "SSL/TLS protocol version", "F-HTTPS, F-AZ", TL_DEFAULT,
+         ranges=((min(TL_VERSIONS), max(TL_VERSIONS)),), assumption="A-AT-TL"),
     AtSpec("$0", Kind.TLS, "TLS profile 0 (transparent mode, 0x20)", "D-TLS", ";;", max_len=255),
     AtSpec("$1", Kind.TLS, "TLS profile 1", "D-TLS", ";;", max_len=255),
     AtSpec("$2", Kind.TLS, "TLS profile 2", "D-TLS", ";;", max_len=255),

@@ -325,6 +325,121 @@ IP_PROTOCOL = _table(
     ]
 )
 
+
+class IpProtocol(enum.IntEnum):
+    """The IP protocols a socket can have (IP command, 0x20/0xB0 and 0x40 protocol byte),
+    named as in `IP_PROTOCOL` (D-20, D-C0-3G, L-C). SMS (2) is the IP command's only."""
+
+    UDP = 0x00
+    TCP = 0x01
+    TLS = 0x04
+
+
+# The socket protocols by number: what a 0x20, a 0x40 or ATIP may name (anything else is
+# not a socket protocol). The one home of {0: UDP, 1: TCP, 4: TLS}.
+IP_PROTOCOLS: dict[int, IpProtocol] = {p.value: p for p in IpProtocol}
+
+
+# ----- the codes the harness names in its own code ------------------------------------------
+# Members are named as the table's rows and checked against them when this module loads
+# (`_check_named`), so a value is written once: in its table.
+
+
+class TxStatus(enum.IntEnum):
+    """0x89 TX statuses named in code (rows of `TX_STATUS`, D-89)."""
+
+    SUCCESS = 0x00
+    CONNECTION_NOT_FOUND = 0x20
+    NOT_JOINED_NETWORK = 0x22
+    INVALID_ENDPOINT = 0x2C
+    RESOURCE_ERROR = 0x32
+    PAYLOAD_TOO_LARGE = 0x74
+    IP_PORT_NOT_EXIST = 0x77
+    UDP_SRC_PORT_NOT_MATCH_LISTENING_PORT = 0x78
+    TCP_SRC_PORT_NOT_MATCH_LISTENING_PORT = 0x79
+    INVALID_IP_ADDRESS = 0x7A
+    INVALID_TLS_CONFIGURATION = 0x86
+    SOCKET_NOT_CONNECTED = 0x87
+    SOCKET_NOT_BOUND = 0x88
+
+
+class CiStatus(enum.IntEnum):
+    """CI values every CI table shares, named in code (rows of `CI_TCP`/`CI_UDP`, D-CI)."""
+
+    SOCKET_OPEN = 0x00
+    INVALID_PARAMETERS = 0x02
+    NO_KNOWN_STATUS = 0xFF
+
+
+class SocketStatus(enum.IntEnum):
+    """Socket response statuses (0xC0-0xC6) named in code (rows of `SOCKET_RESPONSE`, L-C)."""
+
+    SUCCESS = 0x00
+    INVALID_PARAM = 0x01
+    FAILED_TO_READ = 0x02
+    CONNECTION_IN_PROGRESS = 0x03
+    ALREADY_CONNECTED = 0x04
+    BAD_SOCKET = 0x20
+    NOT_REGISTERED = 0x22
+    RESOURCE_ERROR = 0x32
+    INVALID_PROTOCOL = 0x7B
+
+
+class FsStatus(enum.IntEnum):
+    """0xBB File System Response statuses named in code (rows of `FS_STATUS`, D-BB)."""
+
+    SUCCESS = 0x00
+    INVALID_COMMAND = 0x02
+    INVALID_PARAMETER = 0x03
+    DOES_NOT_EXIST = 0x52
+
+
+class FsCommand(enum.IntEnum):
+    """0x3B File System command numbers (D-3B p.289; RENAME from L-PY FSCmdType)."""
+
+    FILE_OPEN = 0x01
+    FILE_CLOSE = 0x02
+    FILE_READ = 0x03
+    FILE_WRITE = 0x04
+    FILE_HASH = 0x08
+    DIR_CREATE = 0x10
+    DIR_OPEN = 0x11
+    DIR_CLOSE = 0x12
+    DIR_READ = 0x13
+    GET_PATH_ID = 0x1C
+    RENAME = 0x21
+    DELETE = 0x2F
+    VOLUME_INFO = 0x40
+    VOLUME_FORMAT = 0x4F
+
+
+class FsOpen(enum.IntFlag):
+    """0x3B File Open options (D-3B 0x01 page)."""
+
+    CREATE = 0x01
+    EXCLUSIVE = 0x02
+    READ = 0x04
+    WRITE = 0x08
+    TRUNCATE = 0x10
+    APPEND = 0x20
+    SECURE = 0x80  # write-only file; only with WRITE and CREATE+EXCLUSIVE or TRUNCATE
+
+
+def _check_named(named: type[enum.IntEnum], table: dict[int, Code]) -> None:
+    for member in named:
+        row = table.get(member.value)
+        if row is None or row.name != member.name:
+            raise ValueError(f"{named.__name__}.{member.name}: not row 0x{member.value:02X}")
+
+
+_check_named(IpProtocol, IP_PROTOCOL)
+_check_named(TxStatus, TX_STATUS)
+_check_named(CiStatus, CI_TCP)
+_check_named(CiStatus, CI_UDP)
+_check_named(SocketStatus, SOCKET_RESPONSE)
+_check_named(FsStatus, FS_STATUS)
+
+
 # Table names as the command line spells them (`xbee-hil codes CI 0x26`).
 TABLES: dict[str, dict[int, Code]] = {
     "TX": TX_STATUS,

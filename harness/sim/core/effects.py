@@ -12,13 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-
-class Protocol(enum.IntEnum):
-    """IP protocol numbers as the module uses them (IP command, 0x20 and 0x40 frames). D-20."""
-
-    UDP = 0
-    TCP = 1
-    TLS = 4
+from harness.xbee.codes import IpProtocol as Protocol  # one home: xbee.codes (D-20)
 
 
 class Failure(enum.Enum):

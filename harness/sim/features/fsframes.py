@@ -11,7 +11,6 @@ Layouts not in the reference follow xbee-python's command classes (L-PY
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,35 +22,8 @@ from harness.xbee import api, codes, fspath
 log = logging.getLogger(__name__)
 
 
-class Cmd(enum.IntEnum):
-    """FS command numbers (D-3B p.289; RENAME from L-PY FSCmdType)."""
-
-    FILE_OPEN = 0x01
-    FILE_CLOSE = 0x02
-    FILE_READ = 0x03
-    FILE_WRITE = 0x04
-    FILE_HASH = 0x08
-    DIR_CREATE = 0x10
-    DIR_OPEN = 0x11
-    DIR_CLOSE = 0x12
-    DIR_READ = 0x13
-    GET_PATH_ID = 0x1C
-    RENAME = 0x21
-    DELETE = 0x2F
-    VOLUME_INFO = 0x40
-    VOLUME_FORMAT = 0x4F
-
-
-class Open(enum.IntFlag):
-    """File Open options (D-3B 0x01 page)."""
-
-    CREATE = 0x01
-    EXCLUSIVE = 0x02
-    READ = 0x04
-    WRITE = 0x08
-    TRUNCATE = 0x10
-    APPEND = 0x20
-    SECURE = 0x80  # write-only file; only with WRITE and CREATE+EXCLUSIVE or TRUNCATE
+Cmd = codes.FsCommand  # 0x3B command numbers: one home, xbee.codes (D-3B p.289)
+Open = codes.FsOpen  # File Open options (D-3B 0x01 page)
 
 
 # Directory entry flags (L-PY DirResponseFlag).
@@ -68,9 +40,9 @@ HANDLE_TTL = 120.0  # D-3B: a handle "expires … if not referenced for over 2 m
 MAX_DATA = 1490
 ROOT_PATH_ID = 0  # D-3B notes: "The default of 0x0000 refers to the root directory (/)"
 
-SUCCESS = codes.FS_STATUS[0x00].value
-INVALID_COMMAND = 0x02  # D-BB "Invalid file system command"
-INVALID_PARAMETER = 0x03  # D-BB "Invalid command parameter"
+SUCCESS = codes.FsStatus.SUCCESS
+INVALID_COMMAND = codes.FsStatus.INVALID_COMMAND  # D-BB
+INVALID_PARAMETER = codes.FsStatus.INVALID_PARAMETER  # D-BB
 
 
 class _BadRequest(Exception):

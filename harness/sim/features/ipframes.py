@@ -32,22 +32,23 @@ from harness.sim.core.effects import (
     TlsSettings,
 )
 from harness.sim.core.feature import ERROR, AtReply, Feature
-from harness.xbee import api
+from harness.xbee import api, codes
+from harness.xbee.codes import TxStatus
 
 log = logging.getLogger(__name__)
 
 # 0x89 statuses this feature decides itself (D-89); failures of the network come from the
 # personality's `codes:` block instead.
-TX_SUCCESS = 0x00  # D-89
-TX_NOT_REGISTERED = 0x22  # D-89 "Not registered to cell network"
-TX_INVALID_FRAME_VALUES = 0x2C  # D-89 "Invalid frame values"; for a bad protocol: A-IPF-PROTO
-TX_RESOURCE = 0x32  # D-89, D-SOCKLIM: out of sockets
-TX_TOO_LONG = 0x74  # D-89 "Message too long"
-TX_NO_CONNECTION = 0x77  # D-89, L-PY, L-C: source port non-zero and no such TCP connection
-TX_INVALID_UDP_PORT = 0x78  # D-89
-TX_INVALID_TCP_PORT = 0x79  # D-89
-TX_INVALID_HOST = 0x7A  # D-89 "Invalid host address"
-TX_INVALID_TLS = 0x86  # D-89; L-PY: "TLS Profile on a 0x23 API request does not exist"
+TX_SUCCESS = TxStatus.SUCCESS  # D-89
+TX_NOT_REGISTERED = TxStatus.NOT_JOINED_NETWORK  # D-89 "Not registered to cell network"
+TX_INVALID_FRAME_VALUES = TxStatus.INVALID_ENDPOINT  # for a bad protocol: A-IPF-PROTO
+TX_RESOURCE = TxStatus.RESOURCE_ERROR  # D-89, D-SOCKLIM: out of sockets
+TX_TOO_LONG = TxStatus.PAYLOAD_TOO_LARGE  # D-89 "Message too long"
+TX_NO_CONNECTION = TxStatus.IP_PORT_NOT_EXIST  # source port set, no such TCP connection
+TX_INVALID_UDP_PORT = TxStatus.UDP_SRC_PORT_NOT_MATCH_LISTENING_PORT  # D-89
+TX_INVALID_TCP_PORT = TxStatus.TCP_SRC_PORT_NOT_MATCH_LISTENING_PORT  # D-89
+TX_INVALID_HOST = TxStatus.INVALID_IP_ADDRESS  # D-89 "Invalid host address"
+TX_INVALID_TLS = TxStatus.INVALID_TLS_CONFIGURATION  # L-PY: 0x23 names no profile
 
 MAX_PAYLOAD = 1500  # D-20 "may be up to 1500 bytes", L-C XBEE_IPV4_MAX_PAYLOAD
 MAX_UDP_PAYLOAD = 512  # D-20 "UDP is limited to 512 bytes" (LTE-M/NB-IoT guide)
@@ -55,7 +56,7 @@ RX_CHUNK = 1500  # D-B0: payload "max 1500 bytes"
 OPT_CLOSE = 0x02  # D-20 bit 1: terminate the TCP socket after the transmission
 PROFILES = 3  # D-23: 0→$0, 1→$1, 2→$2
 TM_UNIT_S = 0.1  # TM ×100 ms (L-MS); 0 = never (A-TRANSP-TM0)
-PROTOCOLS = {0: Protocol.UDP, 1: Protocol.TCP, 4: Protocol.TLS}  # D-20 protocol byte
+PROTOCOLS = codes.IP_PROTOCOLS  # D-20 protocol byte
 
 
 def sockets_in_use(modem: Any) -> Counter[Protocol]:

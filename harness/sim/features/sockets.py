@@ -32,32 +32,33 @@ from harness.sim.core.effects import (
 )
 from harness.sim.core.feature import Feature
 from harness.sim.features.ipframes import MAX_PAYLOAD, socket_available
-from harness.xbee import api
+from harness.xbee import api, codes
+from harness.xbee.codes import SocketStatus, TxStatus
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = {0: Protocol.UDP, 1: Protocol.TCP, 4: Protocol.TLS}  # D-C0-3G, L-C
+PROTOCOLS = codes.IP_PROTOCOLS  # D-C0-3G, L-C
 NO_SOCKET = 0xFF  # L-C: socket ID 0xFF only in a failed create
 ALL_SOCKETS = 0xFF  # D-43: close all extended API sockets
 MAX_SOCKET_ID = 0xFE
 RX_CHUNK = 1500  # D-SF p.279: payload ≤ 1500
 
 # Status values (L-C shared socket codes; D-SF per frame).
-OK = 0x00
-INVALID_PARAMETERS = 0x01  # 0xC1, 0xC2 (address type), 0xC6 (invalid port)
-FAILED = 0x02  # 0xC1 failed to read; 0xC2 invalid address or port; 0xC6 error
-IN_PROGRESS = 0x03  # 0xC2 connect already in progress; 0xC6 already bound or listening
-ALREADY = 0x04  # 0xC2 already connected
-BAD_SOCKET = 0x20  # D-SF: invalid socket ID
-NOT_REGISTERED = 0x22  # D-SF p.267
-RESOURCE = 0x32  # D-SF p.267, D-SOCKLIM
-INVALID_PROTOCOL = 0x7B  # D-SF p.267
+OK = SocketStatus.SUCCESS
+INVALID_PARAMETERS = SocketStatus.INVALID_PARAM  # 0xC1, 0xC2 (address type), 0xC6 (invalid port)
+FAILED = SocketStatus.FAILED_TO_READ  # 0xC1 read; 0xC2 address or port; 0xC6 error
+IN_PROGRESS = SocketStatus.CONNECTION_IN_PROGRESS  # 0xC2; 0xC6 already bound or listening
+ALREADY = SocketStatus.ALREADY_CONNECTED  # 0xC2 already connected
+BAD_SOCKET = SocketStatus.BAD_SOCKET  # D-SF: invalid socket ID
+NOT_REGISTERED = SocketStatus.NOT_REGISTERED  # D-SF p.267
+RESOURCE = SocketStatus.RESOURCE_ERROR  # D-SF p.267, D-SOCKLIM
+INVALID_PROTOCOL = SocketStatus.INVALID_PROTOCOL  # D-SF p.267
 # 0x89 statuses for 0x44 / 0x45 (D-89).
-TX_SUCCESS = 0x00
-TX_CONNECTION_NOT_FOUND = 0x20  # D-89 "Connection not found" (unknown socket ID)
-TX_TOO_LONG = 0x74
-TX_NOT_CONNECTED = 0x87  # D-89 "Socket not connected"
-TX_NOT_BOUND = 0x88  # D-89 "Socket not bound"; D-SF p.275: UDP sendto needs 0x46 first
+TX_SUCCESS = TxStatus.SUCCESS
+TX_CONNECTION_NOT_FOUND = TxStatus.CONNECTION_NOT_FOUND  # unknown socket ID
+TX_TOO_LONG = TxStatus.PAYLOAD_TOO_LARGE
+TX_NOT_CONNECTED = TxStatus.SOCKET_NOT_CONNECTED  # D-89 "Socket not connected"
+TX_NOT_BOUND = TxStatus.SOCKET_NOT_BOUND  # D-SF p.275: sendto needs 0x46
 
 OPTION_TLS_PROFILE = 0x00  # D-SF p.268 (byte, default 0, valid only for TLS sockets)
 PROFILES = 3

@@ -30,14 +30,15 @@ from harness.sim.core.effects import (
     TlsSettings,
 )
 from harness.sim.core.feature import Feature
-from harness.xbee import at
+from harness.xbee import at, codes
+from harness.xbee.codes import CiStatus
 
 log = logging.getLogger(__name__)
 
-IP_PROTOCOLS = {0: Protocol.UDP, 1: Protocol.TCP, 4: Protocol.TLS}  # D-CI, D-20 (2 = SMS)
-CI_OPEN = 0x00  # D-CI "The socket is open."
-CI_INVALID_PARAMS = 0x02  # D-CI "Invalid parameters (bad IP/host)." (empty DL, port 0)
-CI_NO_STATUS = 0xFF  # D-CI "No known status."
+IP_PROTOCOLS = codes.IP_PROTOCOLS  # D-CI, D-20 (2 = SMS)
+CI_OPEN = CiStatus.SOCKET_OPEN  # D-CI "The socket is open."
+CI_INVALID_PARAMS = CiStatus.INVALID_PARAMETERS  # empty DL, port 0
+CI_NO_STATUS = CiStatus.NO_KNOWN_STATUS  # D-CI "No known status."
 NO_DESTINATION = "0.0.0.0"  # D-OD: no transparent connection
 
 # Largest chunk sent as one packet (D-RO: "transmission also starts when the max packet size
