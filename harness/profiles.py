@@ -78,8 +78,9 @@ AT_NAME = re.compile(r"^[A-Z0-9$%#]{2}$")  # D-CMD: AT + two-character command
 SECRET_KEYS = frozenset({"apn_user", "apn_password"})
 # target files, relative to their profile file
 PATH_KEYS = ("ca", "client_cert", "client_key", "leaf", "intermediate")
-# The targets the harness reads (harness/fixtures.py, the `server` of harness/variants.py): a
-# profile naming another one would be ignored without a word, so it is refused.
+# The targets the harness reads (harness/pytest_plugin/devices.py, the `server` of
+# harness/variants.py): a profile naming another one would be ignored without a word, so it
+# is refused.
 TARGET_NAMES = ("http", "https", "mutual")
 
 
@@ -359,7 +360,7 @@ class Device(_Strict):
     # The firmware family (harness/xbee/firmware.py) when VR/HV should not decide it.
     firmware: Annotated[str, AfterValidator(_check_family)] | None = None
     reset: Reset = AtReset()
-    # Budgets of the session-level waits, outside the per-test timeout (harness/budget.py):
+    # Budgets of the session-level waits, outside the per-test timeout (pytest_plugin/budget.py):
     # opening the port (first contact, VR/HV, snapshot, the chain fetch), and the
     # certificate uploads of one test. Registration has `network.registration_timeout`.
     open_timeout: float = Field(default=120.0, gt=0)
