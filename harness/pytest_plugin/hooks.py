@@ -205,6 +205,7 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of the session (the restore)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     hil = session_of(session.config)
     if hil is None or hasattr(session.config, "workerinput"):  # xdist workers write nothing
