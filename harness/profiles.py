@@ -78,8 +78,9 @@ AT_NAME = re.compile(r"^[A-Z0-9$%#]{2}$")  # D-CMD: AT + two-character command
 SECRET_KEYS = frozenset({"apn_user", "apn_password"})
 # target files, relative to their profile file
 PATH_KEYS = ("ca", "client_cert", "client_key", "leaf", "intermediate")
-# The targets the harness reads (harness/fixtures.py, the `server` of harness/variants.py): a
-# profile naming another one would be ignored without a word, so it is refused.
+# The targets the harness reads (harness/pytest_plugin/devices.py, the `server` of
+# harness/variants.py): a profile naming another one would be ignored without a word, so it
+# is refused.
 TARGET_NAMES = ("http", "https", "mutual")
 
 
@@ -355,14 +356,15 @@ class Device(_Strict):
     # The firmware family (harness/xbee/firmware.py) when VR/HV should not decide it.
     firmware: Annotated[str, AfterValidator(_check_family)] | None = None
     reset: Reset = AtReset()
-    # Budgets of the session-level waits, outside the per-test timeout (harness/budget.py):
+    # Budgets of the session-level waits, outside the per-test timeout (pytest_plugin/budget.py):
     # opening the port (first contact, VR/HV, snapshot, the chain fetch), and the
     # certificate uploads of one test. Registration has `network.registration_timeout`.
     open_timeout: float = Field(default=120.0, gt=0)
     upload_timeout: float = Field(default=300.0, gt=0)
     # How long a request waits for the response's first byte before asking the module what
-    # happened (CI); unset: harness/fixtures.py FIRST_BYTE_HARDWARE. In transparent mode a
-    # refused or failed connection is silence, so this is what each such cell costs
+    # happened (CI); unset: harness/pytest_plugin/devices.py FIRST_BYTE_HARDWARE. In
+    # transparent mode a refused or failed connection is silence, so this is what each such
+    # cell costs
     # (A-FIRST-BYTE-PROFILE).
     first_byte_timeout: float | None = Field(default=None, gt=0)
 

@@ -647,7 +647,8 @@ def write_matrix(matrix: Matrix, reports_dir: str | Path) -> list[Path]:
 
 def _attach(body: str, **kw: Any) -> None:
     """allure.attach, but a full reports disk is not the module's failure: it is remembered
-    (the run stops at the test's end, harness.fixtures._write_stats) and the test goes on."""
+    (the run stops at the test's end, harness.pytest_plugin.stats.write_stats) and the test
+    goes on."""
     try:
         allure.attach(body, **kw)
     except OSError as exc:

@@ -1,5 +1,5 @@
 """The verdict on one request: did the module do what the TLS variant expects, and for the
-variant's reason? Pure: no I/O, no pytest; `harness.controls` feeds it and acts on it.
+variant's reason? Pure: no I/O, no pytest; `harness.pytest_plugin.controls` feeds it and acts on it.
 
 Why it exists: on a bench, "any failure code" is not "failed for the right reason". A DNS,
 route or registration failure never satisfies a TLS variant; a code a firmware gives for

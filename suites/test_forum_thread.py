@@ -81,9 +81,9 @@ def test_transparent_tls_without_client_cert_both_answers(quirk, tmp_path):
     from harness.device.http import Http
     from harness.device.module import Module
     from harness.device.transport import open_device
+    from harness.pytest_plugin.simrig import start_rig
     from harness.sim.core import personality
     from harness.sim.core.effects import Failure
-    from harness.simrig import start_rig
 
     source = personality.load(FORUM_FIRMWARE).path.read_text(encoding="utf-8")
     mark = "transparent_tls_requires_client_cert: {value: false"

@@ -64,7 +64,7 @@ def test_the_simulator_reattaches_after_an_apn_change(tmp_path: Path) -> None:
 SUITE = """
 def test_the_module_has_the_profiles_apn(xbee_port):
     assert xbee_port.module.read(["AN"]) == {"AN": "private.apn"}
-    sent = xbee_port.rig.server.call(lambda m: (m.param("CU"), m.param("CW")))
+    sent = xbee_port.device.rig.server.call(lambda m: (m.param("CU"), m.param("CW")))
     assert sent == ({USER!r}, {PASSWORD!r})
 """.replace("{USER!r}", repr(USER)).replace("{PASSWORD!r}", repr(PASSWORD))
 

@@ -11,8 +11,8 @@ import pytest
 from cryptography import x509
 
 from harness import chain
-from harness.fixtures import _hardware_files
 from harness.profiles import load_profile
+from harness.pytest_plugin.devices import _hardware_files
 from harness.servers import HttpsServer, Pki
 
 

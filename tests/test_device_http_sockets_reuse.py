@@ -8,7 +8,7 @@ from harness.device.configure import Configurator
 from harness.device.http import Http
 from harness.device.module import Module
 from harness.device.transport import open_device
-from harness.simrig import start_rig
+from harness.pytest_plugin.simrig import start_rig
 
 
 def test_two_socket_gets_in_a_row_both_answer(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.fixtures import FIRST_BYTE_HARDWARE
 from harness.profiles import check, load_profile
+from harness.pytest_plugin.devices import FIRST_BYTE_HARDWARE
 
 BASE = "name: bench\ntargets:\n  http:\n    url: http://example.com/\n"
 

@@ -18,9 +18,9 @@ from harness.device.http import Http
 from harness.device.leftovers import close_leftover_connections
 from harness.device.module import Module
 from harness.device.transport import open_device
+from harness.pytest_plugin.simrig import start_rig
 from harness.sim.core.effects import Failure
 from harness.sim.core.personality import load
-from harness.simrig import start_rig
 
 LTEM = "ltem-11415"
 URL = "https://google.com/"
@@ -136,7 +136,7 @@ INNER_TEST = '''
 from harness import variants
 
 def held(xbee):
-    https = xbee.port.rig.servers["https"]
+    https = xbee.port.device.rig.servers["https"]
     return sum(c.fileno() != -1 for c in list(https._conns))
 
 def test_https_get(xbee, https_target, tls_variant):

@@ -394,7 +394,7 @@ def test_a_broken_module_skips_the_rest_of_the_run(pytester: pytest.Pytester) ->
     pytester.makepyfile(
         """
         import pytest
-        from harness.session import ModuleBroken
+        from harness.pytest_plugin.session import ModuleBroken
 
         def test_first(xbee_profile):
             pass
@@ -487,7 +487,7 @@ def test_the_plugin_works_without_allure(pytester: pytest.Pytester) -> None:
 def test_module_facing_fixtures_plug_in_through_the_seam(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness import plugin
+    from harness.pytest_plugin import plugin
 
     pytester.syspathinsert()
     pytester.makepyfile(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import simrig
+from harness.pytest_plugin import simrig
 from harness.sim.host.server import baud_rate
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,5 @@
-"""KnownConfigurator (harness.fixtures): a second apply of the same values costs no AT round
-trip, writes are still verified, and it forgets after a reset, a failure or `forget()`.
+"""KnownConfigurator (harness/pytest_plugin/fixtures.py): a second apply of the same values costs
+no AT round trip, writes are still verified, and it forgets after a reset, a failure or `forget()`.
 Against the simulator on a real pty."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from harness.device.configure import KnownConfigurator
 from harness.device.errors import ConfigureError
 from harness.device.module import Module
 from harness.device.transport import open_device
-from harness.simrig import start_rig
+from harness.pytest_plugin.simrig import start_rig
 
 
 @pytest.fixture

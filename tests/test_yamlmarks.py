@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import session, yamlmarks
+from harness import yamlmarks
+from harness.pytest_plugin import session
 from harness.sim.core import personality
 from harness.sim.host import netconfig
 from harness.xbee import firmware

@@ -64,7 +64,7 @@ class CaptureWriter:
         self.t0 = clock()
         # Whole lines or nothing, each written at once (issue 10 #8). A write that fails (a
         # full disk) is kept in `error` and ends the file there, whole; the test goes on and
-        # the run stops at its end (harness.fixtures._write_stats).
+        # the run stops at its end (harness.pytest_plugin.stats.write_stats).
         self.error: atomicio.ReportWriteError | None = None
         self.dropped = 0  # events not written after `error`
         self._fh: atomicio.LineFile | None = None

@@ -3,8 +3,9 @@
 Why: a bench waits minutes (registration, a reset, an upload at 9600 baud, guard times) and
 a silent terminal looks hung. The device layer calls `say(topic, text)` where a wait changes
 (an AI transition, upload bytes, a reset, a guard time); the pytest side installs a sink that
-writes through the terminal reporter (harness/budget.py). The device layer never imports
-pytest, and with no sink installed `say` costs nothing. A-PROGRESS (docs/assumptions.md).
+writes through the terminal reporter (harness/pytest_plugin/budget.py). The device layer
+never imports pytest, and with no sink installed `say` costs nothing. A-PROGRESS
+(docs/assumptions.md).
 """
 
 from __future__ import annotations

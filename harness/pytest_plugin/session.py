@@ -1,10 +1,11 @@
 """The state of one pytest run of the harness: which module, which profile, which axes.
 
-The plugin builds one `HilSession` at configure time and keeps it in the pytest stash; every
-fixture that talks to a module (the port, the capture, the configured device, the targets)
-starts from it and from `xbee_device_spec`. It also carries what the run learns: the module's
-firmware (for report labels), its features (for `requires(...)`), the matrix of outcomes, and
-the "broken module" flag that skips the rest of the run with one reason.
+The plugin builds one `HilSession` at configure time (harness/pytest_plugin/options.py) and
+keeps it in the pytest stash; every fixture that talks to a module (the port, the capture,
+the configured device, the targets) starts from it and from `xbee_device_spec`. It also
+carries what the run learns: the module's firmware (for report labels), its features (for
+`requires(...)`), the matrix of outcomes, and the "broken module" flag that skips the rest
+of the run with one reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from harness import yamlmarks
 from harness.profiles import PERSONALITY_DIR, Profile, known_personalities
@@ -270,6 +273,14 @@ class HilSession:
         for n, line in enumerate(self.notices, 1):
             env[f"notice.{n}"] = line
         return env
+
+
+SESSION = pytest.StashKey[HilSession]()  # in config.stash from pytest_configure on
+
+
+def session_of(config: pytest.Config) -> HilSession | None:
+    """The run's state, or None when the plugin is not configured (--help, --version)."""
+    return config.stash.get(SESSION, None)
 
 
 def personality_features(name: str) -> frozenset[str] | None:

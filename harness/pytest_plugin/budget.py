@@ -9,7 +9,8 @@ own budget (from the profile), and gives the test what was left of its time afte
 wait that runs over its budget is `ModuleBroken`: the documented one-reason stop.
 
 Also the terminal side of `harness.device.progress`: one line per change while the harness
-waits, through the terminal reporter (outside output capture).
+waits, through the terminal reporter (outside output capture). The hooks that call these
+are in harness/pytest_plugin/hooks.py (`pytest_configure`, `pytest_runtest_protocol`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from typing import Any
 
 import pytest
 
-from harness.device import progress
-from harness.session import ModuleBroken
+from harness.pytest_plugin.session import ModuleBroken
 
 # Beyond its budget, a wait's own bounds (registration timeout, reset timeout) should have
 # ended it; the timer is the backstop for a wait with none.
@@ -31,7 +31,7 @@ _ITEM = pytest.StashKey[pytest.Item]()
 _TIMER = pytest.StashKey[tuple[Any, float]]()  # pytest-timeout settings, when it started
 
 
-class _TimerTracker:
+class TimerTracker:
     """Remembers, per item, the pytest-timeout timer that is running and since when."""
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
@@ -44,24 +44,17 @@ class _TimerTracker:
             del item.stash[_TIMER]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(_TimerTracker(), "xbee-hil-timer-tracker")
-    if hasattr(config, "workerinput"):
-        return  # xdist workers have no terminal
-    config.add_cleanup(progress.install(lambda line: _terminal_line(config, line)))
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+def enter(item: pytest.Item) -> None:
+    """`item` is the test running now (its timer is the one a session wait pauses)."""
     item.config.stash[_ITEM] = item
-    try:
-        return (yield)
-    finally:
-        with contextlib.suppress(KeyError):
-            del item.config.stash[_ITEM]
 
 
-def _terminal_line(config: pytest.Config, line: str) -> None:
+def leave(item: pytest.Item) -> None:
+    with contextlib.suppress(KeyError):
+        del item.config.stash[_ITEM]
+
+
+def terminal_line(config: pytest.Config, line: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return

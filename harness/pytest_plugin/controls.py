@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness import report, variants
+from harness.device.files import Files
+from harness.pytest_plugin.configured import put
 from harness.verdict import OK, Control, Inconclusive, Judgement, Verdict, judge
 
 if TYPE_CHECKING:
     from harness.device.http import HttpResult
-    from harness.fixtures import XBee
+    from harness.pytest_plugin.configured import XBee
 
 # The variants that must succeed against each target, in order of preference.
 CONTROL_VARIANTS = {"tls": ("root-ca", "no-ca"), "mutual": ("client-cert",)}
@@ -57,8 +59,6 @@ def control_for(xbee: XBee, server: str) -> Control | None:
     found = session.controls.get(_key(xbee, server))
     if found is not None:
         return found
-    from harness import fixtures  # the device-facing half of the harness
-
     port = xbee.port
     for name in CONTROL_VARIANTS[server]:
         variant = variants.get(name)
@@ -67,9 +67,9 @@ def control_for(xbee: XBee, server: str) -> Control | None:
         url = port.urls.get("https" if server == "tls" else server)
         if url is None:
             return None
-        files = fixtures.Files(port.module)
+        files = Files(port.module)
         for upload in variant.uploads:
-            fixtures._put(port, files, upload, port.files[upload.pki])
+            put(port, files, upload, port.files[upload.pki])
         port.configurator.apply({"$0": variant.profile}, xbee.mode)
         port.tap.note("control", variant=name, server=server, mode=xbee.mode)
         result = xbee.request("GET", url, record=False)
@@ -78,7 +78,7 @@ def control_for(xbee: XBee, server: str) -> Control | None:
             (c.value if (c := result.code(xbee.code_kind)) else None),
             _expect_status(xbee, server),
         )  # fmt: skip
-        if not getattr(port.replay, "failure", None):  # a replay that diverged proves nothing
+        if not port.device.diverged:  # a replay that diverged proves nothing
             session.controls[_key(xbee, server)] = control
         return control
     return None

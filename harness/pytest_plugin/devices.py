@@ -1,0 +1,394 @@
+"""The kinds of device a run can test, one small class each (instead of if/elif on kind).
+
+- `SimulatorDevice` (`--device sim[:PERSONALITY]`): the simulator's bench on a pty
+  (harness/pytest_plugin/simrig.py), its local servers as targets and its PKI as files.
+- `BenchDevice` (a serial path or a pyserial URL): a real module; targets and files from the
+  profile; first bytes may take a cellular TLS handshake.
+- `ReplayDevice` (`--device replay:DIR|FILE`): recorded cassettes served back on a pty, one
+  per test; it sends no session traffic and is never "broken" (docs/design.md "Record and
+  replay").
+
+Each says how it is opened and closed, which targets and PKI files it has, how long a first
+byte may take, and what it does around a test. `start` picks the class for a `DeviceSpec`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from harness import capture, variants
+from harness.device.configure import KnownConfigurator
+from harness.device.errors import ConfigureError, DeviceError, NetworkNotReady
+from harness.device.module import Module
+from harness.device.transport import open_device
+from harness.profiles import Profile
+from harness.pytest_plugin import port as ports
+from harness.pytest_plugin.matrix import REPORTS
+from harness.pytest_plugin.port import Port
+from harness.pytest_plugin.session import DeviceKind, DeviceSpec, HilSession, ModuleBroken
+from harness.replay import cassette
+from harness.servers import DEFAULT_BODY
+
+# How long a test waits for the first byte of a response before it asks the module (CI)
+# what happened. The simulator says what its timing needs (`SimRig.first_byte_timeout`); a
+# cellular TLS handshake on a bench takes seconds.
+FIRST_BYTE_HARDWARE = 30.0
+# The server's own leaf and intermediate: the local PKI's on the simulator; on a bench the
+# profile's `leaf:` / `intermediate:` files, else fetched from the target (harness/chain.py).
+NEEDS_LOCAL_PKI = frozenset({"server_cert", "intermediate_ca"})
+SERVER_FILES = {"server_cert": "leaf", "intermediate_ca": "intermediate"}
+SIM_FILES = ("root_ca", "server_cert", "intermediate_ca", "wrong_ca", "client_cert", "client_key")
+# Replay. A cassette does not check silence, so the guard before `+++` can be short; a
+# recorded answer comes as soon as the host's bytes match, so a first byte that has not come
+# in this long never will (A-REPLAY-HOST-TIMING).
+REPLAY_GUARD_TIME = 0.01
+REPLAY_FIRST_BYTE = 0.5
+REPLAY_FOLD_POLLS = True  # runs of identical polls (AI, CI) play once (harness.replay.device)
+REPLAY_ESCAPES = True  # `+++` re-entries decided by the harness's CT clock (A-REPLAY-ESCAPES)
+MISMATCH_SHOWN = pytest.StashKey[bool]()
+
+
+class Device:
+    """What differs between kinds of module; the `Port` holds one."""
+
+    source: ClassVar[cassette.Source] = "hardware"  # what --record stamps on its cassettes
+    isolated: ClassVar[bool] = False  # each test alone, in its own cassette
+
+    def __init__(
+        self,
+        spec: DeviceSpec,
+        personality: str | None,
+        first_byte_timeout: float,
+        urls: dict[str, str],
+        files: dict[str, bytes | None],
+        missing: dict[str, str] | None = None,
+        expected_body: bytes | None = None,
+    ) -> None:
+        self.spec = spec
+        self.personality = personality
+        self.first_byte_timeout = first_byte_timeout
+        self.urls = urls
+        self.files = files  # PKI name -> bytes for the TLS variants
+        self.missing = missing or {}  # PKI name -> why it is absent
+        self.expected_body = expected_body  # what the local servers answer
+
+    @property
+    def crashed(self) -> str | None:
+        """Why the module went silent by a fault of its own host (a simulator crash)."""
+        return None
+
+    @property
+    def diverged(self) -> str | None:
+        """Why a replay stopped answering (the host sent what the cassette does not hold)."""
+        return None
+
+    def stop_reason(self, text: str) -> str:
+        """The device's own failure when it has one, else `text`: a simulator crash is not
+        blamed on the bench (issue 10, defect 7)."""
+        return self.crashed or text
+
+    def stats(self) -> dict[str, float] | None:
+        """The simulator's account of imposed time so far; None for a real module."""
+        return None
+
+    def open(self, session: HilSession, profile: Profile, baud: int) -> Port:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop what the device runs on this host (nothing for a real module)."""
+
+    def begin_test(self, port: Port, nodeid: str) -> None:
+        """Before a test's capture starts (replay: load its cassette)."""
+
+    def end_test(self, port: Port, item: pytest.Item) -> None:
+        """After a test's capture ended (replay: the verdict)."""
+
+    def configure_failed(self, mode: str, exc: Exception) -> Exception:
+        """What a test raises when the module could not be configured for it."""
+        return ModuleBroken(self.stop_reason(f"configuring {self.spec} for {mode}: {exc}"))
+
+
+class _LiveDevice(Device):
+    """A module that answers the session's own traffic: opened once, VR/HV read, snapshot
+    taken, the APN written, registration waited for."""
+
+    path: str
+    guard_time: float | None = None
+    timing: dict[str, float]
+
+    def port_baud(self, baud: int) -> int:
+        return baud
+
+    def open(self, session: HilSession, profile: Profile, baud: int) -> Port:
+        spec = self.spec
+        cap = ports.session_capture(spec, profile, session, self.personality)
+        try:
+            tap = open_device(self.path, self.port_baud(baud), capture=cap)
+        except DeviceError as exc:
+            self.close()
+            raise ModuleBroken(ports.kept(cap, session, self.stop_reason(str(exc)))) from None
+        module = Module(tap, guard_time=self.guard_time, **self.timing)
+        configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
+        port = Port(self, tap, module, configurator, session_capture=cap)
+        try:
+            port.firmware = ports.read_firmware(module)
+            port.family = session.set_firmware(
+                spec, port.firmware.get("VR"), port.firmware.get("HV")
+            )
+            wanted_net = ports.network(profile)
+            names = sorted(
+                {*profile.baseline, *ports.TEST_PARAMS, *(n for n in wanted_net if n == "AN")}
+            )
+            port.snapshot = port.configurator.snapshot(names)
+            port.test_snapshot = ports.apply_network(port, wanted_net)
+            # after an APN change the module attaches again: this wait covers it (L-TG)
+            port.configurator.wait_registered(profile.network.registration_timeout)
+            if session.record_dir is not None:
+                port.recording = ports.recording(port, profile, session.record_dir, self.timing)
+                port.module.close()  # every test starts out of command mode, no API reader
+        except (DeviceError, ConfigureError) as exc:
+            why = str(exc)
+            if not isinstance(exc, NetworkNotReady) and not why.startswith(f"{tap.spec}:"):
+                why = f"{spec}: {why}"
+            if port.snapshot is not None and port.test_snapshot is not port.snapshot:
+                left = ports.restore_loudly(port, port.snapshot, "after the failed open")
+                why += f"; {left}" if left else ""
+            cap.note("error", message=why)
+            port.close()
+            raise ModuleBroken(ports.kept(cap, session, self.stop_reason(why))) from None
+        return port
+
+
+class SimulatorDevice(_LiveDevice):
+    """The simulator's bench on a pty: its servers are the targets, its PKI the files."""
+
+    source: ClassVar[cassette.Source] = "simulator"
+
+    def __init__(self, spec: DeviceSpec, personality: str | None, rig: Any) -> None:
+        files: dict[str, bytes | None] = {name: rig.pki.read(name) for name in SIM_FILES}
+        super().__init__(
+            spec, personality, rig.first_byte_timeout, dict(rig.urls), files,
+            expected_body=DEFAULT_BODY,
+        )  # fmt: skip
+        self.rig = rig  # harness.pytest_plugin.simrig.SimRig
+        self.path = rig.path
+        self.guard_time = rig.guard_time
+        self.timing = rig.command_timing
+
+    @classmethod
+    def start(
+        cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str
+    ) -> SimulatorDevice:
+        from harness.pytest_plugin.simrig import start_rig
+
+        personality = session.personality(spec)
+        rig = start_rig(personality or "cat1-3100C", workdir, timing=timing)
+        return cls(spec, personality, rig)
+
+    def port_baud(self, baud: int) -> int:
+        return self.rig.baud  # the simulated bench's module is at the rig's rate (A-SIM-BD)
+
+    @property
+    def crashed(self) -> str | None:
+        return self.rig.failure or None
+
+    def stats(self) -> dict[str, float] | None:
+        return self.rig.stats()
+
+    def close(self) -> None:
+        self.rig.close()
+
+
+class BenchDevice(_LiveDevice):
+    """A real module on a serial path or a pyserial URL: the profile's targets and files."""
+
+    @classmethod
+    def start(
+        cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str
+    ) -> BenchDevice:
+        urls = {name: t.url for name, t in profile.targets.items()}
+        files, missing = _hardware_files(profile, workdir, session.tls_variants)
+        device = cls(
+            spec, profile.device.personality,
+            profile.device.first_byte_timeout or FIRST_BYTE_HARDWARE,  # A-FIRST-BYTE-PROFILE
+            urls, files, missing,
+        )
+        device.path = spec.target or spec.raw
+        device.timing = {}
+        return device
+
+
+class ReplayDevice(Device):
+    """A replay device on a pty in place of the module (docs/design.md "Record and replay").
+    No cassette holds the session's own traffic (registration, VR/HV, snapshot, restore),
+    so none is sent: firmware, personality, targets, PKI and CT come from the recording."""
+
+    isolated: ClassVar[bool] = True
+
+    def __init__(
+        self, spec: DeviceSpec, deck: cassette.Deck, info: Any, urls: dict[str, str]
+    ) -> None:
+        from harness.replay.device import ReplayServer
+        from harness.replay.matchers import Matchers
+
+        rec = info.recording or cassette.Recording("hardware")
+        super().__init__(
+            spec, rec.personality, REPLAY_FIRST_BYTE, dict(rec.urls) or urls,
+            cassette.load_pki(deck.directory, rec.pki),
+            expected_body=DEFAULT_BODY if rec.source == "simulator" else None,
+        )  # fmt: skip
+        self.deck = deck
+        self.recording = rec
+        self.firmware = dict(info.firmware)
+        self.server = ReplayServer(
+            fold_polls=REPLAY_FOLD_POLLS, matchers=Matchers(escapes=REPLAY_ESCAPES)
+        )
+
+    @classmethod
+    def start(
+        cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str
+    ) -> ReplayDevice:
+        deck = cassette.Deck(spec.target or "")
+        try:
+            info = deck.first_info()
+        except (OSError, capture.CaptureError) as exc:
+            raise ModuleBroken(f"{spec}: {exc}") from None
+        return cls(spec, deck, info, {name: t.url for name, t in profile.targets.items()})
+
+    def open(self, session: HilSession, profile: Profile, baud: int) -> Port:
+        try:
+            tap = open_device(self.server.start_pty(), session.baud)
+        except (OSError, DeviceError) as exc:
+            self.server.stop()
+            raise ModuleBroken(f"{self.spec}: {exc}") from None
+        timing = {"max_guard_time": REPLAY_GUARD_TIME}
+        if self.recording.command_timeout is not None:
+            timing["command_timeout"] = self.recording.command_timeout
+        module = Module(tap, guard_time=REPLAY_GUARD_TIME, **timing)
+        configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
+        port = Port(self, tap, module, configurator, firmware=dict(self.firmware))
+        port.family = session.set_firmware(
+            self.spec, port.firmware.get("VR"), port.firmware.get("HV")
+        )
+        return port
+
+    @property
+    def diverged(self) -> str | None:
+        return self.server.failure or None
+
+    def close(self) -> None:
+        self.server.stop()
+
+    def configure_failed(self, mode: str, exc: Exception) -> Exception:
+        return DeviceError(f"configuring for {mode}: {exc}")  # this test's problem, not broken
+
+    def begin_test(self, port: Port, nodeid: str) -> None:
+        """Serve this test's cassette (none: skip with the reason; a bad one fails naming
+        file:line); its recording says which personality and PKI the test ran with."""
+        from harness.replay.player import ReplayError
+
+        path, why = self.deck.for_test(nodeid)
+        if path is None:
+            pytest.skip(why)
+        try:
+            rec = cassette.read_info(path).recording
+            self.server.load(path)
+        except (capture.CaptureError, ReplayError) as exc:
+            bad = str(exc)
+        else:
+            bad = None
+        if bad is not None:
+            pytest.fail(f"cannot replay: {bad}", pytrace=False)
+        if rec is not None:
+            self.personality = rec.personality
+            self.files = cassette.load_pki(path.parent, rec.pki)
+
+    def end_test(self, port: Port, item: pytest.Item) -> None:
+        """The verdict: a mismatch fails the test with the readable diff (unless the test's
+        own failure already shows it); a test skipped after its cassette was loaded is not
+        judged."""
+        from harness.replay.player import ReplayMismatch
+
+        verdict = self.server.finish()
+        reports = item.stash.get(REPORTS, {})
+        if verdict.ok or item.stash.get(MISMATCH_SHOWN, False):
+            return
+        if any(r.skipped for r in reports.values()):
+            return
+        raise ReplayMismatch(verdict.report)
+
+
+KINDS: dict[DeviceKind, Any] = {
+    DeviceKind.SIM: SimulatorDevice,
+    DeviceKind.REPLAY: ReplayDevice,
+    DeviceKind.SERIAL: BenchDevice,
+    DeviceKind.URL: BenchDevice,
+}
+
+
+def open_port(
+    spec: DeviceSpec,
+    profile: Profile,
+    baud: int,
+    session: HilSession,
+    workdir: Path,
+    sim_timing: str = "fast",
+) -> Port:
+    """Start the device of `spec`'s kind and open it: the run's port."""
+    device: Device = KINDS[spec.kind].start(spec, profile, session, workdir, sim_timing)
+    return device.open(session, profile, baud)
+
+
+def replay_failure(config: pytest.Config) -> str | None:
+    """Why a replay device of this run stopped answering, if one did."""
+    for port in ports.ports(config).values():
+        if why := port.device.diverged:
+            return why
+    return None
+
+
+def _hardware_files(
+    profile: Profile, workdir: Path, run_variants: tuple[str, ...] = ()
+) -> tuple[dict[str, bytes | None], dict[str, str]]:
+    """What a bench has for the TLS variants, and why a file is absent: the profile's CA and
+    client files, a freshly made unrelated root as the wrong CA, and the server's own leaf
+    and intermediate from the https target's `leaf:` / `intermediate:` files or, when the
+    run has a variant that needs them, from the chain the server presents to this host."""
+    from harness.servers import Pki
+
+    https = profile.targets.get("https")
+    mutual = profile.targets.get("mutual") or https
+    files: dict[str, bytes | None] = dict.fromkeys(NEEDS_LOCAL_PKI)
+    missing: dict[str, str] = {}
+    files["root_ca"] = https.ca.read_bytes() if https and https.ca else None
+    cert = mutual.client_cert if mutual else None
+    key = mutual.client_key if mutual else None
+    files["client_cert"] = cert.read_bytes() if cert else None
+    files["client_key"] = key.read_bytes() if key else None
+    files["wrong_ca"] = Pki.create(workdir / "wrong-pki").read("wrong_ca")
+    needed = {u.pki for v in run_variants for u in variants.get(v).uploads} & NEEDS_LOCAL_PKI
+    for pki_name, key_name in SERVER_FILES.items():
+        given = getattr(https, key_name) if https else None
+        files[pki_name] = given.read_bytes() if given else None
+    fetch = sorted(n for n in needed if files[n] is None)
+    if fetch and https is None:
+        missing.update(dict.fromkeys(fetch, "the profile names no https target"))
+    elif fetch and https is not None:
+        from harness import chain
+
+        try:
+            presented = chain.fetch_url(https.url)
+        except chain.ChainError as exc:
+            missing.update(dict.fromkeys(fetch, str(exc)))
+        else:
+            for name in fetch:
+                which = SERVER_FILES[name]
+                files[name] = presented.pem(which)
+                if files[name] is None:
+                    missing[name] = f"{https.url} presented no {which}: set targets.https.{which}"
+    return files, missing
+
+

@@ -1,0 +1,158 @@
+"""Per test, what the harness did and what the module imposed: one JSON line.
+
+The harness's own work (command-mode entries, AT round trips, mode probes, resets, NVM
+writes, certificate uploads done and skipped by hash), the test's wall time and, on the
+simulator, the time the module and network imposed meanwhile (`SimServer.stats()`) go as one
+JSON line to `<reports-dir>/stats.jsonl` and to the test's Allure result
+(`benchmarks/suite_speed.py` reads them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import allure
+import pytest
+
+from harness import atomicio
+from harness.device.module import Stats
+from harness.pytest_plugin.matrix import REPORTS
+from harness.pytest_plugin.port import ports
+
+STATS_FILE = "stats.jsonl"  # in --reports-dir: one JSON object per test
+# Keys of the simulator's account copied into a test's stats line (all real seconds or counts).
+SIM_KEYS = (
+    "imposed_wall_s", "imposed_s", "uart_s", "guard_time_s", "registration_s", "reset_s",
+    "network_delay_s", "tls_handshake_delay_s", "network_wait_s", "escapes", "resets",
+    "bytes_to_module", "bytes_to_host", "connections_opened", "connections_failed",
+)  # fmt: skip
+# The harness's work per test: configure's `Stats` and the certificate uploads.
+COUNT_KEYS = (*Stats().as_dict(), "uploads", "uploads_skipped", "uploads_known", "upload_bytes")
+_BEFORE = pytest.StashKey["_Before"]()
+_STATS_OUT = pytest.StashKey[Any]()
+
+
+@dataclass
+class _Before:
+    """Counters at the start of a test's setup, per port (label), and the clock."""
+
+    t0: float
+    counts: dict[str, dict[str, int]]
+    sim: dict[str, dict[str, float] | None]
+
+
+def start(item: pytest.Item) -> None:
+    """Counters at the start of a test's setup (before any fixture runs)."""
+    item.stash[_BEFORE] = _Before(
+        time.monotonic(),
+        {label: port.counts() for label, port in ports(item.config).items()},
+        {label: port.sim_stats() for label, port in ports(item.config).items()},
+    )
+
+
+def finish(item: pytest.Item) -> None:
+    """The test's line, to stats.jsonl and (as a courtesy) to its Allure result."""
+    before = item.stash.get(_BEFORE, None)
+    if before is None:
+        return
+    record = stats_line(item, before)
+    write_stats(item.config, record)
+    with contextlib.suppress(Exception):  # the report is a courtesy, never a failure
+        allure.attach(
+            json.dumps(record, indent=2), name="xbee-hil stats",
+            attachment_type=allure.attachment_type.JSON,
+        )  # fmt: skip
+
+
+def stats_line(item: pytest.Item, before: _Before) -> dict[str, Any]:
+    """One test's line: its wall time, the harness's work on each module it touched (summed),
+    and the simulator's account of imposed time over the same span."""
+    wall = time.monotonic() - before.t0
+    counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
+    sim: dict[str, float] | None = None
+    devices = []
+    for label, port in ports(item.config).items():
+        got = _delta(before.counts.get(label, {}), port.counts())
+        imposed = port.sim_stats()
+        sim_delta = None
+        if imposed is not None:
+            was = before.sim.get(label) or {}
+            sim_delta = {k: imposed[k] - was.get(k, 0) for k in SIM_KEYS if k in imposed}
+        if any(got.values()) or (sim_delta and sim_delta.get("bytes_to_module")):
+            devices.append(label)
+        for k, v in got.items():
+            counts[k] = counts.get(k, 0) + v
+        if sim_delta is not None:
+            sim = sim or {}
+            for k, v in sim_delta.items():
+                sim[k] = round(sim.get(k, 0) + v, 6)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    reports = item.stash.get(REPORTS, {})
+    outcome = "passed"
+    for rep in reports.values():
+        if rep.failed:
+            outcome = "failed" if rep.when == "call" else "error"
+            break
+        if rep.skipped:
+            outcome = "skipped"
+    return {
+        "test": item.nodeid,
+        "outcome": outcome,
+        "wall_s": round(wall, 6),
+        "devices": devices,
+        # False for tests that make their own module (or none): their wall time has no
+        # account beside it (the session's restore may still fall in their teardown)
+        "uses_port": "xbee_port" in getattr(item, "fixturenames", ()),
+        "mode": params.get("xbee_mode"),
+        "variant": params.get("tls_variant"),
+        "timing": item.config.getoption("xbee_sim_timing", None) if sim is not None else None,
+        "counts": counts,
+        "sim": sim,
+    }
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items()}
+
+
+def write_stats(config: pytest.Config, record: dict[str, Any]) -> None:
+    """Append one whole line (or none) to `<reports-dir>/stats.jsonl` (started afresh per
+    run). A full reports disk, here or in the test's capture, stops the run with one line
+    naming it (issue 10 #8)."""
+    reports_dir = reports_dir_of(config)
+    out = config.stash.get(_STATS_OUT, None)
+    if out is None:
+        worker = getattr(config, "workerinput", {}).get("workerid")
+        name = STATS_FILE if worker is None else f"stats-{worker}.jsonl"
+        try:
+            reports_dir.mkdir(parents=True, exist_ok=True)
+            out = atomicio.LineFile(reports_dir / name)
+        except OSError as exc:
+            out = False
+            warnings.warn(
+                pytest.PytestWarning(f"xbee-hil: cannot write {reports_dir / name}: {exc}"),
+                stacklevel=1,
+            )
+        config.stash[_STATS_OUT] = out
+        if out:
+            config.add_cleanup(out.close)
+    failed = atomicio.failure(reports_dir)
+    if out and failed is None:
+        try:
+            out.write_line(json.dumps(record, sort_keys=True) + "\n")
+        except OSError as exc:
+            failed = exc
+    if failed is not None:
+        pytest.exit(f"xbee-hil: {failed}", returncode=1)
+
+
+def reports_dir_of(config: pytest.Config) -> Path:
+    """--reports-dir as the plugin resolves it (relative to where pytest was started)."""
+    option = config.getoption("xbee_reports_dir", None) or "reports"
+    return (config.invocation_params.dir / option).resolve()
