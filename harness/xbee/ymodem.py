@@ -135,6 +135,9 @@ class YmodemReceiver(_Machine):
 
     `max_size` (bytes) cancels a transfer that announces or sends more (the 1 MB volume).
     A sender that retransmits a block whose ACK it missed gets it ACKed again, not stored twice.
+    `nak_first_eot`: answer the first EOT with NAK and only the repeated one with ACK, as `rz`
+    does (field-evidence §1c: N-XBS's module mock; A-YMODEM-EOT). A sender one stale byte
+    behind (a lost ACK that crossed a resend) then reads the NAK as the next answer.
     """
 
     def __init__(
@@ -145,9 +148,12 @@ class YmodemReceiver(_Machine):
         start_retries: int = START_RETRIES,
         timeout: float = BLOCK_TIMEOUT,
         retries: int = RETRIES,
+        nak_first_eot: bool = False,
     ) -> None:
         super().__init__()
         self.max_size = max_size
+        # NAK the first EOT, ACK the repeat (A-YMODEM-EOT: the module's choice, a quirk)
+        self.nak_first_eot = nak_first_eot
         self.start_interval = start_interval
         self.start_retries = start_retries
         self.timeout = timeout
@@ -161,6 +167,7 @@ class YmodemReceiver(_Machine):
         self._name = ""
         self._size: int | None = None
         self._data = bytearray()
+        self._eot_naked = not nak_first_eot  # the first EOT got its NAK (A-YMODEM-EOT)
 
     def start(self, now: float) -> bytes:
         """Announce readiness: the first "C" (CRC-16 mode)."""
@@ -281,6 +288,12 @@ class YmodemReceiver(_Machine):
             return bytes((ACK, CRC_MODE))  # the sender missed our ACK of its EOT
         if self._state is not _RxState.DATA:
             return b""  # a stray EOT before any file: ignore
+        if not self._eot_naked:
+            # NAK the first EOT, ACK the second, as `rz` and N-XBS's module mock do
+            # (field-evidence §1c; ASSUMPTION A-YMODEM-EOT): a real sender resends it.
+            self._eot_naked = True
+            self._deadline = now + self.timeout
+            return bytes((NAK,))
         data = bytes(self._data)
         # the announced size cuts the padding; without one, strip trailing 0x1A (YMODEM)
         data = data[: self._size] if self._size is not None else data.rstrip(bytes((PAD,)))

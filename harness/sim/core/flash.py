@@ -49,7 +49,7 @@ class Reason(enum.Enum):
     (ASSUMPTION A-ATFS-ERRORS).
     """
 
-    NOT_FOUND = (_bb("DOES_NOT_EXIST"), "ENOENT", "No such file or directory")
+    NOT_FOUND = (_bb("DOES_NOT_EXIST"), "ENOENT", "does not exist")  # U-XB3T (A-ATFS-ERRORS)
     EXISTS = (_bb("ALREADY_EXISTS"), "EEXIST", "File exists")
     DENIED = (_bb("ACCESS_DENIED"), "EACCES", "Permission denied")
     BAD_NAME = (_bb("INVALID_NAME"), "EINVAL", "Invalid name")
@@ -90,7 +90,7 @@ class FsError(Exception):
 
     @property
     def atfs_line(self) -> str:
-        """The command-mode error line, e.g. `ENOENT No such file or directory` (D-FSCMD)."""
+        """The command-mode error line, e.g. `ENOENT does not exist` (D-FSCMD, U-XB3T)."""
         return f"{self.reason.ecode} {self.reason.text}"
 
 

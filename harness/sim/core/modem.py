@@ -775,6 +775,8 @@ class Modem:
         if name in NETWORK_VALUES:
             if self.registered and name in self.personality.network:
                 return self.personality.network[name]
+            if not self.registered and name in self.personality.network_unregistered:
+                return self.personality.network_unregistered[name]  # A-NET-VALUES
             return at.CATALOGUE[name].default
         if name in self.personality.identity:
             return self.personality.identity[name]
@@ -806,7 +808,10 @@ class Modem:
                 else:
                     value = at.parse_hex(param.decode("ascii"), what=f"AT{row.name}")
                 if not self.personality.allows(row.name, int(value)):
-                    raise at.AtError(f"AT{row.name}: 0x{int(value):X} out of range")
+                    log.info("AT%s rejected: 0x%X out of range", row.name, int(value))
+                    # U-XB3T saw status 1 for a bad BD set (A-AT-SET-STATUS): a quirk
+                    return AtReply(status=int(self.personality.quirk("set_out_of_range_status",
+                                                                     3)))
             else:
                 value = at.decode_value(row.name, param, api=api)
         except (at.AtError, UnicodeDecodeError) as err:

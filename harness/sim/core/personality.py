@@ -92,6 +92,9 @@ class _File(BaseModel):
     family: str  # harness.xbee.firmware family: codes and features
     identity: dict[str, Row]
     network: dict[str, Row] = {}
+    # what a network query answers before registration, where not the catalogue default
+    # (LTE-M DB 0x69 "signal unknown": L-TG-HEAD, field-evidence §1d, A-NET-VALUES)
+    network_unregistered: dict[str, Row] = {}
     defaults: dict[str, Row] = {}
     ranges: dict[str, Row] = {}
     registration: Registration
@@ -113,7 +116,7 @@ class _File(BaseModel):
                 raise ValueError(f"{name}: a latency is a number of seconds >= 0")
         return rows
 
-    @field_validator("identity", "network", "defaults")
+    @field_validator("identity", "network", "network_unregistered", "defaults")
     @classmethod
     def _values_fit_catalogue(cls, rows: dict[str, Row]) -> dict[str, Row]:
         for name, row in rows.items():
@@ -176,6 +179,8 @@ class Personality:
             {k.upper(): v.value for k, v in data.identity.items()})
         self.network: Mapping[str, at.Value] = _frozen(
             {k.upper(): v.value for k, v in data.network.items()})
+        self.network_unregistered: Mapping[str, at.Value] = _frozen(
+            {k.upper(): v.value for k, v in data.network_unregistered.items()})
         self.defaults: Mapping[str, at.Value] = _frozen(
             {k.upper(): v.value for k, v in data.defaults.items()})
         self.ranges: dict[str, tuple[tuple[int, int], ...]] = {

@@ -188,7 +188,9 @@ class FsCommands(Feature):
         verb = "XPUT" if secure else "PUT"
         self._need(args, 1, f"{verb} filename")
         path, room = self._destination(args[0])
-        receiver = ymodem.YmodemReceiver(max_size=room)
+        # the first EOT is NAKed where the personality says so (A-YMODEM-EOT)
+        nak_first = bool(self.modem.personality.quirk("ymodem_nak_first_eot", False))
+        receiver = ymodem.YmodemReceiver(max_size=room, nak_first_eot=nak_first)
         self._xfer = _Transfer(verb, path, secure, receiver)
         self.modem.take_uart(self)
         # D-FSCMD: the prompt, then the receiver's "C" (L-PY: the answer must end with C)
