@@ -170,6 +170,23 @@ _ROWS: tuple[AtSpec, ...] = (
     AtSpec("II", Kind.STRING, "IMSI", "L-TG", readonly=True, secret=True),
     AtSpec("MV", Kind.STRING, "cellular component firmware version", "§3.2 MV", readonly=True),
     _hex("%V", "supply voltage, mV", "L-MS", readonly=True, width=2, assumption="A-AT-WIDTH"),
+    # ----- sleep, pins, SIM PIN, temperature: what TinyGSM and ModularSensors set up and check
+    # for OK (L-TG-HEAD setupPinSleep/initImpl/getTemperatureImpl; L-MS extraModemSetup;
+    # field-evidence §2.6). Defaults and ranges are ours (A-AT-CLIENT-ROWS).
+    _hex("SM", "sleep mode: 0 none, 1 pin sleep, …", "L-TG-HEAD, L-MS", 0, ranges=((0, 8),),
+         assumption="A-AT-CLIENT-ROWS"),
+    _hex("SO", "sleep options", "L-TG-HEAD, L-MS", 0, ranges=_U16,
+         assumption="A-AT-CLIENT-ROWS"),
+    *(_hex(f"D{n}", f"DIO{n} configuration", "L-MS", d, ranges=((0, 5),),
+           assumption="A-AT-CLIENT-ROWS") for n, d in ((5, 1), (6, 0), (7, 1), (8, 1), (9, 1))),
+    _hex("P0", "DIO10 / RSSI PWM configuration", "L-MS", 1, ranges=((0, 5),),
+         assumption="A-AT-CLIENT-ROWS"),
+    _hex("P1", "DIO11 configuration", "L-MS", 0, ranges=((0, 5),),
+         assumption="A-AT-CLIENT-ROWS"),
+    AtSpec("PN", Kind.STRING, "SIM PIN", "L-TG-HEAD initImpl", "", max_len=8, write_only=True,
+           secret=True, assumption="A-AT-CLIENT-ROWS"),
+    _hex("TP", "module temperature, degrees C (signed byte)", "L-TG-HEAD getTemperatureImpl",
+         0x19, readonly=True, width=1, assumption="A-AT-CLIENT-ROWS"),
     # ----- file system (a feature answers it)
     AtSpec("FS", Kind.COMMAND, "file system command", "D-FSCMD",
            reply_timeout=15.0),
