@@ -123,6 +123,31 @@ def _frame_at(buf: bytes, i: int) -> tuple[int, bool]:
     return (total, False) if ok else (0, False)
 
 
+def _escaped_frame_at(buf: bytes, i: int) -> tuple[int, bool, bytes]:
+    """(length of a good AP=2 frame at `buf[i]`, or 0; whether more bytes could make one; its
+    frame data). An escaped length byte (0x7D 0x33 for 0x13) would read as an AP=1 length of
+    0x7D and hold the host's bytes back long after they were sent (A-REDACT-ESCAPED)."""
+    end = buf.find(frames.START, i + 1)  # in AP=2 every 0x7E starts a new frame
+    wire = buf[i + 1 : len(buf) if end < 0 else end]
+    body = frames.unescape(wire)
+    dangling = (len(wire) - len(wire.rstrip(b"\x7d"))) % 2 == 1
+    if len(body) < 2:
+        return 0, end < 0, b""
+    length = (body[0] << 8) | body[1]
+    if not 0 < length <= frames.MAX_FRAME_DATA:
+        return 0, False, b""
+    need = length + 3
+    if len(body) < need or (len(body) == need and dangling):
+        return 0, end < 0, b""
+    if (sum(body[2:need]) & 0xFF) != 0xFF:
+        return 0, False, b""
+    j = got = 0
+    while got < need:  # wire bytes that carry the frame (text may follow before a 0x7E)
+        j += 2 if wire[j] == frames.ESCAPE else 1
+        got += 1
+    return 1 + j, False, body[2 : need - 1]
+
+
 def _segments(buf: bytes, *, hold_blocks: bool, final: bool) -> tuple[list[_Segment], bytes]:
     """Split into runs of plain bytes, good YMODEM blocks and good API frames; return them
     and a held tail (an incomplete block when `hold_blocks`, an incomplete data frame)."""
@@ -137,18 +162,23 @@ def _segments(buf: bytes, *, hold_blocks: bool, final: bool) -> tuple[list[_Segm
             head, tail = 3, 2
         elif byte == frames.START:
             length, more = _frame_at(buf, i)
+            data = buf[i + 3 : i + length - 1]
+            if not length:
+                esc_length, esc_more, esc_data = _escaped_frame_at(buf, i)
+                if esc_length or esc_more:
+                    length, more, data = esc_length, more or esc_more, esc_data
             more = more and not final
-            head, tail = 3, 1
         else:
             length, more = 0, False
         if length:
             if run_start < i:
                 out.append(_Segment(buf[run_start:i], buf[run_start:i], False))
             raw = buf[i : i + length]
-            content = raw[head:-tail]
             if byte == frames.START:
-                at = PAYLOAD_AT.get(content[0])
-                content = content[at:] if at is not None else b""
+                at = PAYLOAD_AT.get(data[0])
+                content = data[at:] if at is not None else b""
+            else:
+                content = raw[head:-tail]
             out.append(_Segment(raw, content, True))
             i = run_start = i + length
             continue
