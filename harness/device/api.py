@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from harness.device.transport import DEFAULT_BAUD, Tap, explain_open_error
 from harness.xbee import api, at, codes, frames
 
 DEFAULT_TIMEOUT = 5.0  # per request; digi-xbee uses 4 s (§2a "Timeouts")
+# A waiter re-reads the tap's clock this often (real s): a warping clock moves on its own.
+CLOCK_RECHECK = 0.05
 # Responses that echo the request's frame ID (D-88, D-89, D-BB, D-SF). 0xCD/0xCE carry a
 # reserved frame ID (0 in examples) and are unsolicited, as are 0x8A, 0xB0, 0xCC, 0xCF.
 RESPONSE_TYPES = frozenset({0x88, 0x89, 0xBB, 0xC0, 0xC1, 0xC2, 0xC3, 0xC6})
@@ -155,7 +156,7 @@ class ApiClient:
             if note is not None:
                 self.tap.note("frame_error", dir=RX, **note)
             return
-        rec = Received(api.parse(item.data), item.data, time.monotonic())
+        rec = Received(api.parse(item.data), item.data, self.tap.clock.now())
         self._annotate(RX, item.data)
         with self._cond:
             fid = item.data[1] if len(item.data) > 1 else 0
@@ -198,17 +199,17 @@ class ApiClient:
             self._pending[fid] = None
         try:
             self.send(data)
-            deadline = time.monotonic() + wait
+            deadline = self.tap.clock.now() + wait
             with self._cond:
                 while self._pending.get(fid) is None:
                     self._raise_reader_error()
-                    left = deadline - time.monotonic()
+                    left = deadline - self.tap.clock.now()
                     if left <= 0:
                         raise DeviceTimeout(
                             f"{self.tap.spec}: no response to {_name(data)} frame ID {fid} "
                             f"within {wait:g} s ({self._queue_summary()})"
                         )
-                    self._cond.wait(left)
+                    self._cond.wait(min(left, CLOCK_RECHECK))
                 rec = self._pending[fid]
                 assert rec is not None
                 return rec
@@ -237,7 +238,7 @@ class ApiClient:
         """The oldest queued frame of `types` (and matching `where(frame)`), waiting if needed."""
         wanted = {types} if isinstance(types, int) else set(types)
         wait = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + wait
+        deadline = self.tap.clock.now() + wait
         with self._cond:
             while True:
                 for rec in self._queue:
@@ -245,14 +246,14 @@ class ApiClient:
                         self._queue.remove(rec)
                         return rec
                 self._raise_reader_error()
-                left = deadline - time.monotonic()
+                left = deadline - self.tap.clock.now()
                 if left <= 0:
                     names = "/".join(f"0x{t:02X}" for t in sorted(wanted))
                     raise DeviceTimeout(
                         f"{self.tap.spec}: no {names} frame within {wait:g} s "
                         f"({self._queue_summary()})"
                     )
-                self._cond.wait(left)
+                self._cond.wait(min(left, CLOCK_RECHECK))
 
     def take_unsolicited(self) -> list[Received]:
         """Everything queued so far, oldest first; the queue is emptied."""

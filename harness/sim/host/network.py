@@ -156,6 +156,20 @@ class Network:
             self._commands.append(effect)
         self._wake()
 
+    def idle(self) -> bool:
+        """Nothing in flight: no command queued, no timer, no connection but listeners
+        (a far end that may still speak keeps the host's clock real: A-CLOCK-WARP)."""
+        with self._lock:
+            if self._commands:
+                return False
+        try:
+            conns = list(self._conns.values())
+        except RuntimeError:  # changed under us by the network thread: busy
+            return False
+        return not self._timers and not self._more and all(
+            c.listener for c in conns
+        )
+
     def set_reading(self, on: bool) -> None:
         """Back-pressure (thread-safe): stop or resume reading open stream connections,
         because the host has not taken what was already received."""
