@@ -121,13 +121,9 @@ class WarpClock:
             return None  # bytes on their way, one way or the other
         return until
 
-    def _jump(self, deadline: float) -> bool:
-        """Skip to min(deadline, the far end's next event) if both ends are quiet."""
-        until = self.quiet_until()
-        if until is None:
-            return False
+    def _skip_to(self, target: float) -> bool:
+        """Move the clock on to `target` (if it is ahead); True if it moved."""
         with self._lock:
-            target = min(deadline, until)
             now = self.now()
             if not math.isfinite(target) or target <= now:
                 return False
@@ -139,7 +135,8 @@ class WarpClock:
     def sleep(self, seconds: float) -> None:
         deadline = self.now() + seconds
         while (left := deadline - self.now()) > 0:
-            if not self._jump(deadline):
+            until = self.quiet_until()
+            if until is None or not self._skip_to(min(deadline, until)):
                 time.sleep(min(left, WARP_SLICE))
 
     def wait_bytes(self, poll: Poll, deadline: float) -> bool:
@@ -149,5 +146,13 @@ class WarpClock:
             left = deadline - self.now()
             if left <= 0:
                 return False
-            if not self._jump(deadline) and poll(min(left, WARP_SLICE)):
+            until = self.quiet_until()
+            # quiet first, then ready: what was handed over before the quiet check is
+            # visible to `poll` now, and nothing can arrive after it (A-CLOCK-WARP)
+            if until is not None:
+                if poll(0.0):
+                    return True
+                if self._skip_to(min(deadline, until)):
+                    continue
+            if poll(min(left, WARP_SLICE)):
                 return True

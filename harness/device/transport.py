@@ -184,7 +184,9 @@ class Tap:
         self.spec = spec or str(port.port)
         self.clock = clock
         self.sent = 0  # bytes written to the port, ever (a warping clock compares them)
-        self.received = 0  # bytes read from the port, ever
+        self.received = 0  # bytes read from the port and handled, ever
+        self._holding = 0  # readers inside `handing_over()`
+        self._in_hand = 0  # bytes they read and have not handed over yet
         self.last_rx = 0.0  # clock time of the last byte received
         # Opening a port can glitch the line: count the open as activity, so a `+++` right
         # after it still gets its guard time of silence (D-ENTER).
@@ -195,7 +197,10 @@ class Tap:
     # --- recording ---
     def _rx(self, data: bytes) -> bytes:
         if data:
-            self.received += len(data)
+            if self._holding:
+                self._in_hand += len(data)
+            else:
+                self.received += len(data)
             self.last_rx = self.clock.now()
             if self.capture is not None:
                 self.capture.wire(RX, data)
@@ -213,6 +218,20 @@ class Tap:
             return
         with self.capture.redact_upload(what, content):
             yield
+
+    @contextlib.contextmanager
+    def handing_over(self) -> Iterator[None]:
+        """For a background reader: bytes read inside count as received (for a warping
+        clock) only once the block ends, i.e. once the reader has handed them on, so the
+        clock cannot skip while a frame is between the port and its waiter."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+            if not self._holding:
+                self.received += self._in_hand
+                self._in_hand = 0
 
     # --- bytes ---
     def write(self, data: bytes) -> int:
@@ -249,10 +268,13 @@ class Tap:
             return self._take(size)
         return self._read_port(size)
 
-    def read_available(self, wait: float = 0.0) -> bytes:
-        """Whatever is buffered now (waiting up to `wait` clock seconds for the first byte)."""
+    def read_available(self, wait: float = 0.0, *, warp: bool = True) -> bytes:
+        """Whatever is buffered now (waiting up to `wait` clock seconds for the first byte).
+        `warp=False`: wait in real time whatever the clock (a background reader's poll is
+        not the harness waiting: only its waiters may let the clock skip)."""
         if not self._unread and not self._waiting() and wait > 0:
-            self.clock.wait_bytes(self._poll, self.clock.now() + wait)
+            clock = self.clock if warp else REAL
+            clock.wait_bytes(self._poll, clock.now() + wait)
         out = self._take(len(self._unread))
         n = self._waiting()
         return out + self._read_port(n) if n else out
