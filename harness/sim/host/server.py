@@ -353,12 +353,12 @@ class SimServer(Generic[E]):
         while self._calls:
             self._calls.popleft()()
         while self._events:
-            event = self._events.popleft()
-            if isinstance(event, DataReceived):
-                with self._bp_lock:
-                    self._inbound -= len(event.data)
-            self.account.event(event)
-            with self.lock:
+            with self.lock:  # popped and handled as one step: `quiet` never sees it between
+                event = self._events.popleft()
+                if isinstance(event, DataReceived):
+                    with self._bp_lock:
+                        self._inbound -= len(event.data)
+                self.account.event(event)
                 now = self.sim_now()
                 self._perform(self.modem.handle(event, now))
                 self.account.observe(now)
