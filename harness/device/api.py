@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -138,16 +137,15 @@ class ApiClient:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                chunk = self.tap.read_available(0.05)
+                with self.tap.handing_over():  # A-CLOCK-WARP: skip only once dispatched
+                    chunk = self.tap.read_available(0.05, warp=False)
+                    for item in self._deframer.feed(chunk):
+                        self._dispatch(item)
             except PortError as exc:
                 with self._cond:
                     self._reader_error = exc
                     self._cond.notify_all()
                 return
-            if not chunk:
-                continue
-            for item in self._deframer.feed(chunk):
-                self._dispatch(item)
 
     def _dispatch(self, item: frames.RawFrame | frames.FrameError) -> None:
         if isinstance(item, frames.FrameError):
@@ -155,7 +153,7 @@ class ApiClient:
             if note is not None:
                 self.tap.note("frame_error", dir=RX, **note)
             return
-        rec = Received(api.parse(item.data), item.data, time.monotonic())
+        rec = Received(api.parse(item.data), item.data, self.tap.clock.now())
         self._annotate(RX, item.data)
         with self._cond:
             fid = item.data[1] if len(item.data) > 1 else 0
@@ -198,19 +196,15 @@ class ApiClient:
             self._pending[fid] = None
         try:
             self.send(data)
-            deadline = time.monotonic() + wait
+            self._await(lambda: self._pending.get(fid) is not None, wait)
             with self._cond:
-                while self._pending.get(fid) is None:
-                    self._raise_reader_error()
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise DeviceTimeout(
-                            f"{self.tap.spec}: no response to {_name(data)} frame ID {fid} "
-                            f"within {wait:g} s ({self._queue_summary()})"
-                        )
-                    self._cond.wait(left)
-                rec = self._pending[fid]
-                assert rec is not None
+                self._raise_reader_error()
+                rec = self._pending.get(fid)
+                if rec is None:
+                    raise DeviceTimeout(
+                        f"{self.tap.spec}: no response to {_name(data)} frame ID {fid} "
+                        f"within {wait:g} s ({self._queue_summary()})"
+                    )
                 return rec
         finally:
             with self._cond:
@@ -237,22 +231,40 @@ class ApiClient:
         """The oldest queued frame of `types` (and matching `where(frame)`), waiting if needed."""
         wanted = {types} if isinstance(types, int) else set(types)
         wait = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + wait
+
+        def find() -> Received | None:
+            for rec in self._queue:
+                if rec.type in wanted and (where is None or where(rec.frame)):
+                    return rec
+            return None
+
+        self._await(lambda: find() is not None, wait)
         with self._cond:
-            while True:
-                for rec in self._queue:
-                    if rec.type in wanted and (where is None or where(rec.frame)):
-                        self._queue.remove(rec)
-                        return rec
-                self._raise_reader_error()
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    names = "/".join(f"0x{t:02X}" for t in sorted(wanted))
-                    raise DeviceTimeout(
-                        f"{self.tap.spec}: no {names} frame within {wait:g} s "
-                        f"({self._queue_summary()})"
-                    )
-                self._cond.wait(left)
+            self._raise_reader_error()
+            rec = find()
+            if rec is None:
+                names = "/".join(f"0x{t:02X}" for t in sorted(wanted))
+                raise DeviceTimeout(
+                    f"{self.tap.spec}: no {names} frame within {wait:g} s "
+                    f"({self._queue_summary()})"
+                )
+            self._queue.remove(rec)
+            return rec
+
+    def _await(self, ready: Callable[[], bool], wait: float) -> None:
+        """Wait on the tap's clock until `ready()` (checked under the lock), the reader
+        fails, or `wait` clock seconds pass: with a warping clock, this is the harness
+        waiting, so the clock may skip here (A-CLOCK-WARP)."""
+
+        def poll(block: float) -> bool:
+            with self._cond:
+                if ready() or self._reader_error is not None:
+                    return True
+                if block > 0:
+                    self._cond.wait(block)
+                return ready() or self._reader_error is not None
+
+        self.tap.clock.wait_bytes(poll, self.tap.clock.now() + wait)
 
     def take_unsolicited(self) -> list[Received]:
         """Everything queued so far, oldest first; the queue is emptied."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -129,9 +128,9 @@ class CommandMode:
 
     def _silence(self, seconds: float) -> None:
         """Sleep until the host has sent nothing for `seconds` (the guard before +++)."""
-        wait = self.tap.last_tx + seconds - time.monotonic()
+        wait = self.tap.last_tx + seconds - self.tap.clock.now()
         if wait > 0:
-            time.sleep(wait)
+            self.tap.clock.sleep(wait)
 
     def _entered(self) -> None:
         self.active = True
@@ -209,9 +208,9 @@ class CommandMode:
         stop = set(end)
         self.tap.write(line.encode("latin-1") + b"\r")
         out: list[str] = []
-        deadline = time.monotonic() + timeout
+        deadline = self.tap.clock.now() + timeout
         while True:
-            left = max(0.0, deadline - time.monotonic())
+            left = max(0.0, deadline - self.tap.clock.now())
             raw = self.tap.read_until(b"\r", left, what=f"reply to {line}")
             text = raw[:-1].decode("latin-1").lstrip("\n")
             if text == "ERROR" or FS_ERROR.match(text):
@@ -233,7 +232,7 @@ class CommandMode:
         if not self.active:
             self.enter()
             return
-        idle = time.monotonic() - self.tap.last_tx
+        idle = self.tap.clock.now() - self.tap.last_tx
         if idle > self.command_timeout * 0.9:
             self.active = False
             self.enter()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import shlex
 import subprocess
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -440,16 +439,16 @@ class Configurator:
         """Listen for the 0x8A power-up frame when the module was in API mode (D-8A), then
         find the mode; retries until `timeout` while the module is still booting."""
         mod = self.module
-        deadline = time.monotonic() + timeout
+        deadline = mod.tap.clock.now() + timeout
         if listen:
             deframer = frames.Deframer()
-            until = time.monotonic() + min(BOOT_SIGNAL_WAIT, timeout)
-            while time.monotonic() < until:
+            until = mod.tap.clock.now() + min(BOOT_SIGNAL_WAIT, timeout)
+            while mod.tap.clock.now() < until:
                 got = deframer.feed(mod.tap.read_available(0.05))
                 if any(getattr(f, "data", None) == POWER_UP for f in got):
                     break
         last: Exception | None = None
-        while time.monotonic() < deadline:
+        while mod.tap.clock.now() < deadline:
             try:
                 return mod.detect_mode()
             except DeviceTimeout as exc:
@@ -466,7 +465,8 @@ class Configurator:
         """Poll AI until 0x00 (reference §3.3); returns the seconds it took.
         Raises `NetworkNotReady` naming AI and its meaning when time runs out."""
         mod = self.module
-        start = time.monotonic()
+        clock = mod.tap.clock
+        start = clock.now()
         ai: int | None = None
         said: int | None = 0  # a line per AI change, from the first that is not "connected"
         while True:
@@ -476,15 +476,15 @@ class Configurator:
                 ai = None
             if ai != said:
                 shown = codes.describe("AI", ai) if ai is not None else "unreadable"
-                took = time.monotonic() - start
+                took = clock.now() - start
                 progress.say("registration", f"AI {shown} after {took:.1f} s of {timeout:g} s")
                 said = ai
             if ai == 0:
-                return time.monotonic() - start
-            waited = time.monotonic() - start
+                return clock.now() - start
+            waited = clock.now() - start
             if waited + poll > timeout:
                 raise NetworkNotReady(ai, round(waited, 1))
-            time.sleep(poll)
+            clock.sleep(poll)
 
 
 class KnownConfigurator(Configurator):

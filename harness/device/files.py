@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,10 +182,11 @@ class Files:
         path = remote_path(name, directory)
         secure = is_private_key(data) if secure is None else secure
         digest = sha256_hex(data)
-        start = time.monotonic()
+        clock = self.module.tap.clock
+        start = clock.now()
         if not force and self.hash(path) == digest:
             self.module.tap.note("file", path=path, action="skipped", sha256=digest)
-            return Upload(path, len(data), digest, secure, True, time.monotonic() - start)
+            return Upload(path, len(data), digest, secure, True, clock.now() - start)
         if self.method == "frames":
             self._frames_put(path, data, secure=secure)
         else:
@@ -201,7 +201,7 @@ class Files:
         self.module.tap.note(
             "file", path=path, action="uploaded", size=len(data), sha256=digest, secure=secure
         )
-        return Upload(path, len(data), digest, secure, False, time.monotonic() - start)
+        return Upload(path, len(data), digest, secure, False, clock.now() - start)
 
     # --- 0x3B frames (D-3B) ---
     def _fs(self, command: int, data: bytes, *, what: str = "") -> tuple[int, bytes]:
@@ -266,7 +266,7 @@ class Files:
         tap = self.module.tap
         cm.send_line(line)  # type: ignore[attr-defined]
         first = self._wait_prompt(line)
-        now = time.monotonic()
+        now = tap.clock.now()
         deadline = now + budget
         sender.start(now)
         out = sender.feed(first, now)
@@ -280,12 +280,12 @@ class Files:
                 progress.say("upload", f"{line.split()[-1]}: {done}/{total} bytes")
             if sender.done:
                 break
-            now = time.monotonic()
+            now = tap.clock.now()
             if now > deadline:
                 tap.write(ymodem.CANCEL)
                 raise DeviceTimeout(f"{line}: YMODEM upload ran over {budget:.0f} s")
             data = tap.read_available(0.05)
-            now = time.monotonic()
+            now = tap.clock.now()
             out = sender.feed(data, now) if data else sender.tick(now)
         if sender.error:
             raise FileError(f"{line}: YMODEM upload failed: {sender.error}")
@@ -294,9 +294,9 @@ class Files:
         """Read the answer to `ATFS PUT` up to the receiver's "C" (L-PY: the reply must end
         with C); an `E…` error line raises (D-FSCMD). Returns the bytes from that "C" on."""
         tap = self.module.tap
-        deadline = time.monotonic() + PROMPT_TIMEOUT
+        deadline = tap.clock.now() + PROMPT_TIMEOUT
         buf = bytearray()
-        while time.monotonic() < deadline:
+        while tap.clock.now() < deadline:
             buf += tap.read_available(0.05)
             *done, partial = bytes(buf).replace(b"\n", b"\r").split(b"\r")
             for text in done:
@@ -313,10 +313,10 @@ class Files:
         """Lines of a one-shot FS answer until one matches `want`; `E…` raises CommandError."""
         tap = self.module.tap
         cm.send_line(line)  # type: ignore[attr-defined]
-        deadline = time.monotonic() + REPLY_TIMEOUT
+        deadline = tap.clock.now() + REPLY_TIMEOUT
         lines: list[str] = []
         while True:
-            left = deadline - time.monotonic()
+            left = deadline - tap.clock.now()
             if left <= 0:
                 raise DeviceTimeout(f"{line}: no answer within {REPLY_TIMEOUT:g} s ({lines})")
             raw = tap.read_until(b"\r", left, what=f"reply to {line}")

@@ -350,7 +350,7 @@ class Http:
         wait = self.timeout if timeout is None else timeout
         first = wait if first_byte_timeout is None else min(first_byte_timeout, wait)
         mode = self.module.ensure_mode()
-        clock = Clock()
+        clock = Clock(self.module.tap.clock.now)
         if mode == "transparent":
             result = HttpResult(ex.method, url, "transparent")
             self._transparent(ex, result, clock, wait, first, read_ci)
@@ -405,15 +405,16 @@ class Http:
     def _poll_ci(self, result: HttpResult) -> None:
         """CI in command mode until it leaves 0xFF or CI_TIMEOUT (D-CI, D-TRANSP)."""
         mod = self.module
-        deadline = time.monotonic() + CI_TIMEOUT
+        clock = mod.tap.clock
+        deadline = clock.now() + CI_TIMEOUT
         value = None
         try:
             cm = mod.command()
             while True:
                 value = cm.get("CI")
-                if value != CI_NO_STATUS or time.monotonic() + CI_POLL > deadline:
+                if value != CI_NO_STATUS or clock.now() + CI_POLL > deadline:
                     break
-                time.sleep(CI_POLL)
+                clock.sleep(CI_POLL)
         except PortLost:  # the port is gone: not the module's answer
             raise
         except DeviceError as exc:  # the result says so

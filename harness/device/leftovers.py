@@ -17,7 +17,6 @@ Each step is bounded; what cannot be closed raises `LeftoverConnection`, naming 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from harness.device.errors import LeftoverConnection
@@ -46,14 +45,15 @@ def _transparent(module: Any, timeout: float) -> int:
     tm = cm.get("TM")
     module.tap.note("leftover", mode="transparent", action="close (TM written back)")
     cm.run(("TM", tm), "AC")  # L-TG: writing TM closes the connection, even unchanged
-    deadline = time.monotonic() + timeout
+    clock = module.tap.clock
+    deadline = clock.now() + timeout
     while (od := cm.get("OD")) != NO_DESTINATION:
-        if time.monotonic() > deadline:
+        if clock.now() > deadline:
             raise LeftoverConnection(
                 f"{module.tap.spec}: a transparent connection to {od} is still open "
                 f"{timeout:g} s after writing TM (L-TG)"
             )
-        time.sleep(POLL)
+        clock.sleep(POLL)
     return 1
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.device.api import ApiClient
+from harness.device.clock import Clock
 from harness.device.command import CommandMode
 from harness.device.errors import (
     CommandError,
@@ -110,6 +111,11 @@ class Module:
         self.api_timeout = api_timeout
         self._cm = _CountingCommandMode(tap, self.stats, guard_time=guard_time, **command_timing)
         self._api: _CountingApiClient | None = None
+
+    @property
+    def clock(self) -> Clock:
+        """The one clock every wait reads (the tap's; harness.device.clock)."""
+        return self.tap.clock
 
     # --- mode ---
     def detect_mode(self) -> str:

@@ -14,7 +14,7 @@ import contextlib
 import errno
 import os
 import re
-import time
+import select
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any
 import serial
 
 from harness.capture import RX, TX, CaptureWriter
+from harness.device.clock import REAL, Clock
 from harness.device.errors import DeviceTimeout, PortLost, PortOpenError
 
 URL_SCHEMES = ("rfc2217://", "socket://", "loop://")
@@ -165,26 +166,42 @@ class Tap:
 
     Wraps a pyserial port. `write`/`read*` are the only ways bytes move, so nothing escapes
     the capture. With no capture, it is a plain bounded-wait port. `redact_upload()` marks a
-    secret upload (XPUT): the capture keeps only its size and SHA-256.
+    secret upload (XPUT): the capture keeps only its size and SHA-256. Every wait reads
+    `clock` (`harness.device.clock`: real time unless the composition root gives another),
+    and so does everything above the tap: one clock for the device layer.
     """
 
     def __init__(
-        self, port: serial.SerialBase, capture: CaptureWriter | None = None, spec: str = ""
+        self,
+        port: serial.SerialBase,
+        capture: CaptureWriter | None = None,
+        spec: str = "",
+        *,
+        clock: Clock = REAL,
     ) -> None:
         self.port = port
         self.capture = capture
         self.spec = spec or str(port.port)
-        self.last_rx = 0.0  # monotonic time of the last byte received
+        self.clock = clock
+        self.sent = 0  # bytes written to the port, ever (a warping clock compares them)
+        self.received = 0  # bytes read from the port and handled, ever
+        self._holding = 0  # readers inside `handing_over()`
+        self._in_hand = 0  # bytes they read and have not handed over yet
+        self.last_rx = 0.0  # clock time of the last byte received
         # Opening a port can glitch the line: count the open as activity, so a `+++` right
         # after it still gets its guard time of silence (D-ENTER).
-        self.last_tx = time.monotonic()
+        self.last_tx = clock.now()
         self._unread = bytearray()  # read from the port (and recorded) but not yet consumed
         self.during = ""  # what the port is in use for (a test), for a `PortLost` message
 
     # --- recording ---
     def _rx(self, data: bytes) -> bytes:
         if data:
-            self.last_rx = time.monotonic()
+            if self._holding:
+                self._in_hand += len(data)
+            else:
+                self.received += len(data)
+            self.last_rx = self.clock.now()
             if self.capture is not None:
                 self.capture.wire(RX, data)
         return data
@@ -202,6 +219,20 @@ class Tap:
         with self.capture.redact_upload(what, content):
             yield
 
+    @contextlib.contextmanager
+    def handing_over(self) -> Iterator[None]:
+        """For a background reader: bytes read inside count as received (for a warping
+        clock) only once the block ends, i.e. once the reader has handed them on, so the
+        clock cannot skip while a frame is between the port and its waiter."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+            if not self._holding:
+                self.received += self._in_hand
+                self._in_hand = 0
+
     # --- bytes ---
     def write(self, data: bytes) -> int:
         data = bytes(data)
@@ -212,7 +243,8 @@ class Tap:
             self.port.flush()
         except (serial.SerialException, OSError) as exc:
             raise self._lost(exc, "a write") from None
-        self.last_tx = time.monotonic()
+        self.sent += len(data)
+        self.last_tx = self.clock.now()
         return len(data) if n is None else n
 
     def _read_port(self, size: int) -> bytes:
@@ -236,23 +268,40 @@ class Tap:
             return self._take(size)
         return self._read_port(size)
 
-    def read_available(self, wait: float = 0.0) -> bytes:
-        """Whatever is buffered now (waiting up to `wait` s for the first byte)."""
-        if self._unread:
-            return self._take(len(self._unread))
-        deadline = time.monotonic() + wait
-        while True:
+    def read_available(self, wait: float = 0.0, *, warp: bool = True) -> bytes:
+        """Whatever is buffered now (waiting up to `wait` clock seconds for the first byte).
+        `warp=False`: wait in real time whatever the clock (a background reader's poll is
+        not the harness waiting: only its waiters may let the clock skip)."""
+        if not self._unread and not self._waiting() and wait > 0:
+            clock = self.clock if warp else REAL
+            clock.wait_bytes(self._poll, clock.now() + wait)
+        out = self._take(len(self._unread))
+        n = self._waiting()
+        return out + self._read_port(n) if n else out
+
+    def _waiting(self) -> int:
+        try:
+            return int(self.port.in_waiting)
+        except (serial.SerialException, OSError) as exc:
+            raise self._lost(exc, "a read") from None
+
+    def _poll(self, block: float) -> bool:
+        """True once bytes are ready; waits at most `block` real seconds (at most one short
+        port poll): the primitive the clock's `wait_bytes` drives."""
+        if self._unread or self._waiting():
+            return True
+        if block <= 0:
+            return False
+        fileno = getattr(self.port, "fileno", None)
+        if fileno is not None and block < READ_POLL:
             try:
-                n = self.port.in_waiting
-            except (serial.SerialException, OSError) as exc:
-                raise self._lost(exc, "a read") from None
-            if n:
-                return self._read_port(n)
-            if time.monotonic() >= deadline:
-                return b""
-            chunk = self._read_port(1)
-            if chunk:
-                return chunk + self.read_available(0.0)
+                ready, _, _ = select.select([fileno()], [], [], block)
+            except (OSError, ValueError, serial.SerialException):
+                ready = []
+            return bool(ready) and bool(self._waiting())
+        chunk = self._read_port(1)  # blocks up to the port's timeout (READ_POLL)
+        self._unread += chunk
+        return bool(chunk)
 
     def unread(self, data: bytes) -> None:
         """Give bytes back: the next read returns them first (they are recorded already)."""
@@ -266,7 +315,7 @@ class Tap:
         DeviceTimeout names `what` and shows the last bytes that did come.
         """
         ends = (expected,) if isinstance(expected, bytes) else expected
-        deadline = time.monotonic() + timeout
+        deadline = self.clock.now() + timeout
         buf = bytearray()
         while True:
             hits = [(i + len(e)) for e in ends if (i := buf.find(e)) >= 0]
@@ -274,7 +323,7 @@ class Tap:
                 cut = min(hits)
                 self.unread(bytes(buf[cut:]))
                 return bytes(buf[:cut])
-            left = deadline - time.monotonic()
+            left = deadline - self.clock.now()
             if left <= 0:
                 self.unread(bytes(buf))
                 got = bytes(buf[-64:])
@@ -285,9 +334,9 @@ class Tap:
 
     def drain(self, quiet: float = 0.05, limit: float = 1.0) -> bytes:
         """Read and return what arrives until `quiet` s pass with nothing (at most `limit` s)."""
-        end = time.monotonic() + limit
+        end = self.clock.now() + limit
         out = bytearray()
-        while time.monotonic() < end:
+        while self.clock.now() < end:
             chunk = self.read_available(quiet)
             if not chunk:
                 break
@@ -319,7 +368,12 @@ class Tap:
 
 
 def open_device(
-    spec: str, baudrate: int = DEFAULT_BAUD, capture: CaptureWriter | None = None
+    spec: str,
+    baudrate: int = DEFAULT_BAUD,
+    capture: CaptureWriter | None = None,
+    *,
+    clock: Clock = REAL,
 ) -> Tap:
-    """Open a `--device` spec and wrap it in a `Tap` recording into `capture`."""
-    return Tap(open_serial(spec, baudrate), capture, spec)
+    """Open a `--device` spec and wrap it in a `Tap` recording into `capture`, its waits
+    on `clock` (real time unless told)."""
+    return Tap(open_serial(spec, baudrate), capture, spec, clock=clock)

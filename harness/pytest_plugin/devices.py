@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import pytest
 
 from harness import capture, variants
+from harness.device.clock import REAL, Clock, WarpClock
 from harness.device.configure import KnownConfigurator
 from harness.device.errors import ConfigureError, DeviceError, NetworkNotReady
 from harness.device.module import Module
@@ -56,6 +57,7 @@ class Device:
 
     source: ClassVar[cassette.Source] = "hardware"  # what --record stamps on its cassettes
     isolated: ClassVar[bool] = False  # each test alone, in its own cassette
+    clock: Clock = REAL  # the one clock of the device layer's waits
 
     def __init__(
         self,
@@ -122,11 +124,15 @@ class _LiveDevice(Device):
     def port_baud(self, baud: int) -> int:
         return baud
 
+    def attach_clock(self, tap: Any) -> None:
+        """Wire a warping clock to the far end (the simulator's server), once the tap is open."""
+
     def open(self, session: HilSession, profile: Profile, baud: int) -> Port:
         spec = self.spec
         cap = ports.session_capture(spec, profile, session, self.personality)
         try:
-            tap = open_device(self.path, self.port_baud(baud), capture=cap)
+            tap = open_device(self.path, self.port_baud(baud), capture=cap, clock=self.clock)
+            self.attach_clock(tap)
         except DeviceError as exc:
             self.close()
             raise ModuleBroken(ports.kept(cap, session, self.stop_reason(str(exc)))) from None
@@ -180,16 +186,32 @@ class SimulatorDevice(_LiveDevice):
 
     @classmethod
     def start(
-        cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str
+        cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str,
+        *, warp: bool = False,
     ) -> SimulatorDevice:
         from harness.pytest_plugin.simrig import start_rig
 
         personality = session.personality(spec)
-        rig = start_rig(personality or "cat1-3100C", workdir, timing=timing)
-        return cls(spec, personality, rig)
+        clock = WarpClock() if warp and timing == "fast" else None
+        rig = start_rig(
+            personality or "cat1-3100C", workdir, timing=timing,
+            clock=clock.now if clock else None,
+        )  # fmt: skip
+        device = cls(spec, personality, rig)
+        if clock is not None:
+            device.clock = clock
+        return device
 
     def port_baud(self, baud: int) -> int:
         return self.rig.baud  # the simulated bench's module is at the rig's rate (A-SIM-BD)
+
+    def attach_clock(self, tap: Any) -> None:
+        """Fast timing with `--clock warp`: the rig's server runs on a `WarpClock` the tap
+        reads too; it skips waits while the module and its network are quiet (A-CLOCK-WARP).
+        Realistic timing keeps real time (its server never says it is quiet: UART pacing)."""
+        if isinstance(self.clock, WarpClock):
+            server = self.rig.server
+            self.clock.attach(server.quiet, lambda: (tap.sent, tap.received), server.nudge)
 
     @property
     def crashed(self) -> str | None:
@@ -207,8 +229,10 @@ class BenchDevice(_LiveDevice):
 
     @classmethod
     def start(
-        cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str
+        cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str,
+        *, warp: bool = False,
     ) -> BenchDevice:
+        """A bench keeps real time whatever `warp` says."""
         urls = {name: t.url for name, t in profile.targets.items()}
         files, missing = _hardware_files(profile, workdir, session.tls_variants)
         device = cls(
@@ -229,7 +253,8 @@ class ReplayDevice(Device):
     isolated: ClassVar[bool] = True
 
     def __init__(
-        self, spec: DeviceSpec, deck: cassette.Deck, info: Any, urls: dict[str, str]
+        self, spec: DeviceSpec, deck: cassette.Deck, info: Any, urls: dict[str, str],
+        clock: Clock = REAL,
     ) -> None:
         from harness.replay.device import ReplayServer
         from harness.replay.matchers import Matchers
@@ -243,27 +268,35 @@ class ReplayDevice(Device):
         self.deck = deck
         self.recording = rec
         self.firmware = dict(info.firmware)
+        self.clock = clock
         self.server = ReplayServer(
-            fold_polls=REPLAY_FOLD_POLLS, matchers=Matchers(escapes=REPLAY_ESCAPES)
-        )
+            fold_polls=REPLAY_FOLD_POLLS, matchers=Matchers(escapes=REPLAY_ESCAPES),
+            clock=self.clock.now,
+        )  # fmt: skip
 
     @classmethod
     def start(
-        cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str
+        cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str,
+        *, warp: bool = False,
     ) -> ReplayDevice:
         deck = cassette.Deck(spec.target or "")
         try:
             info = deck.first_info()
         except (OSError, capture.CaptureError) as exc:
             raise ModuleBroken(f"{spec}: {exc}") from None
-        return cls(spec, deck, info, {name: t.url for name, t in profile.targets.items()})
+        urls = {name: t.url for name, t in profile.targets.items()}
+        return cls(spec, deck, info, urls, clock=WarpClock() if warp else REAL)
 
     def open(self, session: HilSession, profile: Profile, baud: int) -> Port:
         try:
-            tap = open_device(self.server.start_pty(), session.baud)
+            tap = open_device(self.server.start_pty(), session.baud, clock=self.clock)
         except (OSError, DeviceError) as exc:
             self.server.stop()
             raise ModuleBroken(f"{self.spec}: {exc}") from None
+        if isinstance(self.clock, WarpClock):  # the replay and the tap share it (A-CLOCK-WARP)
+            self.clock.attach(
+                self.server.quiet, lambda: (tap.sent, tap.received), self.server.nudge
+            )
         timing = {"max_guard_time": REPLAY_GUARD_TIME}
         if self.recording.command_timeout is not None:
             timing["command_timeout"] = self.recording.command_timeout
@@ -336,9 +369,14 @@ def open_port(
     session: HilSession,
     workdir: Path,
     sim_timing: str = "fast",
+    *,
+    clock: str = "warp",
 ) -> Port:
-    """Start the device of `spec`'s kind and open it: the run's port."""
-    device: Device = KINDS[spec.kind].start(spec, profile, session, workdir, sim_timing)
+    """Start the device of `spec`'s kind and open it: the run's port. `clock="warp"` lets
+    the replay device and the fast simulator skip waits (A-CLOCK-WARP); a bench never does."""
+    device: Device = KINDS[spec.kind].start(
+        spec, profile, session, workdir, sim_timing, warp=clock == "warp"
+    )
     return device.open(session, profile, baud)
 
 

@@ -55,7 +55,8 @@ def xbee_port(
     budget = xbee_profile.device.open_timeout + xbee_profile.network.registration_timeout
     with session_wait(request.config, f"opening {xbee_device_spec} and registering", budget):
         port = open_port(
-            xbee_device_spec, xbee_profile, xbee_baud, xbee_hil_session, workdir, timing
+            xbee_device_spec, xbee_profile, xbee_baud, xbee_hil_session, workdir, timing,
+            clock=request.config.getoption("xbee_clock", "warp"),
         )
     request.config.stash.setdefault(PORTS, {})[xbee_device_spec.label] = port
     try:

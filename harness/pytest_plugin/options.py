@@ -100,6 +100,12 @@ def add_options(parser: pytest.Parser) -> None:
         "TLS handshake",
     )  # fmt: skip
     group.addoption(
+        "--clock", dest="xbee_clock", default="warp", choices=("warp", "real"),
+        help="the device layer's clock with the replay device and the fast simulator: warp "
+        "= skip waits while nothing can happen (default; A-CLOCK-WARP); real = real time. "
+        "A bench and realistic timing always use real time",
+    )  # fmt: skip
+    group.addoption(
         "--reports-dir", dest="xbee_reports_dir", metavar="DIR", default="reports",
         help="where the matrix and (without --alluredir) allure-results go (default: reports)",
     )  # fmt: skip

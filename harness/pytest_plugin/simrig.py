@@ -15,6 +15,7 @@ simulator's account (`SimRig.stats()`) says how much of that the module and netw
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,10 +168,12 @@ def start_rig(
     latency: float | None = None,
     tls_handshake_time: float | None = None,
     flash_dir: str | Path | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> SimRig:
     """Start the servers and a simulated module at a `timing` ("fast" or "realistic");
     the keyword arguments override that timing's values (latency and handshake time in
-    module seconds, scaled to real time here)."""
+    module seconds, scaled to real time here). `clock`: what the server's simulated time
+    reads (a host's warping clock, A-CLOCK-WARP); real time by default."""
     base = find_timing(timing)
     chosen = Timing(
         base.name,
@@ -206,7 +209,8 @@ def start_rig(
         flash = FlashFS(Path(flash_dir)) if flash_dir is not None else FlashFS()
         nvm = {"BD": chosen.bd} if chosen.bd != DEFAULT_BD else None
         modem = Modem(personality, flash=flash, nvm=nvm)
-        server = SimServer(modem, network, time_scale=scale, uart_pacing=chosen.uart_pacing)
+        server = SimServer(modem, network, time_scale=scale, uart_pacing=chosen.uart_pacing,
+                           **({"clock": clock} if clock is not None else {}))
         path = server.start_pty()
     except BaseException:
         for srv in servers.values():

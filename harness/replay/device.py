@@ -36,6 +36,9 @@ class _Poke:
         self._post = post
         return self
 
+    def idle(self) -> bool:  # nothing in flight: a replay's world does nothing
+        return True
+
     def perform(self, effect: Effect) -> None:  # a replay never asks the world for anything
         pass
 
@@ -67,6 +70,7 @@ class ReplayServer:
         matchers: Matchers | None = None,
         baudrate: int = 9600,
         fold_polls: bool = False,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if speed < 0:
             raise ValueError(f"speed must be >= 0, got {speed}")
@@ -75,7 +79,9 @@ class ReplayServer:
         self.fold_polls = fold_polls  # runs of identical exchanges play once (fold_repeats)
         self._engine = _Engine(at.bd_value(baudrate))
         self._world = _Poke()
-        self._server = SimServer(self._engine, self._world, uart_pacing=False)  # type: ignore[arg-type]
+        kw: dict[str, Any] = {"clock": clock} if clock is not None else {}
+        # `clock`: a host's warping clock to share (A-CLOCK-WARP); see `quiet`
+        self._server = SimServer(self._engine, self._world, uart_pacing=False, **kw)  # type: ignore[arg-type]
         if cassette is not None:
             self.load(cassette)
 
@@ -134,6 +140,13 @@ class ReplayServer:
         """The loaded cassette's mismatch report so far (None while it matches), without
         finishing it: a harness that just timed out can say why the device went silent."""
         return self._server.call(lambda e: None if e.player is None else e.player.failure)
+
+    def quiet(self) -> tuple[int, int, float] | None:
+        """The server's `quiet()`: what a warping host clock may skip to."""
+        return self._server.quiet()
+
+    def nudge(self) -> None:
+        self._server.nudge()
 
     @property
     def error(self) -> BaseException | None:

@@ -126,6 +126,8 @@ class Network:
         # read while False, so their far ends wait on a full TCP window
         self._reading = True
         self._resume = False
+        self._awake = False  # the network thread is in a pass (between select and select)
+        self._applying = 0  # commands performed and not yet applied
         self._more: set[int] = set()  # connections cut at READ_BURST: read again soon
         self._stats: dict[str, float] = {
             "network_delay_s": 0.0,
@@ -155,6 +157,20 @@ class Network:
         with self._lock:
             self._commands.append(effect)
         self._wake()
+
+    def idle(self) -> bool:
+        """Nothing in flight: no command queued, no timer, no connection but listeners
+        (a far end that may still speak keeps the host's clock real: A-CLOCK-WARP)."""
+        with self._lock:
+            if self._commands or self._applying or self._awake:
+                return False
+        try:
+            conns = list(self._conns.values())
+        except RuntimeError:  # changed under us by the network thread: busy
+            return False
+        return not self._timers and not self._more and all(
+            c.listener for c in conns
+        )
 
     def set_reading(self, on: bool) -> None:
         """Back-pressure (thread-safe): stop or resume reading open stream connections,
@@ -229,7 +245,9 @@ class Network:
                 timeout = dl if timeout is None else min(timeout, dl)
             if self._more and self._reading:
                 timeout = 0.0
-            for key, mask in self._sel.select(timeout if timeout is None else min(timeout, 1.0)):
+            ready = self._sel.select(timeout if timeout is None else min(timeout, 1.0))
+            self._awake = True  # not idle until this pass is done (`idle`)
+            for key, mask in ready:
                 if key.data is None:
                     with contextlib.suppress(OSError):
                         self._wake_r.recv(4096)
@@ -246,6 +264,7 @@ class Network:
             self._run_timers()
             self._run_deadlines()
             self._run_resume()
+            self._awake = False
 
     def _run_resume(self) -> None:
         """After `set_reading(True)`: read again, including what TLS already decrypted
@@ -274,6 +293,7 @@ class Network:
                 if not self._commands:
                     return
                 effect = self._commands.popleft()
+                self._applying += 1
             try:
                 self._apply(effect)
             except Exception as exc:
@@ -281,6 +301,9 @@ class Network:
                 cid = getattr(effect, "conn_id", None)
                 if cid is not None:
                     self._post(ConnectionFailed(cid, Failure.TIMEOUT, f"internal: {exc}"))
+            finally:
+                with self._lock:
+                    self._applying -= 1
 
     def _run_timers(self) -> None:
         now = self.clock()

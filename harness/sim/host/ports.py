@@ -52,6 +52,8 @@ class Sink:
         self.line_free = 0.0  # real time the line finishes the bytes already scheduled
         self.last_progress = time.monotonic()  # the reader last took bytes (or `out` began)
         self.dropped = 0
+        self.took = 0  # host bytes fed to the engine, ever (a warping clock compares them)
+        self.said = 0  # bytes written to the port, ever
         self.manager: serial.rfc2217.PortManager | None = None
         self.settings: UartSettings | None = None
 
@@ -93,6 +95,7 @@ class Sink:
                 raise
             if n > 0:
                 self.last_progress = time.monotonic()
+                self.said += n
             del self.out[:n]
 
 

@@ -88,6 +88,10 @@ class NoInternet:
         self._post = post
         return self
 
+    def idle(self) -> bool:
+        """Nothing in flight: every answer is posted at once."""
+        return True
+
     def perform(self, effect: Effect) -> None:
         if isinstance(effect, OpenConnection):
             self._post(ConnectionFailed(effect.conn_id, Failure.NO_ROUTE,
@@ -103,7 +107,8 @@ class SimServer(Generic[E]):
     """An engine (a Modem, a replay) on a thread, reachable over a pty, TCP and/or RFC 2217."""
 
     def __init__(self, modem: E, world: World | None = None, *, time_scale: float = 1.0,
-                 nvm_path: str | Path | None = None, uart_pacing: bool = True) -> None:
+                 nvm_path: str | Path | None = None, uart_pacing: bool = True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if not (math.isfinite(time_scale) and time_scale > 0):
             raise ValueError(f"time_scale must be a finite number > 0, got {time_scale}")
         self.modem = modem
@@ -112,7 +117,9 @@ class SimServer(Generic[E]):
         self.uart_pacing = uart_pacing
         self.nvm_path = Path(nvm_path) if nvm_path else None
         self.lock = threading.RLock()  # held while the loop talks to the Modem
-        self._t0 = time.monotonic()
+        # simulated time reads this clock (a host's warping clock can share it: `quiet`)
+        self.clock = clock
+        self._t0 = clock()
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -139,7 +146,32 @@ class SimServer(Generic[E]):
 
     def sim_now(self) -> float:
         """Simulated seconds since the server started: real time / time_scale."""
-        return (time.monotonic() - self._t0) / self.time_scale
+        return (self.clock() - self._t0) / self.time_scale
+
+    def quiet(self) -> tuple[int, int, float] | None:
+        """(host bytes the engine took, bytes sent to the host, clock time of the engine's
+        next deadline or inf) while nothing is in flight here: no event, call or output
+        waiting, no paced byte, the world idle, no deadline already due. None otherwise.
+        A host's warping clock may skip to that time (A-CLOCK-WARP)."""
+        idle = getattr(self.world, "idle", None)
+        if not callable(idle) or self.uart_pacing:
+            return None
+        with self.lock:
+            if self._calls or self._events or self.error is not None or not idle():
+                return None
+            if any(s.out or s.paced for s in self._sinks):
+                return None
+            deadline = self.modem.next_deadline()
+            if deadline is not None and deadline <= self.sim_now():
+                return None  # due: the loop has not ticked it yet
+            until = math.inf if deadline is None else self._t0 + deadline * self.time_scale
+            took = sum(s.took for s in self._sinks)
+            said = sum(s.said for s in self._sinks)
+        return took, said, until
+
+    def nudge(self) -> None:
+        """Wake the loop (its sleep was computed before a warping clock jumped)."""
+        self._wake()
 
     def _real_delay(self, sim_deadline: float) -> float:
         return max(0.0, (sim_deadline - self.sim_now()) * self.time_scale)
@@ -321,12 +353,12 @@ class SimServer(Generic[E]):
         while self._calls:
             self._calls.popleft()()
         while self._events:
-            event = self._events.popleft()
-            if isinstance(event, DataReceived):
-                with self._bp_lock:
-                    self._inbound -= len(event.data)
-            self.account.event(event)
-            with self.lock:
+            with self.lock:  # popped and handled as one step: `quiet` never sees it between
+                event = self._events.popleft()
+                if isinstance(event, DataReceived):
+                    with self._bp_lock:
+                        self._inbound -= len(event.data)
+                self.account.event(event)
                 now = self.sim_now()
                 self._perform(self.modem.handle(event, now))
                 self.account.observe(now)
@@ -469,6 +501,7 @@ class SimServer(Generic[E]):
             now = self.sim_now()
             self._perform(self.modem.feed(data, now))
             self.account.observe(now)
+            sink.took += len(data)
 
     def _telnet(self, sink: Sink, data: bytes) -> bytes | None:
         """Take the telnet/RFC 2217 negotiation out of a client's bytes. A malformed or
