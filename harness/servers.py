@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -292,10 +292,7 @@ class Handshake:
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HttpServerCore
-
-    def setup(self) -> None:
-        self.timeout = IDLE_TIMEOUT
-        super().setup()
+    timeout = IDLE_TIMEOUT  # StreamRequestHandler.setup() sets it on the connection
 
     def do_GET(self) -> None:
         self._answer(b"")
@@ -510,7 +507,9 @@ class HttpsServer(HttpServer):
         peer = tls.getpeercert()
         subject = None
         if peer:
-            subject = ",".join(f"{k}={v}" for rdn in peer.get("subject", ()) for k, v in rdn)
+            # ssl's documented shape: a tuple of RDNs, each a tuple of (name, value) pairs
+            rdns = cast("tuple[tuple[tuple[str, str], ...], ...]", peer.get("subject", ()))
+            subject = ",".join(f"{k}={v}" for rdn in rdns for k, v in rdn)
         self._record_handshake(
             Handshake(True, self._sni.pop(id(tls), None), tls.version(), subject)
         )

@@ -243,7 +243,8 @@ class Tap:
         deadline = time.monotonic() + wait
         while True:
             try:
-                n = self.port.in_waiting
+                # every serial_for_url class has `in_waiting`; pyserial's base class declares none
+                n = self.port.in_waiting  # type: ignore[attr-defined]
             except (serial.SerialException, OSError) as exc:
                 raise self._lost(exc, "a read") from None
             if n:

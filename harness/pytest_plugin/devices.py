@@ -22,7 +22,7 @@ import pytest
 from harness import capture, variants
 from harness.device.configure import KnownConfigurator
 from harness.device.errors import ConfigureError, DeviceError, NetworkNotReady
-from harness.device.module import Module
+from harness.device.module import CommandTiming, Module
 from harness.device.transport import open_device
 from harness.profiles import Profile
 from harness.pytest_plugin import port as ports
@@ -117,7 +117,7 @@ class _LiveDevice(Device):
 
     path: str
     guard_time: float | None = None
-    timing: dict[str, float]
+    timing: CommandTiming
 
     def port_baud(self, baud: int) -> int:
         return baud
@@ -264,7 +264,7 @@ class ReplayDevice(Device):
         except (OSError, DeviceError) as exc:
             self.server.stop()
             raise ModuleBroken(f"{self.spec}: {exc}") from None
-        timing = {"max_guard_time": REPLAY_GUARD_TIME}
+        timing: CommandTiming = {"max_guard_time": REPLAY_GUARD_TIME}
         if self.recording.command_timeout is not None:
             timing["command_timeout"] = self.recording.command_timeout
         module = Module(tap, guard_time=REPLAY_GUARD_TIME, **timing)
@@ -293,13 +293,12 @@ class ReplayDevice(Device):
         path, why = self.deck.for_test(nodeid)
         if path is None:
             pytest.skip(why)
+        bad: str | None = None
         try:
             rec = cassette.read_info(path).recording
             self.server.load(path)
         except (capture.CaptureError, ReplayError) as exc:
             bad = str(exc)
-        else:
-            bad = None
         if bad is not None:
             pytest.fail(f"cannot replay: {bad}", pytrace=False)
         if rec is not None:

@@ -18,6 +18,7 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.device.module import CommandTiming
 from harness.servers import HttpServer, HttpsServer, Pki
 from harness.sim.core.modem import Modem
 from harness.sim.host.flashfs import FlashFS
@@ -114,7 +115,7 @@ class SimRig:
         return 1.0 * self.time_scale
 
     @property
-    def command_timing(self) -> dict[str, float]:
+    def command_timing(self) -> CommandTiming:
         """CT (10 s, D-ENTER) and the longest GT (0x6D3 ms, D-GT) at this time scale, for
         `device.module.Module`: the harness must know how fast the module's clock runs."""
         scale = self.time_scale
