@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.servers import http as http_servers
 from harness.device.configure import Configurator
 from harness.device.files import Files
 from harness.device.http import Http
@@ -19,6 +18,7 @@ from harness.device.leftovers import close_leftover_connections
 from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.pytest_plugin.simrig import start_rig
+from harness.servers import http as http_servers
 from harness.sim.core.effects import Failure
 from harness.sim.core.personality import load
 
