@@ -20,7 +20,7 @@ from harness.pytest_plugin.configured import put
 from harness.verdict import OK, Control, Inconclusive, Judgement, Verdict, judge
 
 if TYPE_CHECKING:
-    from harness.device.http import HttpResult
+    from harness.device.http_exchange import HttpResult
     from harness.pytest_plugin.configured import XBee
 
 # The variants that must succeed against each target, in order of preference.

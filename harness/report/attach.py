@@ -125,7 +125,8 @@ class _Code(Protocol):
 
 
 class HttpResultLike(Protocol):
-    """What `attach_http` reads from an HTTP result (harness.device.http.HttpResult has it)."""
+    """What `attach_http` reads from an HTTP result (as harness.device.http_exchange.HttpResult
+    has it)."""
 
     method: str
     url: str
