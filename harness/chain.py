@@ -10,6 +10,7 @@ here: the chain is data for the variants, not trust.
 
 from __future__ import annotations
 
+import _ssl
 import socket
 import ssl
 import urllib.parse
@@ -107,4 +108,4 @@ def _presented(tls: ssl.SSLSocket) -> list[bytes]:
 
 
 def _ssl_der() -> int:
-    return ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]  (3.10-3.12 Certificate objects)
+    return _ssl.ENCODING_DER  # (3.10-3.12 Certificate objects)

@@ -69,10 +69,10 @@ def error(file: str, text: str, exc: yaml.YAMLError, syntax: str = SYNTAX) -> Ya
     """A PyYAML error as one line at the file's line and column; `syntax` labels a
     scanner or parser error (each reader keeps the words its users know)."""
     if isinstance(exc, yaml.reader.ReaderError):  # a NUL or other control character
-        line = text.count("\n", 0, exc.position) + 1
+        row = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         what = f"character #x{exc.character:04x}" if isinstance(exc.character, int) else "byte"
-        return YamlInputError(file, line, column, f"{what} is not allowed in YAML text")
+        return YamlInputError(file, row, column, f"{what} is not allowed in YAML text")
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from harness.device.http import HttpExchange, HttpResult, module_code, parse_url
+from harness.device.http_exchange import HttpExchange, HttpResult, module_code, parse_url
 from harness.servers import HttpServer
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from harness import servers
 from harness.device.configure import Configurator
 from harness.device.files import Files
 from harness.device.http import Http
@@ -19,6 +18,7 @@ from harness.device.leftovers import close_leftover_connections
 from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.pytest_plugin.simrig import start_rig
+from harness.servers import http as http_servers
 from harness.sim.core.effects import Failure
 from harness.sim.core.personality import load
 
@@ -30,13 +30,13 @@ URL = "https://google.com/"
 def stubborn(monkeypatch):
     """The rig's servers keep each connection open after answering (a keep-alive server
     that ignores the client's `Connection: close`)."""
-    answer = servers._Handler._answer
+    answer = http_servers._Handler._answer
 
     def keep_open(self, body_in: bytes, *, head: bool = False) -> None:
         answer(self, body_in, head=head)
         self.close_connection = False
 
-    monkeypatch.setattr(servers._Handler, "_answer", keep_open)
+    monkeypatch.setattr(http_servers._Handler, "_answer", keep_open)
 
 
 @pytest.fixture
@@ -121,15 +121,15 @@ pytest_plugins = ["pytester"]
 
 INNER_CONFTEST = '''
 import pytest
-from harness import servers
+from harness.servers import http as http_servers
 
 @pytest.fixture(autouse=True)
 def stubborn(monkeypatch):
-    answer = servers._Handler._answer
+    answer = http_servers._Handler._answer
     def keep_open(self, body_in, *, head=False):
         answer(self, body_in, head=head)
         self.close_connection = False
-    monkeypatch.setattr(servers._Handler, "_answer", keep_open)
+    monkeypatch.setattr(http_servers._Handler, "_answer", keep_open)
 '''
 
 INNER_TEST = '''

@@ -215,6 +215,8 @@ def test_a_pem_key_in_ymodem_blocks_never_reaches_the_capture(key, pad, cuts, di
 
 @pytest.mark.parametrize("key", KEYS[:2])
 def test_capture_show_and_allure_attachment_carry_no_key(tmp_path, key, monkeypatch):
+    import allure
+
     from harness import report
     path = tmp_path / "c.jsonl"
     stream = CERT + key + CERT
@@ -222,7 +224,7 @@ def test_capture_show_and_allure_attachment_carry_no_key(tmp_path, key, monkeypa
         for i in range(0, len(stream), 7):
             cap.wire(RX, stream[i : i + 7])
     attached: list[str] = []
-    monkeypatch.setattr(report.allure, "attach", lambda body, **_kw: attached.append(body))
+    monkeypatch.setattr(allure, "attach", lambda body, **_kw: attached.append(body))
     from harness.capture import read_capture as rc
     from harness.capture import render
 

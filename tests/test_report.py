@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import report
-from harness.device.http import HttpResult, Timings, module_code
+from harness.device.http_exchange import HttpResult, Timings, module_code
 from harness.report import Matrix, Outcome
 
 pytest_plugins = ["pytester"]
@@ -165,7 +165,7 @@ INNER_TEST = r"""
 import pytest
 from harness import report
 from harness.capture import CaptureWriter, read_capture, render
-from harness.device.http import HttpResult, module_code
+from harness.device.http_exchange import HttpResult, module_code
 
 def test_https_get(xbee_mode, tls_variant, xbee_record_codes, xbee_hil_session, tmp_path):
     capture = tmp_path / "wire.jsonl"

@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from harness.capture import RX, TX, CaptureWriter
 from harness.device.errors import ApiError, CommandError, DeviceTimeout, PortError
@@ -26,6 +26,7 @@ from harness.device.frame_errors import MAX_KEPT as MAX_KEPT_FRAME_ERRORS
 from harness.device.frame_errors import BadFrame, FrameErrorLog
 from harness.device.transport import DEFAULT_BAUD, Tap, explain_open_error
 from harness.xbee import api, at, codes, frames
+from harness.xbee.at import Value as AtValue  # `at` is also a method name in ApiClient
 
 DEFAULT_TIMEOUT = 5.0  # per request; digi-xbee uses 4 s (§2a "Timeouts")
 # Responses that echo the request's frame ID (D-88, D-89, D-BB, D-SF). 0xCD/0xCE carry a
@@ -94,7 +95,7 @@ class ApiClient:
         self._reader_error: BaseException | None = None
 
     # --- lifecycle ---
-    def start(self) -> ApiClient:
+    def start(self) -> Self:
         if self._thread is None:
             self.tap.note("mode", mode="api-escaped" if self.escaped else "api")
             self._stop.clear()
@@ -277,7 +278,7 @@ class ApiClient:
     def at(
         self,
         name: str,
-        value: at.Value | bytes | None = None,
+        value: AtValue | bytes | None = None,
         *,
         queue: bool = False,
         timeout: float | None = None,
@@ -305,7 +306,7 @@ class ApiClient:
             raise CommandError(name, f"status {res.meaning()}")
         return res.parsed()
 
-    def set(self, name: str, value: at.Value | bytes, *, timeout: float | None = None) -> None:
+    def set(self, name: str, value: AtValue | bytes, *, timeout: float | None = None) -> None:
         res = self.at(name, value, timeout=timeout)
         if not res.ok:
             raise CommandError(name, f"status {res.meaning()}")

@@ -303,9 +303,9 @@ class Configurator:
                 mod._stop_api()
                 return
             res = mod.api().at("AP")  # read back in the new framing
-            got = int.from_bytes(res.value, "big") if res.ok and res.value else None
-            if got != ap:
-                raise VerifyError("AP", ap, got)
+            got_ap = int.from_bytes(res.value, "big") if res.ok and res.value else None
+            if got_ap != ap:
+                raise VerifyError("AP", ap, got_ap)
         mod.tap.note("mode", mode=target, how="configured")
 
     # --- snapshot / restore ---

@@ -15,6 +15,7 @@ open/write/close, hash and delete as frames, no command mode at all.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import re
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.device import progress
-from harness.device.command import FS_ERROR
+from harness.device.command import FS_ERROR, CommandMode
 from harness.device.errors import CommandError, DeviceTimeout, FileError
 from harness.device.module import Module
 from harness.xbee import api, codes, fspath, ymodem
@@ -46,7 +47,6 @@ CURRENT_OFFSET = 0xFFFFFFFF  # D-3B: "0xFFFFFFFF = current"
 # Bytes of file data per 0x3B File Write. The module's limit (NP) is not in the reference;
 # ASSUMPTION A-FS-CHUNK (docs/assumptions.md).
 FS_WRITE_CHUNK = 512
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,9 +262,11 @@ class Files:
             if FS_ERROR.match(line.strip()):
                 raise FileError(f"ATFS {verb} {path}: module answered {line.strip()!r}")
 
-    def _drive(self, cm: object, line: str, sender: ymodem.YmodemSender, budget: float) -> None:
+    def _drive(
+        self, cm: CommandMode, line: str, sender: ymodem.YmodemSender, budget: float
+    ) -> None:
         tap = self.module.tap
-        cm.send_line(line)  # type: ignore[attr-defined]
+        cm.send_line(line)
         first = self._wait_prompt(line)
         now = tap.clock.now()
         deadline = now + budget
@@ -309,10 +311,12 @@ class Files:
             f"{line}: no YMODEM start ('C') within {PROMPT_TIMEOUT:g} s (got {bytes(buf[-64:])!r})"
         )
 
-    def _answer(self, cm: object, line: str, *, want: re.Pattern[str]) -> list[str]:
+    def _answer(
+        self, cm: CommandMode, line: str, *, want: re.Pattern[str]
+    ) -> builtins.list[str]:  # `list` here would be the method above
         """Lines of a one-shot FS answer until one matches `want`; `E…` raises CommandError."""
         tap = self.module.tap
-        cm.send_line(line)  # type: ignore[attr-defined]
+        cm.send_line(line)
         deadline = tap.clock.now() + REPLY_TIMEOUT
         lines: list[str] = []
         while True:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from harness.device.api import ApiClient
 from harness.device.clock import Clock
@@ -37,6 +37,15 @@ PROBE_TIMEOUT = 0.5
 # Queries per comma-batched command-mode line. D-CMD allows chaining but gives no line
 # limit. ASSUMPTION A-CONF-BATCH (docs/assumptions.md).
 BATCH_MAX = 8
+
+
+class CommandTiming(TypedDict, total=False):
+    """How fast the module's clock runs, for CommandMode: CT (`command_timeout`, D-ENTER) and
+    the longest GT (`max_guard_time`, D-GT), in real seconds (a time-scaled simulator scales
+    them)."""
+
+    command_timeout: float
+    max_guard_time: float
 
 
 @dataclass(slots=True)
@@ -101,10 +110,9 @@ class Module:
         guard_time: float | None = None,
         api_timeout: float = 5.0,
         stats: Stats | None = None,
-        **command_timing: float,
+        **command_timing: Unpack[CommandTiming],
     ) -> None:
-        """`command_timing`: `command_timeout` (CT) and `max_guard_time` for CommandMode, in
-        real seconds (a time-scaled simulator scales them)."""
+        """`command_timing`: see `CommandTiming`."""
         self.tap = tap
         self.mode = mode
         self.stats = stats or Stats()

@@ -281,7 +281,8 @@ class Tap:
 
     def _waiting(self) -> int:
         try:
-            return int(self.port.in_waiting)
+            # every serial_for_url class has `in_waiting`; pyserial's base class declares none
+            return int(self.port.in_waiting)  # type: ignore[attr-defined]
         except (serial.SerialException, OSError) as exc:
             raise self._lost(exc, "a read") from None
 

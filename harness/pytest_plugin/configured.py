@@ -12,7 +12,8 @@ import pytest
 
 from harness import report, variants
 from harness.device.files import Files, remote_path, sha256_hex
-from harness.device.http import Http, HttpResult, parse_url
+from harness.device.http import Http
+from harness.device.http_exchange import HttpResult, parse_url
 from harness.pytest_plugin.port import Port
 from harness.pytest_plugin.session import HilSession
 

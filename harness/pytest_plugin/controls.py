@@ -20,7 +20,7 @@ from harness.pytest_plugin.configured import put
 from harness.verdict import OK, Control, Inconclusive, Judgement, Verdict, judge
 
 if TYPE_CHECKING:
-    from harness.device.http import HttpResult
+    from harness.device.http_exchange import HttpResult
     from harness.pytest_plugin.configured import XBee
 
 # The variants that must succeed against each target, in order of preference.
@@ -62,14 +62,16 @@ def control_for(xbee: XBee, server: str) -> Control | None:
     port = xbee.port
     for name in CONTROL_VARIANTS[server]:
         variant = variants.get(name)
-        if any(port.files.get(u.pki) is None for u in variant.uploads):
+        kept = [port.files.get(u.pki) for u in variant.uploads]
+        contents = [data for data in kept if data is not None]
+        if len(contents) < len(kept):
             continue
         url = port.urls.get("https" if server == "tls" else server)
         if url is None:
             return None
         files = Files(port.module)
-        for upload in variant.uploads:
-            put(port, files, upload, port.files[upload.pki])
+        for upload, content in zip(variant.uploads, contents, strict=True):
+            put(port, files, upload, content)
         port.configurator.apply({"$0": variant.profile}, xbee.mode)
         port.tap.note("control", variant=name, server=server, mode=xbee.mode)
         result = xbee.request("GET", url, record=False)

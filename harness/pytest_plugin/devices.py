@@ -23,7 +23,7 @@ from harness import capture, variants
 from harness.device.clock import REAL, Clock, WarpClock
 from harness.device.configure import KnownConfigurator
 from harness.device.errors import ConfigureError, DeviceError, NetworkNotReady
-from harness.device.module import Module
+from harness.device.module import CommandTiming, Module
 from harness.device.transport import open_device
 from harness.profiles import Profile
 from harness.pytest_plugin import port as ports
@@ -119,7 +119,7 @@ class _LiveDevice(Device):
 
     path: str
     guard_time: float | None = None
-    timing: dict[str, float]
+    timing: CommandTiming
 
     def port_baud(self, baud: int) -> int:
         return baud
@@ -297,7 +297,7 @@ class ReplayDevice(Device):
             self.clock.attach(
                 self.server.quiet, lambda: (tap.sent, tap.received), self.server.nudge
             )
-        timing = {"max_guard_time": REPLAY_GUARD_TIME}
+        timing: CommandTiming = {"max_guard_time": REPLAY_GUARD_TIME}
         if self.recording.command_timeout is not None:
             timing["command_timeout"] = self.recording.command_timeout
         module = Module(tap, guard_time=REPLAY_GUARD_TIME, **timing)
@@ -326,13 +326,12 @@ class ReplayDevice(Device):
         path, why = self.deck.for_test(nodeid)
         if path is None:
             pytest.skip(why)
+        bad: str | None = None
         try:
             rec = cassette.read_info(path).recording
             self.server.load(path)
         except (capture.CaptureError, ReplayError) as exc:
             bad = str(exc)
-        else:
-            bad = None
         if bad is not None:
             pytest.fail(f"cannot replay: {bad}", pytrace=False)
         if rec is not None:

@@ -15,7 +15,7 @@ import importlib.util
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +114,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("sim_only") and not device.simulated:
         pytest.skip(f"sim_only: --device {device.raw} is a real module")
     if item.get_closest_marker("own_simulator") and device.kind is DeviceKind.REPLAY:
-        pytest.skip(f"own_simulator: the test makes its own simulator; --device {device.raw} "
-                    "has nothing of it to replay")
+        pytest.skip(
+            f"own_simulator: the test makes its own simulator; --device {device.raw} "
+            "has nothing of it to replay"
+        )
     matrix.check_requires(item, session, device)
     if matrix.uses_harness(item):
         matrix.label(item, session, state)
@@ -143,8 +145,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 @pytest.hookimpl(wrapper=True, trylast=True)  # inside allure-pytest's wrapper: it sees our text
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[None] | Any:
-    rep: pytest.TestReport = yield
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    rep = yield
     item.stash.setdefault(REPORTS, {})[rep.when] = rep
     session = session_of(item.config)
     state = item.stash.get(ITEM, None)
@@ -156,9 +158,10 @@ def pytest_runtest_makereport(
             session.mark_broken(exc.during_test(item.name))  # A-PORT-LOST
         if rep.failed and isinstance(exc, Inconclusive):
             rep.user_properties.append((INCONCLUSIVE, str(exc)))
-        if rep.failed and state.codes and hasattr(rep.longrepr, "addsection"):
+        addsection = getattr(rep.longrepr, "addsection", None)  # a TerminalRepr's, not a str's
+        if rep.failed and state.codes and addsection is not None:
             lines = [report.code_line(k, v) for k, v in state.codes.items()]
-            rep.longrepr.addsection("xbee-hil: module codes", "\n".join(lines))
+            addsection("xbee-hil: module codes", "\n".join(lines))
         matrix.fold_outcome(state, rep, call)
     if rep.failed and rep.when != "teardown" and (why := replay_failure(item.config)):
         seen = call.excinfo.exconly().splitlines()[0] if call.excinfo is not None else ""

@@ -12,7 +12,7 @@ certificates rarely.
 Its fixtures: `xbee_record_codes` (a test's codes, for its cell) and the autouse check of
 `requires(...)`. Per test, `ItemState` keeps its axes, the codes it recorded and its
 outcome; at its end the outcome becomes the test's cell of the mode x TLS-variant matrix
-(harness/report.py).
+(harness/report/).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 from harness import capture, report
 from harness.device.command import DEFAULT_CT
 from harness.device.configure import KnownConfigurator, Snapshot, network_params
-from harness.device.module import Module
+from harness.device.module import CommandTiming, Module
 from harness.device.transport import Tap
 from harness.profiles import Profile
 from harness.pytest_plugin.session import DeviceSpec, HilSession
@@ -179,7 +179,7 @@ def restore_loudly(port: Port, snap: Snapshot, when: str) -> str:
 
 
 def recording(
-    port: Port, profile: Profile, directory: Path, timing: dict[str, float]
+    port: Port, profile: Profile, directory: Path, timing: CommandTiming
 ) -> cassette.Recording:
     """The stamp of this run's cassettes; the PKI the uploads come from goes next to them."""
     source = port.device.source

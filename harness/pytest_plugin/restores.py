@@ -25,7 +25,8 @@ def record(config: pytest.Config, line: str) -> None:
 
 
 def failed(config: pytest.Config) -> list[str]:
-    return list(config.stash.get(_FAILED, []))
+    kept: list[str] = config.stash.get(_FAILED, [])
+    return list(kept)
 
 
 def write(config: pytest.Config, reports_dir: Path) -> Path | None:

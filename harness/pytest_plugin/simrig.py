@@ -15,10 +15,12 @@ simulator's account (`SimRig.stats()`) says how much of that the module and netw
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.device.module import CommandTiming
 from harness.servers import HttpServer, HttpsServer, Pki
 from harness.sim.core.modem import Modem
 from harness.sim.host.flashfs import FlashFS
@@ -115,7 +117,7 @@ class SimRig:
         return 1.0 * self.time_scale
 
     @property
-    def command_timing(self) -> dict[str, float]:
+    def command_timing(self) -> CommandTiming:
         """CT (10 s, D-ENTER) and the longest GT (0x6D3 ms, D-GT) at this time scale, for
         `device.module.Module`: the harness must know how fast the module's clock runs."""
         scale = self.time_scale
@@ -210,7 +212,7 @@ def start_rig(
         nvm = {"BD": chosen.bd} if chosen.bd != DEFAULT_BD else None
         modem = Modem(personality, flash=flash, nvm=nvm)
         server = SimServer(modem, network, time_scale=scale, uart_pacing=chosen.uart_pacing,
-                           **({"clock": clock} if clock is not None else {}))
+                           clock=clock if clock is not None else time.monotonic)  # fmt: skip
         path = server.start_pty()
     except BaseException:
         for srv in servers.values():

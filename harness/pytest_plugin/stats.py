@@ -35,7 +35,7 @@ SIM_KEYS = (
 # The harness's work per test: configure's `Stats` and the certificate uploads.
 COUNT_KEYS = (*Stats().as_dict(), "uploads", "uploads_skipped", "uploads_known", "upload_bytes")
 _BEFORE = pytest.StashKey["_Before"]()
-_STATS_OUT = pytest.StashKey[Any]()
+_STATS_OUT = pytest.StashKey[atomicio.LineFile | None]()
 
 
 @dataclass
@@ -90,8 +90,8 @@ def stats_line(item: pytest.Item, before: _Before) -> dict[str, Any]:
             counts[k] = counts.get(k, 0) + v
         if sim_delta is not None:
             sim = sim or {}
-            for k, v in sim_delta.items():
-                sim[k] = round(sim.get(k, 0) + v, 6)
+            for k, dv in sim_delta.items():
+                sim[k] = round(sim.get(k, 0) + dv, 6)
     params = getattr(getattr(item, "callspec", None), "params", {})
     reports = item.stash.get(REPORTS, {})
     outcome = "passed"
@@ -126,24 +126,24 @@ def write_stats(config: pytest.Config, record: dict[str, Any]) -> None:
     run). A full reports disk, here or in the test's capture, stops the run with one line
     naming it (issue 10 #8)."""
     reports_dir = reports_dir_of(config)
-    out = config.stash.get(_STATS_OUT, None)
-    if out is None:
+    if _STATS_OUT not in config.stash:  # first line of the run: open the file (or warn once)
+        out: atomicio.LineFile | None = None
         worker = getattr(config, "workerinput", {}).get("workerid")
         name = STATS_FILE if worker is None else f"stats-{worker}.jsonl"
         try:
             reports_dir.mkdir(parents=True, exist_ok=True)
             out = atomicio.LineFile(reports_dir / name)
         except OSError as exc:
-            out = False
             warnings.warn(
                 pytest.PytestWarning(f"xbee-hil: cannot write {reports_dir / name}: {exc}"),
                 stacklevel=1,
             )
-        config.stash[_STATS_OUT] = out
-        if out:
+        config.stash[_STATS_OUT] = out  # None: it cannot be written (warned once)
+        if out is not None:
             config.add_cleanup(out.close)
-    failed = atomicio.failure(reports_dir)
-    if out and failed is None:
+    out = config.stash[_STATS_OUT]
+    failed: OSError | None = atomicio.failure(reports_dir)
+    if out is not None and failed is None:
         try:
             out.write_line(json.dumps(record, sort_keys=True) + "\n")
         except OSError as exc:

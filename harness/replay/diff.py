@@ -185,22 +185,22 @@ def compare(a: Capture, b: Capture, matchers: Matchers, *, keep_repeats: bool = 
             continue
         olds, news = ea[i1:i2], eb[j1:j2]
         for n in range(max(len(olds), len(news))):
-            ka = olds[n] if n < len(olds) else None
-            kb = news[n] if n < len(news) else None
-            if ka is not None and kb is not None:
-                out.append(f"request differs (A line {ka.line}, B line {kb.line}):")
-                out.append(f"  - {_request_text(ka)}")
-                out.append(f"  + {_request_text(kb)}")
-                ra, rb = ka.exchange.request, kb.exchange.request
+            old = olds[n] if n < len(olds) else None
+            new = news[n] if n < len(news) else None
+            if old is not None and new is not None:
+                out.append(f"request differs (A line {old.line}, B line {new.line}):")
+                out.append(f"  - {_request_text(old)}")
+                out.append(f"  + {_request_text(new)}")
+                ra, rb = old.exchange.request, new.exchange.request
                 if ra is not None and rb is not None and ra.kind == rb.kind == "frame":
                     fields = frame_field_diff(normalize_frame(ra.data, matchers, 0),
                                               normalize_frame(rb.data, matchers, 0))  # fmt: skip
                     out += [f"      {f}" for f in fields]
-                out += _answers_diff(ka, kb, matchers)
-            elif ka is not None:
-                out += _only("A", ka)
-            elif kb is not None:
-                out += _only("B", kb)
+                out += _answers_diff(old, new, matchers)
+            elif old is not None:
+                out += _only("A", old)
+            elif new is not None:
+                out += _only("B", new)
     return out
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from harness.xbee.codes import IpProtocol as Protocol  # one home: xbee.codes (D-20)
+from harness.xbee.codes import IpProtocol
+
+Protocol = IpProtocol  # the effects' name for it (exported); one home: xbee.codes (D-20)
 
 
 class Failure(enum.Enum):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from harness.sim.core.effects import Effect, Event, Failure
-    from harness.xbee.api import Frame
+    from harness.xbee.api import AnyFrame, Frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,13 @@ INVALID_PARAMETER = AtReply(status=3)
 class ModemContext(Protocol):
     """What a feature may use of the Modem core."""
 
-    personality: Any  # harness.sim.core.personality.Personality
-    flash: Any  # whatever the host gave `Modem(flash=...)` (a FlashFS), or None
+    @property
+    def personality(self) -> Any:
+        """The Modem's harness.sim.core.personality.Personality."""
+
+    @property
+    def flash(self) -> Any:
+        """Whatever the host gave `Modem(flash=...)` (a FlashFS), or None."""
 
     def emit(self, effect: Effect) -> None:
         """Queue an effect (OpenConnection, SendData, …, or ToHost for bytes that must go out
@@ -122,8 +127,9 @@ class Feature:
     def attach(self, modem: ModemContext) -> None:
         self.modem = modem
 
-    def on_frame(self, frame: Frame, now: float) -> None:
-        """An API frame of one of `frame_types` arrived from the host."""
+    def on_frame(self, frame: AnyFrame, now: float) -> None:
+        """An API frame of one of `frame_types` arrived from the host (an `api.BadFrame` when
+        its fields do not parse)."""
 
     def on_at(
         self, command: str, param: bytes | None, *, api: bool, now: float

@@ -19,7 +19,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.xbee import codes, fspath
 from harness.xbee.fspath import PathError
@@ -135,9 +135,9 @@ class _MemoryStore:
     """A nested dict: a directory maps names to dicts; a file is a [bytearray, secure] pair."""
 
     def __init__(self) -> None:
-        self.tree: dict = {}
+        self.tree: dict[str, Any] = {}  # nested: values are dicts or [bytearray, secure]
 
-    def _node(self, parts: tuple[str, ...]):
+    def _node(self, parts: tuple[str, ...]) -> Any:
         node = self.tree
         for p in parts:
             node = node[p]

@@ -667,7 +667,7 @@ class Modem:
             return
         owner = self._frame_owner.get(raw.type)
         if owner is not None:
-            owner.on_frame(frame, now)  # type: ignore[arg-type]  (may be api.BadFrame)
+            owner.on_frame(frame, now)  # may be an api.BadFrame: the feature answers it
             return
         if isinstance(frame, api.BadFrame):
             log.info("frame dropped: %s", frame.error)

@@ -16,7 +16,7 @@ import importlib.resources
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -164,7 +164,11 @@ class _File(BaseModel):
         return rows
 
 
-def _frozen(d: dict) -> Mapping:
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _frozen(d: dict[_K, _V]) -> Mapping[_K, _V]:
     return types.MappingProxyType(d)
 
 

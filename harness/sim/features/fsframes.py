@@ -148,6 +148,7 @@ class FsFrames(Feature):
         self._h.expire(now)
         handler = self._commands.get(frame.fs_command)
         payload = b""
+        status: int
         if handler is None:
             status = INVALID_COMMAND
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +89,7 @@ class ExtendedSockets(Feature):
     # ----- frames ------------------------------------------------------------------------
 
     def on_frame(self, frame: Any, now: float) -> None:
-        handler = {
+        handlers: dict[type, Callable[[Any], None]] = {  # each takes its own frame class
             api.SocketCreate: self._create,
             api.SocketOption: self._option,
             api.SocketConnect: self._connect,
@@ -96,7 +97,8 @@ class ExtendedSockets(Feature):
             api.SocketSend: self._send,
             api.SocketSendTo: self._sendto,
             api.SocketBindListen: self._bind,
-        }.get(type(frame))
+        }
+        handler = handlers.get(type(frame))
         if handler is None:
             log.info("socket frame dropped: %s", getattr(frame, "error", frame))
             return
@@ -191,8 +193,8 @@ class ExtendedSockets(Feature):
                 self.modem.send_frame(api.SocketCloseResponse(f.frame_id, sid, status))
 
         if f.socket_id == ALL_SOCKETS:
-            for sock in list(self._socks.values()):
-                self._release(sock)
+            for each in list(self._socks.values()):
+                self._release(each)
             answer(ALL_SOCKETS, OK)
             return
         sock = self._socks.get(f.socket_id)

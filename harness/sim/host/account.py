@@ -154,6 +154,9 @@ class TimeAccount:
         """End the network wait an event answers: a connect (opened or failed) or the first
         data after the host sent some (the round trip and the server's answer)."""
         conn = getattr(event, "conn_id", None)
+        kinds: tuple[str, ...]
+        if conn is None:
+            return
         if isinstance(event, ConnectionOpened):
             kinds = ("open",)
         elif isinstance(event, DataReceived):

@@ -252,7 +252,7 @@ class Network:
                     with contextlib.suppress(OSError):
                         self._wake_r.recv(4096)
                     continue
-                conn = key.data
+                conn: _Conn = key.data  # registered with its _Conn (the wake socket: None)
                 if self._conns.get(conn.conn_id) is not conn:
                     continue
                 try:
@@ -279,9 +279,9 @@ class Network:
         if self._more and self._reading:
             more, self._more = self._more, set()
             for cid in more:
-                conn = self._conns.get(cid)
-                if conn is not None and self._pausable(conn):
-                    self._read(conn)
+                still = self._conns.get(cid)
+                if still is not None and self._pausable(still):
+                    self._read(still)
 
     def _pausable(self, conn: _Conn) -> bool:
         return (conn.state == "open" and not conn.listener and not conn.closing

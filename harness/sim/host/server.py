@@ -125,7 +125,7 @@ class SimServer(Generic[E]):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
-        self._calls: deque[Callable[[], None]] = deque()
+        self._calls: deque[Callable[[], object]] = deque()
         self._events: deque[Event] = deque()
         self._sinks: list[Sink] = []
         self._listeners: list[socket.socket] = []
@@ -299,7 +299,7 @@ class SimServer(Generic[E]):
             self._thread = threading.Thread(target=self._run, name="xbee-sim", daemon=True)
             self._thread.start()
 
-    def _in_loop(self, fn: Callable[[], None]) -> None:
+    def _in_loop(self, fn: Callable[[], object]) -> None:
         self._calls.append(fn)
         self._ensure_thread()
         self._wake()
@@ -490,9 +490,10 @@ class SimServer(Generic[E]):
                 self._close_sink(sink)
             return
         if sink.manager is not None:
-            data = self._telnet(sink, data)
-            if data is None:
+            cooked = self._telnet(sink, data)
+            if cooked is None:
                 return
+            data = cooked
             self._flush(sink)  # negotiation answers
             if not data or not self._baud_ok(sink):
                 return
@@ -559,7 +560,11 @@ class SimServer(Generic[E]):
             sink = Sink(f"{kind} {peer[0]}:{peer[1]}", conn.fileno(), sock=conn)
             if rfc2217:
                 sink.settings = UartSettings()
-                sink.manager = serial.rfc2217.PortManager(sink.settings, TelnetConnection(sink))
+                # PortManager duck-types its port and connection; pyserial's stubs say Serial
+                sink.manager = serial.rfc2217.PortManager(
+                    sink.settings,  # type: ignore[arg-type]
+                    TelnetConnection(sink),  # type: ignore[arg-type]
+                )
             self._add_sink(sink)
             self._flush(sink)
 
