@@ -100,11 +100,14 @@ class Module:
         guard_time: float | None = None,
         api_timeout: float = 5.0,
         stats: Stats | None = None,
+        time_scale: float = 1.0,
         **command_timing: float,
     ) -> None:
         """`command_timing`: `command_timeout` (CT) and `max_guard_time` for CommandMode, in
-        real seconds (a time-scaled simulator scales them)."""
+        real seconds (a time-scaled simulator scales them); `time_scale` is the module's
+        seconds per real second, so a GT or CT written later is followed in real time."""
         self.tap = tap
+        self.time_scale = time_scale
         self.mode = mode
         self.stats = stats or Stats()
         self.api_timeout = api_timeout
@@ -156,6 +159,11 @@ class Module:
         return self._cm
 
     @property
+    def command_timeout(self) -> float:
+        """The CT the harness keeps to, in real seconds (re-enters when idle near it)."""
+        return self._cm.command_timeout
+
+    @property
     def in_command_mode(self) -> bool:
         return self._cm.active
 
@@ -191,9 +199,9 @@ class Module:
     def follow(self, name: str, value: Any) -> None:
         """Keep the host side in step with a parameter just applied (GT, CT, CC, BD)."""
         if name == "GT":
-            self._cm.guard_time = value / 1000  # D-GT: ms
+            self._cm.guard_time = value / 1000 * self.time_scale  # D-GT: ms
         elif name == "CT":
-            self._cm.command_timeout = value / 10  # D-ENTER: x100 ms
+            self._cm.command_timeout = value / 10 * self.time_scale  # D-ENTER: x100 ms
         elif name == "CC":
             self._cm.cc = bytes((value,))
         elif name == "BD" and value in at.BAUD_RATES:

@@ -179,7 +179,7 @@ def xbee(
     except (DeviceError, ConfigureError) as exc:
         raise port.device.configure_failed(xbee_mode, exc) from None  # replay: never broken
     session = request.getfixturevalue("xbee_hil_session")
-    yield XBee(port, xbee_mode, variant, Http(port.module), xbee_record_codes, session,
+    yield XBee(port, xbee_mode, variant, Http(port.module, stay_in_command=True), xbee_record_codes, session,
                request.node)  # fmt: skip
     if port.device.crashed:
         raise ModuleBroken(port.device.crashed)

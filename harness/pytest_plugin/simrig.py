@@ -115,10 +115,12 @@ class SimRig:
 
     @property
     def command_timing(self) -> dict[str, float]:
-        """CT (10 s, D-ENTER) and the longest GT (0x6D3 ms, D-GT) at this time scale, for
-        `device.module.Module`: the harness must know how fast the module's clock runs."""
+        """CT (10 s, D-ENTER) and the longest GT (0x6D3 ms, D-GT) at this time scale, and
+        the scale itself, for `device.module.Module`: the harness must know how fast the
+        module's clock runs (a GT or CT it writes is followed at this scale)."""
         scale = self.time_scale
-        return {"command_timeout": 10.0 * scale, "max_guard_time": 1.747 * scale}
+        return {"command_timeout": 10.0 * scale, "max_guard_time": 1.747 * scale,
+                "time_scale": scale}
 
     @property
     def baud(self) -> int:
