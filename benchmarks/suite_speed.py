@@ -53,7 +53,7 @@ REALISTIC_WALL_GOAL = 50.0  # seconds for the suites at realistic timing (issue 
 GUARD_SHARE_GOAL = 0.15  # guard times / wall time, realistic timing (issue 13)
 RESULTS = ROOT / "benchmarks" / "results"  # git-ignored
 PHASES = ("setup", "upload", "request", "ci_poll", "body", "teardown")
-REQUEST_FRAMES = (0x20, 0x23, 0x40, 0x44)  # API: TX IPv4, TX TLS, socket create, send (D-20 …)
+GUARD_MARGIN = 1.1  # the host's silence is 10 % over GT (harness/device/command.py)
 COUNT_KEYS = (
     "command_mode_entries", "at_round_trips", "mode_probes", "resets", "nvm_writes",
     "uploads", "uploads_skipped", "uploads_known", "upload_bytes",
@@ -139,12 +139,13 @@ def capture_name(nodeid: str) -> str:
     return name[:120] + ".jsonl"
 
 
-def capture_phases(path: Path) -> dict[str, float]:
+def capture_phases(path: Path, guard: float = 0.0) -> dict[str, float]:
     """Upload, request and CI-poll seconds from one test's capture (missing: zeros).
 
     Upload: from the first `ATFS` line or 0x3B frame to the `file` note that ends it.
-    Request: each `http` note's total time (the device layer's own clock), less its CI poll:
-    from the command-mode entry after the request started to the note."""
+    Request: each `http` note's total time (the device layer's own clock), less its CI poll.
+    CI poll (transparent mode): from the guard silence before the `+++` that follows the
+    request (`guard`: the GT each side, real seconds) to the note."""
     out = {"upload": 0.0, "request": 0.0, "ci_poll": 0.0}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -169,7 +170,7 @@ def capture_phases(path: Path) -> dict[str, float]:
                 out["upload"] += max(0.0, t - upload_start)
             upload_start = None
         elif kind == "mode" and ev.get("mode") == "command":
-            entries.append(t)
+            entries.append(t - GUARD_MARGIN * guard * 2)  # the silence before `+++` on
         elif kind == "http":
             total = float((ev.get("timings") or {}).get("total") or 0.0)
             start = t - total
@@ -187,7 +188,11 @@ def phase_split(record: dict[str, Any], captures: Path | None) -> dict[str, floa
     phases = record.get("phases") or {}
     wall = float(record["wall_s"])
     setup, call = float(phases.get("setup", 0.0)), float(phases.get("call", 0.0))
-    cap = capture_phases(captures / capture_name(record["test"])) if captures else {}
+    sim = record.get("sim") or {}
+    escapes = float(sim.get("escapes", 0) or 0)
+    guard = float(sim.get("guard_time_s", 0.0)) / escapes / 2 if escapes else 0.0
+    path = captures / capture_name(record["test"]) if captures else None
+    cap = capture_phases(path, guard) if path else {}
     upload = min(setup, cap.get("upload", 0.0))
     request = min(call, cap.get("request", 0.0))
     ci_poll = min(call - request, cap.get("ci_poll", 0.0))
