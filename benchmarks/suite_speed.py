@@ -274,8 +274,10 @@ def report(
     captures: Path | None = None,
     run_wall: float | None = None,
     out: dict[str, Any] | None = None,
+    whole_run: bool = False,
 ) -> list[str]:
-    """Print one timing's figures (into `out` too, for the JSON); returns the goals missed."""
+    """Print one timing's figures (into `out` too, for the JSON); returns the goals missed
+    (issue 13's wall time and guard share only for a `whole_run` of the suites)."""
     missed = []
     w = wall_summary(records)
     print(f"\n== {timing}: {len(records)} tests, {w['tests']} ran")
@@ -319,7 +321,9 @@ def report(
         print("  issue 13 goals (this part):")
         for measure, now, goal, ok in table:
             print(f"    {measure:34s} {now:>22s}   goal {goal:24s} {'met' if ok else 'MISSED'}")
-            if not ok:
+            # wall and guard share are goals of a whole run of the suites (not of a stats
+            # file or a -k subset); the ratio is counted above
+            if not ok and whole_run and not measure.startswith("wall / imposed"):
                 missed.append(f"{measure}: {now}")
     if out is not None:
         out.update(
@@ -416,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"suite_speed: {exc}", file=sys.stderr)
                 return 2
             out = {"exit": code}
-            missed += report(timing, records, reports / "captures", wall, out)
+            missed += report(timing, records, reports / "captures", wall, out, not extra)
             results["timings"][timing] = out
             if code not in (0, 5):
                 missed.append(f"{timing}: pytest exited {code}")
