@@ -27,7 +27,7 @@ from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.sim.core import personality as personality_mod
 
-WATCHED = ["$0", "TM", "AN", "DL", "IP"]
+WATCHED = ["$0", "TM", "AN", "DL", "IP", "GT", "CT"]  # GT, CT: the short guard (issue 13)
 SUITE = """
 import os, time
 from pathlib import Path

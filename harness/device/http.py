@@ -53,9 +53,15 @@ class Http:
     with 0x20/0x23 frames (`via="frames"`, default) or an extended socket (`via="socket"`).
     """
 
-    def __init__(self, module: Module, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, module: Module, *, timeout: float = DEFAULT_TIMEOUT, stay_in_command: bool = False
+    ) -> None:
+        """`stay_in_command`: after a CI read the module stays in command mode, so what the
+        harness does next (the next test's leftover check and configure, a restore) needs no
+        `+++` of its own; a request leaves command mode first anyway (A-SHORT-GT)."""
         self.module = module
         self.timeout = timeout
+        self.stay_in_command = stay_in_command
 
     def get(self, url: str, **kw: Any) -> HttpResult:
         return self.request("GET", url, **kw)
@@ -147,6 +153,7 @@ class Http:
         clock = mod.tap.clock
         deadline = clock.now() + CI_TIMEOUT
         value = None
+        read = False
         try:
             cm = mod.command()
             while True:
@@ -154,13 +161,15 @@ class Http:
                 if value != CI_NO_STATUS or clock.now() + CI_POLL > deadline:
                     break
                 clock.sleep(CI_POLL)
+            read = True
         except PortLost:  # the port is gone: not the module's answer
             raise
         except DeviceError as exc:  # the result says so
             result.error = (result.error or "no response") + f"; CI unreadable: {exc}"
         finally:
             try:
-                mod.data()
+                if not (self.stay_in_command and read):
+                    mod.data()
             except PortLost:  # the port is gone: not the module's answer
                 raise
             except DeviceError as exc:

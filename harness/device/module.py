@@ -48,6 +48,12 @@ class CommandTiming(TypedDict, total=False):
     max_guard_time: float
 
 
+class ModuleTiming(CommandTiming, total=False):
+    """`CommandTiming` and the module's seconds per real second (`Module(time_scale=)`)."""
+
+    time_scale: float
+
+
 @dataclass(slots=True)
 class Stats:
     """What configuring cost the module: a benchmark reports these per test."""
@@ -110,10 +116,13 @@ class Module:
         guard_time: float | None = None,
         api_timeout: float = 5.0,
         stats: Stats | None = None,
+        time_scale: float = 1.0,
         **command_timing: Unpack[CommandTiming],
     ) -> None:
-        """`command_timing`: see `CommandTiming`."""
+        """`command_timing`: see `CommandTiming`; `time_scale` is the module's seconds per
+        real second, so a GT or CT the harness writes later is followed in real time."""
         self.tap = tap
+        self.time_scale = time_scale
         self.mode = mode
         self.stats = stats or Stats()
         self.api_timeout = api_timeout
@@ -170,6 +179,11 @@ class Module:
         return self._cm
 
     @property
+    def command_timeout(self) -> float:
+        """The CT the harness keeps to, in real seconds (re-enters when idle near it)."""
+        return self._cm.command_timeout
+
+    @property
     def in_command_mode(self) -> bool:
         return self._cm.active
 
@@ -205,9 +219,9 @@ class Module:
     def follow(self, name: str, value: Any) -> None:
         """Keep the host side in step with a parameter just applied (GT, CT, CC, BD)."""
         if name == "GT":
-            self._cm.guard_time = value / 1000  # D-GT: ms
+            self._cm.guard_time = value / 1000 * self.time_scale  # D-GT: ms
         elif name == "CT":
-            self._cm.command_timeout = value / 10  # D-ENTER: x100 ms
+            self._cm.command_timeout = value / 10 * self.time_scale  # D-ENTER: x100 ms
         elif name == "CC":
             self._cm.cc = bytes((value,))
         elif name == "BD" and value in at.BAUD_RATES:

@@ -225,6 +225,10 @@ class Device(_Strict):
     # cell costs
     # (A-FIRST-BYTE-PROFILE).
     first_byte_timeout: float | None = Field(default=None, gt=0)
+    # After its first command-mode entry the harness writes a short GT (and CT) for the run
+    # and restores the module's own at the end (harness/device/guard.py, A-SHORT-GT); false
+    # keeps the module's GT, for a user who must test the production guard time.
+    short_guard_time: bool = True
 
 
 class Network(_Strict):

@@ -23,6 +23,7 @@ from harness import capture, variants
 from harness.device.clock import REAL, Clock, WarpClock
 from harness.device.configure import KnownConfigurator
 from harness.device.errors import ConfigureError, DeviceError, NetworkNotReady
+from harness.device.guard import short_guard
 from harness.device.module import CommandTiming, Module
 from harness.device.transport import open_device
 from harness.profiles import Profile
@@ -145,11 +146,14 @@ class _LiveDevice(Device):
                 spec, port.firmware.get("VR"), port.firmware.get("HV")
             )
             wanted_net = ports.network(profile)
+            guard = short_guard(module.time_scale, enabled=profile.device.short_guard_time)
             names = sorted(
-                {*profile.baseline, *ports.TEST_PARAMS, *(n for n in wanted_net if n == "AN")}
-            )
+                {*profile.baseline, *ports.TEST_PARAMS, *(n for n in wanted_net if n == "AN"),
+                 *guard}
+            )  # fmt: skip
             port.snapshot = port.configurator.snapshot(names)
-            port.test_snapshot = ports.apply_network(port, wanted_net)
+            # the APN and the short GT/CT in the same entry as the snapshot (A-SHORT-GT)
+            port.test_snapshot = ports.apply_network(port, {**wanted_net, **guard})
             # after an APN change the module attaches again: this wait covers it (L-TG)
             port.configurator.wait_registered(profile.network.registration_timeout)
             if session.record_dir is not None:

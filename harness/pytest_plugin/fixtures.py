@@ -180,8 +180,8 @@ def xbee(
     except (DeviceError, ConfigureError) as exc:
         raise port.device.configure_failed(xbee_mode, exc) from None  # replay: never broken
     session = request.getfixturevalue("xbee_hil_session")
-    yield XBee(port, xbee_mode, variant, Http(port.module), xbee_record_codes, session,
-               request.node)  # fmt: skip
+    http = Http(port.module, stay_in_command=True)  # the CI read's entry serves what follows
+    yield XBee(port, xbee_mode, variant, http, xbee_record_codes, session, request.node)
     if port.device.crashed:
         raise ModuleBroken(port.device.crashed)
     if _failed(request.node) and port.snapshot is not None:

@@ -153,16 +153,16 @@ def network(profile: Profile) -> dict[str, str]:
     return network_params(net.apn, user, password)
 
 
-def apply_network(port: Port, wanted: dict[str, str]) -> Snapshot:
-    """Write the APN like any other parameter (only what differs, AN read back; CU/CW are
-    write-only, L-TG) and return the snapshot a failed test is restored to: the module as
-    found, with the run's APN."""
+def apply_network(port: Port, wanted: dict[str, Any]) -> Snapshot:
+    """Write the run's settings (the APN, the short GT and CT) like any other parameter, in
+    one apply (only what differs, read back; CU/CW are write-only, L-TG) and return the
+    snapshot a failed test is restored to: the module as found, with the run's settings."""
     snap: Snapshot = port.snapshot
     if not wanted:
         return snap
     actual = {k: v for k, v in snap.values.items() if k in wanted}
     port.configurator.apply(wanted, actual=actual)
-    readable = {k: v for k, v in wanted.items() if k == "AN"}
+    readable = {k: v for k, v in wanted.items() if k in snap.values}
     return Snapshot(snap.mode, {**snap.values, **readable})
 
 
@@ -192,7 +192,8 @@ def recording(
         profile_sha256=cassette.profile_digest(profile.source) if profile.source else None,
         urls=dict(port.urls),
         pki=cassette.save_pki(directory, port.files, source),
-        command_timeout=timing.get("command_timeout", DEFAULT_CT),
+        # the CT the harness keeps to (the run's short CT when it wrote one, A-SHORT-GT)
+        command_timeout=port.module.command_timeout or timing.get("command_timeout", DEFAULT_CT),
     )
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.device.module import CommandTiming
+from harness.device.module import ModuleTiming
 from harness.servers import HttpServer, HttpsServer, Pki
 from harness.sim.core.modem import Modem
 from harness.sim.host.flashfs import FlashFS
@@ -117,11 +117,13 @@ class SimRig:
         return 1.0 * self.time_scale
 
     @property
-    def command_timing(self) -> CommandTiming:
-        """CT (10 s, D-ENTER) and the longest GT (0x6D3 ms, D-GT) at this time scale, for
-        `device.module.Module`: the harness must know how fast the module's clock runs."""
+    def command_timing(self) -> ModuleTiming:
+        """CT (10 s, D-ENTER) and the longest GT (0x6D3 ms, D-GT) at this time scale, and
+        the scale itself, for `device.module.Module`: the harness must know how fast the
+        module's clock runs (a GT or CT it writes is followed at this scale)."""
         scale = self.time_scale
-        return {"command_timeout": 10.0 * scale, "max_guard_time": 1.747 * scale}
+        return {"command_timeout": 10.0 * scale, "max_guard_time": 1.747 * scale,
+                "time_scale": scale}
 
     @property
     def baud(self) -> int:

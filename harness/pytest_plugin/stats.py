@@ -114,6 +114,9 @@ def stats_line(item: pytest.Item, before: _Before) -> dict[str, Any]:
         "timing": item.config.getoption("xbee_sim_timing", None) if sim is not None else None,
         "counts": counts,
         "sim": sim,
+        # pytest's own phases (setup: leftover check, uploads, configure; teardown: a
+        # restore), for benchmarks/suite_speed.py's split of where the time goes
+        "phases": {when: round(rep.duration, 6) for when, rep in reports.items()},
     }
 
 
