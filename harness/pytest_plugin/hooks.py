@@ -37,10 +37,12 @@ from harness.pytest_plugin.session import (
     ModuleBroken,
     session_of,
 )
+from harness.report.allure_disk import AllureDiskGuard
 from harness.verdict import Inconclusive
 
 BROKEN_PREFIX = "module broken: "  # categories.json groups skips by this text
 _WRITTEN = pytest.StashKey[list[Path]]()
+_ALLURE_DISK = pytest.StashKey[AllureDiskGuard]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,6 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION] = session
     if session.alluredir is not None:
         config.option.allure_report_dir = str(session.alluredir)
+        _guard_allure_writes(config)
     for name in plugin.FIXTURE_MODULES:  # the module-facing fixtures (a seam: see plugin.py)
         if importlib.util.find_spec(name) is not None and not config.pluginmanager.has_plugin(name):
             config.pluginmanager.import_plugin(name)
@@ -68,6 +71,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(budget.TimerTracker(), "xbee-hil-timer-tracker")
     if not hasattr(config, "workerinput"):  # xdist workers have no terminal
         config.add_cleanup(progress.install(lambda line: budget.terminal_line(config, line)))
+
+
+def _guard_allure_writes(config: pytest.Config) -> None:
+    """allure-commons' file writes on a full disk: one line, never a traceback (#8)."""
+    import allure_commons
+
+    guard = config.stash[_ALLURE_DISK] = AllureDiskGuard()
+    name = allure_commons.plugin_manager.register(guard)
+    config.add_cleanup(lambda: allure_commons.plugin_manager.unregister(name=name))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -194,8 +206,11 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def pytest_runtestloop(session: pytest.Session) -> Any:
     """allure-pytest writes each result inside the test loop: on a full reports disk that is
     an OSError, an INTERNALERROR and a pluggy warning. Stop with one line naming it (#8)."""
+    guard = session.config.stash.get(_ALLURE_DISK, None)
     with warnings.catch_warnings(record=True) as seen:
         try:
+            if guard is not None:
+                guard.in_loop = True
             return (yield)
         except OSError as exc:
             if exc.errno not in atomicio.FULL:
@@ -204,6 +219,8 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
             where = exc.filename or stats.reports_dir_of(session.config)
             pytest.exit(f"xbee-hil: reports disk full: {where}: {exc.strerror}", returncode=1)
         finally:
+            if guard is not None:
+                guard.in_loop = False
             for w in seen:  # everything else is shown as it would have been
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
@@ -225,6 +242,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         written.append(report.write_environment(hil.alluredir, env))
         written.append(report.write_categories(hil.alluredir))
     session.config.stash[_WRITTEN] = written
+    guard = session.config.stash.get(_ALLURE_DISK, None)
+    if guard is not None and (unsaid := guard.pending()) is not None:  # met in the teardown
+        pytest.exit(f"xbee-hil: {unsaid}", returncode=1)
 
 
 def _run_environment(config: pytest.Config) -> dict[str, str]:
