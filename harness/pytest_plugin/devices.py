@@ -110,6 +110,21 @@ class Device:
         """What a test raises when the module could not be configured for it."""
         return ModuleBroken(self.stop_reason(f"configuring {self.spec} for {mode}: {exc}"))
 
+    def faults_unsupported(self) -> str | None:
+        """Why named faults cannot be put on this module (None: they can)."""
+        return f"named faults need the simulator; --device {self.spec.raw} is not one"
+
+    def set_faults(self, faults: list[str]) -> None:
+        """Put named faults (harness.sim.core.faults) on the module for this test."""
+        raise NotImplementedError(self.faults_unsupported())
+
+    def clear_faults(self) -> None:
+        """Take the faults off (a frozen module is power-cycled, a held one registers)."""
+
+    def power_cycle(self) -> None:
+        """Switch the module off and on, where this device has a switch."""
+        raise NotImplementedError(f"--device {self.spec.raw} has no power switch")
+
 
 class _LiveDevice(Device):
     """A module that answers the session's own traffic: opened once, VR/HV read, snapshot
@@ -200,6 +215,21 @@ class SimulatorDevice(_LiveDevice):
 
     def close(self) -> None:
         self.rig.close()
+
+    def faults_unsupported(self) -> str | None:
+        return None
+
+    def set_faults(self, faults: list[str]) -> None:
+        server = self.rig.server
+        server.call(lambda m: m.set_faults(faults, server.sim_now()))
+
+    def clear_faults(self) -> None:
+        server = self.rig.server
+        server.call(lambda m: m.clear_faults(server.sim_now()))
+
+    def power_cycle(self) -> None:
+        server = self.rig.server
+        server.call(lambda m: m.power_cycle(server.sim_now()))
 
 
 class BenchDevice(_LiveDevice):

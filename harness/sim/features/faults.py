@@ -78,10 +78,11 @@ class Faults(Feature):
         self._set_at = now
 
     def clear(self) -> None:
+        """No fault any more; a lookup a slow DNS still holds goes out now."""
         self.active = {}
         self._dns_failures = 0
         self._fired.clear()
-        self._later.clear()
+        self._later = [(0.0, a) for _, a in self._later if a[0] == "emit"]
         self._overrides.clear()
 
     def _on(self, name: str) -> ActiveFault | None:
