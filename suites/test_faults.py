@@ -207,3 +207,25 @@ def test_wrong_baud_shows_the_garbage_and_is_recovered(xbee, xbee_faults):
     xbee_faults.clear()
     xbee_faults.recover()
     assert _ai(xbee) == 0
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("transparent")
+@pytest.mark.xbee_fault("command-mode-overflow:16", "dns-slow:5")
+def test_command_mode_overflow_loses_the_rest(xbee, xbee_faults):
+    """MS-396: a reply that comes while the host sits in command mode is lost past the
+    module's buffer. The slow DNS (50 ms) lets the host be in command mode when it comes."""
+    url = urlsplit(_http_url(xbee, "google.com"))
+    module = xbee.port.module
+    xbee.port.configurator.apply({"IP": 1, "DL": url.hostname, "DE": url.port})
+    module.data()
+    module.tap.write(b"GET / HTTP/1.1\r\nHost: google.com\r\nConnection: close\r\n\r\n")
+    end = time.monotonic() + 0.4
+    while time.monotonic() < end:  # the host stays in command mode (each query renews CT)
+        module.command().run("AI")
+        time.sleep(0.02)
+    module.leave_command()
+    got = module.tap.drain(quiet=0.2, limit=2.0)
+    assert got.startswith(b"HTTP/1.1 200"), got
+    assert len(got) == 16, f"{len(got)} bytes of the reply reached the host: {got!r}"
+    xbee.port.forget()

@@ -48,10 +48,10 @@ CATALOGUE: dict[str, FaultSpec] = {f.name: f for f in (
               "open sockets closed with their codes, then it registers again", "seconds",
               source="F-38326; MP-81 (field-evidence §3 #3, #7); A-FAULT-DEREGISTER"),
     FaultSpec("dns-slow", "every DNS lookup (ATLA, a connection by name) answers S s late",
-              "seconds", source="TG-204 (field-evidence §3 #4)"),
+              "seconds", source="TG-204 (field-evidence §3 #4); A-FAULT-DNS"),
     FaultSpec("dns-flaky", "the first N DNS lookups fail (ATLA ERROR, connection by name: "
               "DNS failure), then they answer", "count",
-              source="TG-204 (field-evidence §3 #4)"),
+              source="TG-204 (field-evidence §3 #4); A-FAULT-DNS"),
     FaultSpec("freeze-after", "after S s the module answers nothing, not even FR, until a "
               "power cycle", "seconds", default=0.0,
               source="MS-162; MS-277; F-36750; L-TG-HEAD pinReset() (field-evidence §3 #5)"),
