@@ -149,8 +149,15 @@ def test_brownout_resets_to_saved_settings(xbee, xbee_faults):
     host must find the mode again), and the harness brings the module back."""
     module = xbee.port.module
     saved = module.read(["DE"])["DE"]
-    module.write({"DE": saved ^ 0x1234})  # not saved with WR
+    written = saved ^ 0x1234
+    module.write({"DE": written})  # not saved with WR
     time.sleep(0.6)  # past the brown-out (50 module seconds at fast timing)
+    try:  # before any recovery: the module itself lost the unsaved value
+        answer = module.api().at("DE", timeout=PROBE)
+    except DeviceError:
+        pass  # AP went back to its saved value with the rest: the reset took API mode away
+    else:
+        assert int.from_bytes(answer.value, "big") != written, "no reset happened"
     assert xbee_faults.recover() in ("FR", "power cycle")
     assert module.read(["DE"])["DE"] == saved, "DE survived a reset it should not"
 

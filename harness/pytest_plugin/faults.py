@@ -2,8 +2,9 @@
 fixture, which puts them on the simulated module after the test's configuration, takes them
 off after the test and leaves the module as the next test needs it.
 
-Recovery (A-FAULT-RECOVER) is what a bench would do, in order: `FR`; a power cycle where the device has a
-switch (the simulator has one); otherwise the run stops with one reason (`ModuleBroken`).
+Recovery (A-FAULT-RECOVER) is what a bench would do, in order: `FR`; a power cycle where
+the device has a switch (the simulator has one); otherwise the run stops with one reason
+(`ModuleBroken`).
 """
 
 from __future__ import annotations

@@ -14,8 +14,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 from harness.sim.core import faults as faults_mod
 from harness.sim.features.faults import DISABLE_ENV
 
