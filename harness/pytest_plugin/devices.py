@@ -189,6 +189,7 @@ class SimulatorDevice(_LiveDevice):
             expected_body=DEFAULT_BODY,
         )  # fmt: skip
         self.rig = rig  # harness.pytest_plugin.simrig.SimRig
+        self.base_faults: list[str] = []  # the profile's `device.faults`
         self.path = rig.path
         self.guard_time = rig.guard_time
         self.timing = rig.command_timing
@@ -201,7 +202,11 @@ class SimulatorDevice(_LiveDevice):
 
         personality = session.personality(spec)
         rig = start_rig(personality or "cat1-3100C", workdir, timing=timing)
-        return cls(spec, personality, rig)
+        device = cls(spec, personality, rig)
+        device.base_faults = list(profile.device.faults)
+        if device.base_faults:  # the profile's faults, from power-up on
+            rig.server.call(lambda m: m.set_faults(device.base_faults, 0.0))
+        return device
 
     def port_baud(self, baud: int) -> int:
         return self.rig.baud  # the simulated bench's module is at the rig's rate (A-SIM-BD)
@@ -224,8 +229,11 @@ class SimulatorDevice(_LiveDevice):
         server.call(lambda m: m.set_faults(faults, server.sim_now()))
 
     def clear_faults(self) -> None:
+        """Back to the profile's own faults (none, mostly)."""
         server = self.rig.server
         server.call(lambda m: m.clear_faults(server.sim_now()))
+        if self.base_faults:
+            self.set_faults(self.base_faults)
 
     def power_cycle(self) -> None:
         server = self.rig.server
@@ -239,6 +247,10 @@ class BenchDevice(_LiveDevice):
     def start(
         cls, spec: DeviceSpec, profile: Profile, session: HilSession, workdir: Path, timing: str
     ) -> BenchDevice:
+        if profile.device.faults:
+            raise ModuleBroken(f"{spec}: the profile's device.faults "
+                               f"({', '.join(profile.device.faults)}) need the simulator "
+                               "(--device sim); a real module's faults are its own")
         urls = {name: t.url for name, t in profile.targets.items()}
         files, missing = _hardware_files(profile, workdir, session.tls_variants)
         device = cls(
