@@ -116,10 +116,9 @@ def test_dns_slow_is_reported_within_the_bound(xbee, xbee_faults):
     assert xbee.get(_http_url(xbee)).status == 200
 
 
+@pytest.mark.xbee_modes("transparent")  # the name goes in DL
 def test_unresolvable_name_is_reported(xbee):
     """A name no DNS knows: the bench can cause this one from the host side."""
-    if xbee.mode != "transparent":
-        pytest.skip("the name goes in DL: transparent mode")
     result = xbee.get(_http_url(xbee, UNRESOLVABLE))
     assert result.status is None, result.summary()
     ci = result.code("ci")
