@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -393,9 +393,12 @@ class Configurator:
         return RestoreResult(False, left, error, how)
 
     # --- reset ---
-    def reset(self, command: str | None = None, *, timeout: float = RESET_TIMEOUT) -> str:
+    def reset(
+        self, command: str | Callable[[], None] | None = None, *, timeout: float = RESET_TIMEOUT
+    ) -> str:
         """Reset the module, `FR` (default) or an external shell command (a power switch,
-        `uhubctl …`), then wait until it answers again. Returns the mode it came back in.
+        `uhubctl …`) or callable (the simulator's power cycle), then wait until it answers
+        again. Returns the mode it came back in.
 
         Unsaved parameters revert to their flash values, AP included, so the mode is found
         anew: an 0x8A 0x00 power-up frame (D-8A, API mode) or an OK to `+++`.
@@ -408,6 +411,9 @@ class Configurator:
                 mod.api().execute("FR")
             else:
                 mod.command().run("FR")
+        elif callable(command):
+            mod.close()
+            command()
         else:
             mod.close()
             self._run_external(command, timeout)
@@ -537,7 +543,7 @@ class KnownConfigurator(Configurator):
                 self.known[name] = normalize(key, value)
         return result
 
-    def reset(self, command: str | None = None, **kw: Any) -> str:
+    def reset(self, command: str | Callable[[], None] | None = None, **kw: Any) -> str:
         self.known.clear()  # unsaved values go back to their flash values (FR, §3.2)
         return super().reset(command, **kw)
 

@@ -207,6 +207,17 @@ Reset = Annotated[
 ]
 
 
+def _check_faults(texts: list[str]) -> list[str]:
+    from harness.sim.core import faults  # pure data; imported only when a profile names one
+
+    if texts:
+        try:
+            faults.parse_all(texts, where="fault")
+        except faults.FaultError as exc:
+            raise ValueError(str(exc)) from None
+    return texts
+
+
 class Device(_Strict):
     baud: Annotated[int, AfterValidator(check_baud)] = 9600  # D-BD default BD=3
     # The simulator's firmware personality (`--device sim` without `:NAME`); unused on hardware.
@@ -229,6 +240,9 @@ class Device(_Strict):
     # and restores the module's own at the end (harness/device/guard.py, A-SHORT-GT); false
     # keeps the module's GT, for a user who must test the production guard time.
     short_guard_time: bool = True
+    # Named faults (`xbee-sim --list-faults`) the simulator carries from power-up; only
+    # valid with `--device sim` (a real module's faults are its own).
+    faults: Annotated[list[str], AfterValidator(_check_faults)] = Field(default_factory=list)
 
 
 class Network(_Strict):

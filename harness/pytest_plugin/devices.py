@@ -113,6 +113,21 @@ class Device:
         """What a test raises when the module could not be configured for it."""
         return ModuleBroken(self.stop_reason(f"configuring {self.spec} for {mode}: {exc}"))
 
+    def faults_unsupported(self) -> str | None:
+        """Why named faults cannot be put on this module (None: they can)."""
+        return f"named faults need the simulator; --device {self.spec.raw} is not one"
+
+    def set_faults(self, faults: list[str]) -> None:
+        """Put named faults (harness.sim.core.faults) on the module for this test."""
+        raise NotImplementedError(self.faults_unsupported())
+
+    def clear_faults(self) -> None:
+        """Take the faults off (a frozen module is power-cycled, a held one registers)."""
+
+    def power_cycle(self) -> None:
+        """Switch the module off and on, where this device has a switch."""
+        raise NotImplementedError(f"--device {self.spec.raw} has no power switch")
+
 
 class _LiveDevice(Device):
     """A module that answers the session's own traffic: opened once, VR/HV read, snapshot
@@ -184,6 +199,7 @@ class SimulatorDevice(_LiveDevice):
             expected_body=DEFAULT_BODY,
         )  # fmt: skip
         self.rig = rig  # harness.pytest_plugin.simrig.SimRig
+        self.base_faults: list[str] = []  # the profile's `device.faults`
         self.path = rig.path
         self.guard_time = rig.guard_time
         self.timing = rig.command_timing
@@ -204,6 +220,9 @@ class SimulatorDevice(_LiveDevice):
         device = cls(spec, personality, rig)
         if clock is not None:
             device.clock = clock
+        device.base_faults = list(profile.device.faults)
+        if device.base_faults:  # the profile's faults, from power-up on
+            rig.server.call(lambda m: m.set_faults(device.base_faults, 0.0))
         return device
 
     def port_baud(self, baud: int) -> int:
@@ -227,6 +246,24 @@ class SimulatorDevice(_LiveDevice):
     def close(self) -> None:
         self.rig.close()
 
+    def faults_unsupported(self) -> str | None:
+        return None
+
+    def set_faults(self, faults: list[str]) -> None:
+        server = self.rig.server
+        server.call(lambda m: m.set_faults(faults, server.sim_now()))
+
+    def clear_faults(self) -> None:
+        """Back to the profile's own faults (none, mostly)."""
+        server = self.rig.server
+        server.call(lambda m: m.clear_faults(server.sim_now()))
+        if self.base_faults:
+            self.set_faults(self.base_faults)
+
+    def power_cycle(self) -> None:
+        server = self.rig.server
+        server.call(lambda m: m.power_cycle(server.sim_now()))
+
 
 class BenchDevice(_LiveDevice):
     """A real module on a serial path or a pyserial URL: the profile's targets and files."""
@@ -237,6 +274,10 @@ class BenchDevice(_LiveDevice):
         *, warp: bool = False,
     ) -> BenchDevice:
         """A bench keeps real time whatever `warp` says."""
+        if profile.device.faults:
+            raise ModuleBroken(f"{spec}: the profile's device.faults "
+                               f"({', '.join(profile.device.faults)}) need the simulator "
+                               "(--device sim); a real module's faults are its own")
         urls = {name: t.url for name, t in profile.targets.items()}
         files, missing = _hardware_files(profile, workdir, session.tls_variants)
         device = cls(

@@ -44,6 +44,8 @@ MARKERS = (
     "sim_only: needs the simulator (e.g. fault injection); skipped on a real module",
     "requires(*features): needs these module features (e.g. extended_sockets)",
     "own_simulator: makes its own simulator (not the --device): skipped on a replay device",
+    "xbee_fault(*faults): named faults (NAME[:ARG], `xbee-sim --list-faults`) put on the "
+    "simulated module for this test by the `xbee_faults` fixture and taken off after",
 )
 
 

@@ -10,6 +10,7 @@ put its own in their place.
 pytest_plugins = (  # hooks last: it imports the other two, which must be registered first
     "harness.pytest_plugin.options",
     "harness.pytest_plugin.matrix",
+    "harness.pytest_plugin.faults",
     "harness.pytest_plugin.hooks",
 )
 FIXTURE_MODULES = ("harness.pytest_plugin.fixtures",)

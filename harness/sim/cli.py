@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from harness.sim.core import faults as faults_mod
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem
 from harness.sim.host import netconfig, netflags, network
@@ -63,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", metavar="FILE",
                    help="write the account of imposed time (UART, guard times, registration, "
                    f"network) as JSON to FILE at exit, on SIGUSR1 and every {STATS_INTERVAL:g} s")
+    p.add_argument("--fault", action="append", default=[], metavar="NAME[:ARG]",
+                   help="put a named fault on the module from power-up (repeatable; "
+                   "--list-faults shows them)")
+    p.add_argument("--list-faults", action="store_true",
+                   help="print every named fault, what it does and its source, and exit")
     p.add_argument("--log-level", default="WARNING",
                    choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     netflags.add_arguments(p)
@@ -112,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.list_faults:
+        print(faults_mod.listing())
+        return 0
+    try:
+        faults = faults_mod.parse_all(args.fault, where="--fault")
+    except faults_mod.FaultError as err:
+        print(f"xbee-sim: {err}", file=sys.stderr)
+        return 2
     if not (args.pty or args.tcp or args.rfc2217):
         print("xbee-sim: nothing to serve on; give --pty, --tcp and/or --rfc2217",
               file=sys.stderr)
@@ -131,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 
             flash = FlashFS(root=args.flash)
         modem = Modem(persona, nvm=nvm, ap=args.ap, flash=flash)
+        if faults:
+            modem.set_faults([str(f) for f in faults], 0.0)
         world = _make_world(args)
     except (personality_mod.PersonalityError, ValueError, OSError) as err:
         print(f"xbee-sim: {err}", file=sys.stderr)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.sim.core import atstore, commandmode
+from harness.sim.core import faults as faults_mod
 from harness.sim.core import personality as personality_mod
 from harness.sim.core import registry as feature_registry
 from harness.sim.core.effects import (
@@ -139,7 +140,7 @@ class _Port:
         return next(self._modem._conn_ids)
 
     def code_for(self, failure: Failure, kind: str) -> int:
-        return self._modem.personality.code(failure, kind)
+        return self._modem._code_for(failure, kind)
 
     def feature(self, name: str) -> Feature | None:
         return self._modem.features.get(name)
@@ -234,6 +235,9 @@ class Modem:
         """Bytes from the host's UART, received at `now`."""
         self._ensure_on(now)
         self._advance(now)
+        faults = self._faults
+        if faults is not None and faults.frozen:
+            return self._drain()  # frozen: nothing is heard (MS-277 "completely locked up")
         self._input(bytes(data), now)
         self._advance(now)
         return self._drain()
@@ -247,6 +251,13 @@ class Modem:
         """An outcome from the world, routed to the feature that opened that connection."""
         self._ensure_on(now)
         self._advance(now)
+        faults = self._faults
+        for seen in [event] if faults is None else faults.filter_event(event, now):
+            self._dispatch(seen, now)
+        self._advance(now)
+        return self._drain()
+
+    def _dispatch(self, event: Event, now: float) -> None:
         key = event.listener_id if isinstance(event, ClientAccepted) else event.conn_id
         owner = self._owners.get(key)
         if isinstance(event, ClientAccepted) and owner is not None:
@@ -257,8 +268,6 @@ class Modem:
             owner.on_event(event, now)
         if isinstance(event, ConnectionFailed | ConnectionClosed | Resolved):
             self._owners.pop(event.conn_id, None)
-        self._advance(now)
-        return self._drain()
 
     def next_deadline(self) -> float | None:
         due = [self._reset_due, self._reg_due, self._slow.due if self._slow else None]
@@ -328,6 +337,9 @@ class Modem:
                     instances.append(cls())
         else:
             instances = list(given)
+        faults_cls = feature_registry.find("faults")  # every module can be faulted
+        if faults_cls is not None and not any(f.name == "faults" for f in instances):
+            instances.append(faults_cls())
         for feature in instances:
             name = feature.name or type(feature).__name__
             self.features[name] = feature
@@ -347,7 +359,73 @@ class Modem:
     def _emit_from(self, feature: Feature, effect: Effect) -> None:
         if isinstance(effect, OpenConnection | Listen | Resolve):
             self._owners[effect.conn_id] = feature
+        faults = self._faults
+        if faults is not None and faults.intercept(effect, self._now):
+            return  # a DNS fault answers it, or sends it late
         self._emit(effect)
+
+    # ----- named faults (sim.core.faults, sim.features.faults) -------------------------------
+
+    @property
+    def _faults(self) -> Any:
+        return self.features.get("faults")
+
+    def set_faults(self, texts: Iterable[str], now: float) -> None:
+        """Put named faults on this module from `now` (replacing any); "after S" counts from
+        `now`. A FaultError names a bad one. The effects go out with the next tick."""
+        parsed = faults_mod.parse_all(tuple(texts))
+        faults = self._faults
+        if faults is None:
+            raise faults_mod.FaultError("this simulator has no fault feature")
+        self._now = max(self._now, now)
+        faults.set(parsed, self._now)
+        stop = faults.registration_stop()
+        if stop is not None and not faults.disabled:
+            self._reg_due = None
+            self._set_ai(stop, self._now)
+        self._advance(self._now)
+
+    def clear_faults(self, now: float) -> None:
+        """Take every fault off; a module held off the network registers again, a frozen
+        one is power-cycled (the fixture's guarantee that the next test starts clean)."""
+        faults = self._faults
+        if faults is None:
+            return
+        self._now = max(self._now, now)
+        held = faults.registration_stop() is not None and self._ai in (AI_REGISTERING, 0x25)
+        frozen = faults.frozen
+        faults.clear()
+        if frozen:
+            self.power_cycle(self._now)
+        elif held:
+            self._start_registration(self._now, AI_REGISTERING)
+
+    def power_cycle(self, now: float) -> None:
+        """Power off and on: connections gone, volatile values back to NVM, 0x8A 0x00."""
+        self._now = max(self._now, now)
+        if self._faults is not None:
+            self._faults.power_cycled()
+        self._do_reset(self._now)
+
+    def _fault_action(self, action: str, payload: Any, now: float) -> None:
+        if action == "reset":
+            self._do_reset(now)  # a brownout: as FR, without the OK (MS-162)
+        elif action == "deregister":
+            self._reg_due = None
+            self._set_ai(AI_REGISTERING, now)  # A-FAULT-DEREGISTER: then registers again
+            self._reg_due = now + self._durations()[AI_REGISTERING]
+        elif action == "reattach":
+            if self._ai == AI_CONNECTED:
+                self._start_registration(now, AI_CONNECTING)
+        elif action == "emit":
+            self._emit(payload)
+        elif action == "event":
+            self._dispatch(payload, now)
+
+    def _code_for(self, failure: Failure, kind: str) -> int:
+        faults = self._faults
+        code = faults.code_override(failure, kind) if faults is not None else None
+        return self.personality.code(failure, kind) if code is None else code
 
     # ----- output -----------------------------------------------------------------------------
 
@@ -368,6 +446,10 @@ class Modem:
     def _to_host(self, data: bytes, *, hold: bool = False) -> None:
         """UART output; `hold` output waits while in command mode (D-ENTER)."""
         if hold and self._command_mode:
+            faults = self._faults
+            limit = faults.hold_limit if faults is not None else None
+            if limit is not None:  # A-FAULT-CMD-OVERFLOW: the rest is lost (MS-396)
+                data = data[: max(0, limit - len(self._hold))]
             self._hold += data
         else:
             self._emit(ToHost(data))
@@ -375,6 +457,12 @@ class Modem:
     def _drain(self) -> list[Effect]:
         self._end_tail()
         out, self._out = self._out, []
+        faults = self._faults
+        if faults is not None and (faults.frozen or faults.wrong_baud):
+            if faults.frozen:  # a frozen module says nothing (MS-162, F-36750)
+                return [e for e in out if not isinstance(e, ToHost)]
+            return [ToHost(faults_mod.garble(e.data)) if isinstance(e, ToHost) else e
+                    for e in out]  # A-FAULT-WRONG-BAUD (forum 20971)
         return out
 
     def _deliver(self, data: bytes) -> None:
@@ -440,6 +528,10 @@ class Modem:
             due = feature.next_deadline()
             if due is not None and due <= now:
                 feature.tick(now)
+        faults = self._faults
+        if faults is not None:
+            for action, payload in faults.take_actions(now):
+                self._fault_action(action, payload, now)
 
     # ----- power, reset, registration ---------------------------------------------------------
 
@@ -497,6 +589,11 @@ class Modem:
         nxt = following.get(self._ai)
         if nxt is None or self._reg_due is None:
             self._reg_due = None
+            return
+        stop = self._faults.registration_stop() if self._faults is not None else None
+        if stop is not None and nxt in (AI_CONNECTING, AI_CONNECTED):
+            self._reg_due = None  # registration-stuck / -denied: it stays here (F-38326)
+            self._set_ai(stop, now)
             return
         due = self._reg_due
         self._reg_due = None if nxt == AI_CONNECTED else due + self._durations()[nxt]

@@ -25,6 +25,7 @@ FEATURE_NAMES: dict[str, str] = {
     "fs_frames": "0x3B/0xBB file system frames (D-3B, LTE-M/NB-IoT guide)",
     "dns_lookup": "ATLA host: a name looked up in the network's DNS (L-TG)",
     "sms": "0x1F TX SMS / 0x9F RX SMS (L-C sms.h)",
+    "faults": "named faults from the field (sim.core.faults); on every Modem, not firmware",
 }
 
 # name -> the Feature class; filled by `harness.sim.features` (its REGISTRY) at import.
@@ -38,6 +39,11 @@ def register(name: str, cls: type[Feature]) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Feature)):
         raise TypeError(f"{cls!r} is not a Feature subclass")
     _CLASSES[name] = cls
+
+
+def find(name: str) -> type[Feature] | None:
+    """The class registered for `name`, or None, without a warning (optional features)."""
+    return _CLASSES.get(name)
 
 
 def load(name: str) -> type[Feature] | None:

@@ -11,6 +11,7 @@ from harness.sim.core import registry
 from harness.sim.core.feature import Feature
 from harness.sim.features.atfs import FsCommands
 from harness.sim.features.dns import DnsLookup
+from harness.sim.features.faults import Faults
 from harness.sim.features.fsframes import FsFrames
 from harness.sim.features.ipframes import IpFrames
 from harness.sim.features.sockets import ExtendedSockets
@@ -24,6 +25,7 @@ REGISTRY: dict[str, type[Feature]] = {
     "ip_frames": IpFrames,
     "extended_sockets": ExtendedSockets,
     "dns_lookup": DnsLookup,
+    "faults": Faults,
 }
 
 for _name, _cls in REGISTRY.items():

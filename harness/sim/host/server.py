@@ -242,7 +242,9 @@ class SimServer(Generic[E]):
     def call(self, fn: Callable[[E], Any]) -> Any:
         """Run `fn(modem)` safely while the server runs (e.g. read `modem.nvm`)."""
         with self.lock:
-            return fn(self.modem)
+            result = fn(self.modem)
+        self._wake()  # what `fn` queued (a fault's 0x8A, …) goes out now, not at the next tick
+        return result
 
     def wait_output_drained(self, timeout: float = 5.0) -> bool:
         """Wait until every byte the module has said so far has left for its ports (in the

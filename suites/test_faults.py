@@ -1,0 +1,237 @@
+"""The resilience suite: the failures users report most (field-evidence §3), caused on purpose.
+
+For each named fault (`xbee-sim --list-faults`, harness/sim/core/faults.py) the harness must
+report the module's code and a reason a person understands within its bound, bring the module
+back (FR, a power cycle where the device has one, or stop the run with one reason), and leave
+it so the next test passes. Faults that need the simulator are `sim_only`; a bench runs the
+one a host can cause by itself (a name that does not resolve).
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from harness.device.errors import DeviceError, NetworkNotReady
+from harness.xbee import api, codes
+
+# How long a test waits for registration while a fault holds the module off the network,
+# in real seconds (the simulator's fast timing registers in about 0.1 s).
+SHORT_WAIT = 0.5
+# How long a query may go unanswered before the module counts as silent (real seconds).
+PROBE = 0.5
+# A name no DNS resolves (RFC 2606 reserves .invalid), for the bench too.
+UNRESOLVABLE = "no-such-host.invalid"
+
+
+def _ai(xbee) -> int:
+    return xbee.port.module.read(["AI"])["AI"]
+
+
+def _poll(what, until: float = 3.0, step: float = 0.02):
+    """`what()` until it is truthy or `until` real seconds pass; the last value."""
+    end = time.monotonic() + until
+    value = what()
+    while not value and time.monotonic() < end:
+        time.sleep(step)
+        value = what()
+    return value
+
+
+def _http_url(xbee, host: str | None = None) -> str:
+    """The local HTTP server's URL, reached by `host` (a name for the DNS) when given."""
+    url = urlsplit(xbee.port.urls["http"])
+    if host is None:
+        return url.geturl()
+    return url._replace(netloc=f"{host}:{url.port or 80}").geturl()
+
+
+# ----- registration (§3 #3) -------------------------------------------------------------------
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_fault("registration-stuck")
+def test_registration_stuck_is_reported_and_recovered(xbee, xbee_faults):
+    with pytest.raises(NetworkNotReady) as err:
+        xbee.port.configurator.wait_registered(SHORT_WAIT)
+    assert err.value.ai == 0x22, str(err.value)
+    assert "registering" in str(err.value).lower(), str(err.value)
+    xbee_faults.clear()
+    assert xbee_faults.recover() == "FR"
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_fault("registration-denied")
+def test_registration_denied_is_reported_and_recovered(xbee, xbee_faults):
+    with pytest.raises(NetworkNotReady) as err:
+        xbee.port.configurator.wait_registered(SHORT_WAIT)
+    assert err.value.ai == 0x25, str(err.value)
+    assert "denied" in str(err.value).lower(), str(err.value)
+    xbee_faults.clear()
+    xbee_faults.recover()
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("api")
+@pytest.mark.xbee_fault("deregister-after:2")
+def test_deregistration_is_seen_and_the_module_registers_again(xbee, xbee_faults):
+    client = xbee.port.module.api()
+    seen = _poll(lambda: [r for r in client.take_unsolicited()
+                          if isinstance(getattr(r, "frame", None), api.ModemStatus)])
+    statuses = [r.frame.status for r in seen]
+    assert 0x03 in statuses, f"no 0x8A 0x03 (unregistered) after the network dropped: {seen}"
+    assert "unregistered" in codes.describe("MODEM", 0x03).lower(), codes.describe("MODEM", 3)
+    xbee.port.configurator.wait_registered(5.0)  # it registers again by itself
+
+
+# ----- DNS (§3 #4) ----------------------------------------------------------------------------
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("transparent")
+@pytest.mark.xbee_fault("dns-flaky:1")
+def test_dns_flaky_fails_with_its_code_then_answers(xbee, xbee_faults):
+    first = xbee.get(_http_url(xbee, "google.com"))
+    assert first.status is None, first.summary()
+    ci = first.code("ci")
+    assert ci is not None and ci.value == 0x25, first.summary()
+    assert "dns" in str(ci).lower(), str(ci)
+    second = xbee.get(_http_url(xbee, "google.com"))
+    assert second.status == 200, second.summary()
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("transparent")
+@pytest.mark.xbee_fault("dns-slow:600")
+def test_dns_slow_is_reported_within_the_bound(xbee, xbee_faults):
+    start = time.monotonic()
+    result = xbee.get(_http_url(xbee, "google.com"))
+    took = time.monotonic() - start
+    assert result.status is None, result.summary()
+    assert result.error, result.summary()
+    assert took < xbee.port.first_byte_timeout + 5.0, f"the harness waited {took:.1f} s"
+    xbee_faults.clear()
+    assert xbee.get(_http_url(xbee)).status == 200
+
+
+@pytest.mark.xbee_modes("transparent")  # the name goes in DL
+def test_unresolvable_name_is_reported(xbee):
+    """A name no DNS knows: the bench can cause this one from the host side."""
+    result = xbee.get(_http_url(xbee, UNRESOLVABLE))
+    assert result.status is None, result.summary()
+    ci = result.code("ci")
+    assert ci is not None and codes.generic_reason("ci", ci.value) is codes.Reason.DNS, \
+        result.summary()
+
+
+# ----- freeze and brown-out (§3 #5) -----------------------------------------------------------
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("api")
+@pytest.mark.xbee_fault("freeze-after:0")
+def test_freeze_is_reported_and_power_cycled(xbee, xbee_faults):
+    with pytest.raises(DeviceError) as err:
+        xbee.port.module.api().at("AI", timeout=PROBE)
+    assert "no response" in str(err.value), str(err.value)
+    assert xbee_faults.recover() == "power cycle"
+    assert _ai(xbee) == 0
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("api")
+@pytest.mark.xbee_fault("brownout-after:50")
+def test_brownout_resets_to_saved_settings(xbee, xbee_faults):
+    """A reset nobody asked for: values not saved with WR are gone (AP with them, so the
+    host must find the mode again), and the harness brings the module back."""
+    module = xbee.port.module
+    saved = module.read(["DE"])["DE"]
+    written = saved ^ 0x1234
+    module.write({"DE": written})  # not saved with WR
+    time.sleep(0.6)  # past the brown-out (50 module seconds at fast timing)
+    try:  # before any recovery: the module itself lost the unsaved value
+        answer = module.api().at("DE", timeout=PROBE)
+    except DeviceError:
+        pass  # AP went back to its saved value with the rest: the reset took API mode away
+    else:
+        assert int.from_bytes(answer.value, "big") != written, "no reset happened"
+    assert xbee_faults.recover() in ("FR", "power cycle")
+    assert module.read(["DE"])["DE"] == saved, "DE survived a reset it should not"
+
+
+# ----- sockets (§3 #7) ------------------------------------------------------------------------
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("api")
+@pytest.mark.xbee_fault("tls-closed-mid-handshake")
+def test_tls_closed_mid_handshake_reports_0x76(xbee, xbee_faults):
+    result = xbee.get(xbee.port.urls["https"])
+    tx = result.code("tx_status")
+    assert result.status is None, result.summary()
+    assert tx is not None and tx.value == 0x76, result.summary()
+    assert "closed unexpectedly" in str(tx).lower(), str(tx)
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("api")
+@pytest.mark.xbee_fault("pdp-deactivated")
+def test_pdp_deactivated_reports_0x8a(xbee, xbee_faults):
+    result = xbee.get(_http_url(xbee))
+    tx = result.code("tx_status")
+    assert result.status is None, result.summary()
+    assert tx is not None and tx.value == 0x8A, result.summary()
+    assert "pdp" in str(tx).lower(), str(tx)
+    xbee.port.configurator.wait_registered(5.0)
+    assert xbee.get(_http_url(xbee)).status == 200
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("api")
+@pytest.mark.xbee_fault("server-reset-mid-response")
+def test_server_reset_mid_response_is_incomplete(xbee, xbee_faults):
+    result = xbee.get(_http_url(xbee))
+    assert not result.complete, result.summary()
+    assert result.error, result.summary()
+
+
+# ----- command mode and baud (§3 #6, #10) -----------------------------------------------------
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("transparent")
+@pytest.mark.xbee_fault("wrong-baud")
+def test_wrong_baud_shows_the_garbage_and_is_recovered(xbee, xbee_faults):
+    """forum 20971: after a BD change "it responds with a three-byte sequence: 0x1C 0x1C
+    0xFC" — the module's OK at another rate."""
+    with pytest.raises(DeviceError) as err:
+        xbee.port.module.command().run("VR", timeout=PROBE)
+    said = str(err.value)
+    assert "last bytes: b''" not in said and "\\x" in said, said  # garbage, not silence
+    xbee_faults.clear()
+    xbee_faults.recover()
+    assert _ai(xbee) == 0
+
+
+@pytest.mark.sim_only
+@pytest.mark.xbee_modes("transparent")
+@pytest.mark.xbee_fault("command-mode-overflow:16", "dns-slow:5")
+def test_command_mode_overflow_loses_the_rest(xbee, xbee_faults):
+    """MS-396: a reply that comes while the host sits in command mode is lost past the
+    module's buffer. The slow DNS (50 ms) lets the host be in command mode when it comes."""
+    url = urlsplit(_http_url(xbee, "google.com"))
+    module = xbee.port.module
+    xbee.port.configurator.apply({"IP": 1, "DL": url.hostname, "DE": url.port})
+    module.data()
+    module.tap.write(b"GET / HTTP/1.1\r\nHost: google.com\r\nConnection: close\r\n\r\n")
+    end = time.monotonic() + 0.4
+    while time.monotonic() < end:  # the host stays in command mode (each query renews CT)
+        module.command().run("AI")
+        time.sleep(0.02)
+    module.leave_command()
+    got = module.tap.drain(quiet=0.2, limit=2.0)
+    assert got.startswith(b"HTTP/1.1 200"), got
+    assert len(got) == 16, f"{len(got)} bytes of the reply reached the host: {got!r}"
+    xbee.port.forget()
