@@ -21,7 +21,7 @@ from harness.replay.player import NoCassette, Player
 from harness.replay.script import build_script, fold_repeats
 from harness.xbee import api, frames
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def frame(f: api.Frame) -> bytes:

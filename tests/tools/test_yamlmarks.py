@@ -13,7 +13,7 @@ from harness.sim.core import personality
 from harness.sim.host import netconfig
 from harness.xbee import firmware
 
-CORPUS = Path(__file__).resolve().parent / "badinputs" / "profiles"
+CORPUS = Path(__file__).resolve().parents[1] / "badinputs" / "profiles"
 BOMB = (CORPUS / "alias-bomb.yaml").read_text()
 
 

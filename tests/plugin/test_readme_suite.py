@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-pytest_plugins = ["pytester"]
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:randomly")
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from harness.replay.cassette import Deck
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "suites" / "cassettes"
 # The forum's failure and fix, a key by XPUT, and plain HTTP in each mode.
 PART = "leaf-as-ca or root-ca or client-cert and api or test_http_get"

@@ -3,7 +3,7 @@ code path, as a new user's bench would drive them, on every CI run.
 
 The simulator is the real `xbee-sim --rfc2217 127.0.0.1:0` command in its own process, its
 DNS (`--host`) and routes (`--route`) sending real-looking host names to loopback servers
-started here from a PKI made here (tests/benchrig.py). The profile is hardware-style: not
+started here from a PKI made here (tests/plugin/benchrig.py). The profile is hardware-style: not
 `sim`, no personality, `ca:` files, an APN with user and password. The suites run as
 `python -m pytest suites/…` in a subprocess, so an interrupt is a real SIGINT.
 
@@ -30,9 +30,9 @@ import pytest
 from harness.device.configure import Configurator
 from harness.device.module import Module
 from harness.device.transport import open_device
-from tests.benchrig import BenchRig, start_bench_process
+from tests.plugin.benchrig import BenchRig, start_bench_process
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUITES = ROOT / "suites"
 HTTPS_SUITE = str(SUITES / "test_https.py")
 INNER = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",

@@ -20,9 +20,7 @@ from harness.sim.host import netconfig, netflags, network
 from harness.sim.host import server as serve
 from harness.xbee import api, frames
 
-pytest_plugins = ["pytester"]
-
-BAD_TELNET = Path(__file__).parent / "badinputs" / "telnet"
+BAD_TELNET = Path(__file__).resolve().parents[1] / "badinputs" / "telnet"
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 

@@ -14,7 +14,7 @@ from harness.device.transport import open_device
 from harness.replay.cassette import cassette_path
 from harness.xbee import api
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 VR_Q = api.encode(api.ATCommand(1, "VR"))
 VR_A = api.encode(api.ATCommandResponse(1, "VR", 0, bytes.fromhex("03100C")))

@@ -16,7 +16,7 @@ from digi.xbee.models.status import ModemStatus as DigiModemStatus
 
 from harness.xbee import codes
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "xbee3-protocol.md"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "xbee3-protocol.md"
 
 
 def reference_rows(heading: str, *, until: str | None = None) -> dict[int, str]:

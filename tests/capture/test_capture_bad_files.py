@@ -19,7 +19,7 @@ import pytest
 from harness import cli
 from harness.capture import CaptureWriter
 
-CORPUS = Path(__file__).parent / "badinputs" / "captures"
+CORPUS = Path(__file__).resolve().parents[1] / "badinputs" / "captures"
 BAD = sorted(CORPUS.glob("*.jsonl"))
 
 

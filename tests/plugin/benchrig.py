@@ -113,7 +113,8 @@ def _write_profile(
     ca = str(pki.path("root_ca"))
     profile = {
         "name": "bench-rehearsal",
-        "description": "the simulator over RFC 2217, seen as a real module (tests/benchrig.py)",
+        "description": "the simulator over RFC 2217, seen as a real module "
+        "(tests/plugin/benchrig.py)",
         "device": {"baud": 9600},
         "network": {"registration_timeout": 30},
         "baseline": {"GT": 0x64},  # 100 ms guard times: a bench may choose them too

@@ -19,7 +19,7 @@ import pytest
 
 from harness.replay.cassette import cassette_path, read_info
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUIET = ("-p", "no:cacheprovider", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
 # A few of each kind: transparent and API, a certificate upload, a key by XPUT, CI 0x26.
 SUBSET = (

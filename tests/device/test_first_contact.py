@@ -26,7 +26,6 @@ from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem
 from harness.sim.host.server import SimServer
 
-pytest_plugins = ["pytester"]
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest")
 
 

@@ -117,7 +117,6 @@ def test_close_leftover_connections_leaves_none(bench, mode):
 
 # ----- the `xbee` fixture: each test starts with no connection of an earlier one ------------
 
-pytest_plugins = ["pytester"]
 
 INNER_CONFTEST = '''
 import pytest
@@ -157,7 +156,7 @@ def test_xbee_fixture_starts_each_test_with_no_connection(pytester, mode):
     reason."""
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makepyfile(INNER_TEST)
-    profile = (Path(__file__).parents[1] / "profiles" / "sim.yaml").read_text()
+    profile = (Path(__file__).parents[2] / "profiles" / "sim.yaml").read_text()
     # TM 0: the module never closes an idle connection (A-TRANSP-TM0), as a long TM on a
     # bench; with the profile's 10 s the fast timing closes it between tests by itself
     (pytester.path / "keep.yaml").write_text(profile.replace("TM: 0x64", "TM: 0"))

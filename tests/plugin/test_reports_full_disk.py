@@ -22,7 +22,7 @@ import pytest
 from harness import atomicio, report
 from harness.capture import CaptureWriter, read_capture
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Disk:

@@ -21,11 +21,10 @@ from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem
 from harness.sim.host.server import SimServer
 
-pytest_plugins = ["pytester"]
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest")
 PASSWORD = "s3cret-Pw9"
 USER = "apn-user-77"
-SIM_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "sim.yaml"
+SIM_PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "sim.yaml"
 
 
 def test_network_params_come_from_the_profile_block() -> None:

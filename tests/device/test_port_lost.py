@@ -13,7 +13,6 @@ from harness.device.errors import PortError, PortLost, PortOpenError
 from harness.device.transport import open_device
 
 EIO = "[Errno 5] Input/output error"
-pytest_plugins = ["pytester"]
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import pytest
 
 from harness.profiles import BUILTIN_PROFILE_DIR, TARGET_NAMES, check, load_profile
 
-pytest_plugins = ["pytester"]
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 

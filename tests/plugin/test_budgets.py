@@ -18,7 +18,6 @@ import pytest
 
 from harness.sim.core import personality as personality_mod
 
-pytest_plugins = ["pytester"]
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest")
 PER_TEST = "3"  # seconds: pytest-timeout for each test
 TESTS = """

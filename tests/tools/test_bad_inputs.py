@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parent / "badinputs"
+CORPUS = Path(__file__).resolve().parents[1] / "badinputs"
 PROFILES = CORPUS / "profiles"
 CASES_FILE = CORPUS / "cmdline" / "cases.txt"
 MEMORY_CAP = 1 << 30  # bytes of address space a case may use

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from harness.xbee import api, frames
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
 
 GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
 

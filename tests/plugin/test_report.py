@@ -12,8 +12,6 @@ from harness import report
 from harness.device.http import HttpResult, Timings, module_code
 from harness.report import Matrix, Outcome
 
-pytest_plugins = ["pytester"]
-
 
 def test_codes_read_as_digi_writes_them() -> None:
     assert report.code_line("ci", 0x26) == "CI = 0x26 Connection refused"
@@ -193,7 +191,7 @@ def inner_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyt
     monkeypatch.setenv("XBEE_HIL_TEST_APN_PASSWORD", "hunter2-secret")
     (pytester.path / "bench.yaml").write_text(
         "extends: "
-        + str(Path(__file__).resolve().parents[1] / "profiles" / "sim.yaml")
+        + str(Path(__file__).resolve().parents[2] / "profiles" / "sim.yaml")
         + "\nname: sim-bench\nnetwork:\n  apn_password: {env: XBEE_HIL_TEST_APN_PASSWORD}\n"
     )
     pytester.makepyfile(INNER_TEST)

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["pytester"]
-
 ONE_TEST = "def test_never_runs():\n    pass\n"
 # Inner runs skip hypothesis's plugin: it imports hypothesis at session end (about 1 s a run).
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")

@@ -1,5 +1,5 @@
 """Observations 1, 2 and 9 of issue 9, on the hardware code path: the simulator served as
-RFC 2217 (tests/benchrig.py), a hardware-style profile, no personality.
+RFC 2217 (tests/plugin/benchrig.py), a hardware-style profile, no personality.
 
 Obs 1: must-fail TLS variants passed on a DNS failure (CI 0x25) and, with the HTTPS server
 stopped, on "refused" (CI 0x26). Obs 2: CI 0x27 after a good GET failed `test_http_get`, and
@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.benchrig import BenchRig, start_bench
+from tests.plugin.benchrig import BenchRig, start_bench
 
-pytest_plugins = ["pytester"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUITES = ROOT / "suites"
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:randomly")
 

@@ -13,7 +13,7 @@ import pytest
 from harness.pytest_plugin import simrig
 from harness.sim.host.server import baud_rate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COUNT_KEYS = {"command_mode_entries", "at_round_trips", "mode_probes", "resets", "nvm_writes",
               "uploads", "uploads_skipped", "uploads_known", "upload_bytes"}
 
