@@ -13,37 +13,22 @@ from harness.capture import CaptureWriter, read_capture, render
 from harness.device.command import CommandMode
 from harness.device.errors import CommandError, DeviceTimeout
 from harness.device.transport import open_device
-from harness.sim.core.modem import Modem
-from harness.sim.host.server import SimServer
 
 SCALE = 0.1  # simulated time runs 10x faster: GT 1 s → 0.1 s real
 GT = 1.0 * SCALE
 CT = 10.0 * SCALE  # the module leaves command mode after CT of silence (D-ENTER): 1 s real
 
 
-def serve(kind: str, server: SimServer) -> str:
-    if kind == "pty":
-        return server.start_pty()
-    if kind == "socket":
-        return "socket://{}:{}".format(*server.start_tcp())
-    return "rfc2217://{}:{}".format(*server.start_rfc2217())
-
-
 @pytest.fixture(params=["pty", "rfc2217", "socket"])
-def module(request, tmp_path):
-    server = SimServer(Modem("cat1-3100C"), time_scale=SCALE)
-    spec = serve(request.param, server)
-    cap = CaptureWriter(tmp_path / "cap.jsonl", test=request.node.nodeid, device=spec)
-    tap = open_device(spec, capture=cap)
-    yield tap, cap
-    tap.close()
-    cap.close()
-    server.stop()
+def sim_pty(request, start_sim):
+    """The same tests over each port kind (tests/conftest.py's rig, at SCALE)."""
+    return start_sim(port=request.param, time_scale=SCALE)
 
 
-def test_query_set_batch_and_leave(module):
-    tap, cap = module
-    with CommandMode(tap, guard_time=GT, command_timeout=CT) as cm:
+def test_query_set_batch_and_leave(command_terminal):
+    term = command_terminal
+    assert (term.cm.guard_time, term.cm.command_timeout) == pytest.approx((GT, CT))
+    with term.cm as cm:
         assert cm.query("VR") == "3100C"
         assert cm.get("GT") == 0x3E8  # parsed by the AT catalogue
         assert cm.run(("DL", "1.2.3.4"), ("DE", 0x1BB), "AC") == ["OK", "OK", "OK"]
@@ -51,70 +36,60 @@ def test_query_set_batch_and_leave(module):
         assert cm.get("DL") == "1.2.3.4"
         cm.set("CW", "s3cret-apn-pw")
     assert not cm.active
-    cap.close()
-    c = read_capture(cap.path)
+    c = term.finish()
     tx = c.wire("tx")
     assert b"ATDL1.2.3.4,DE1BB,AC\r" in tx
     assert tx.endswith(b"ATCN\r")
-    assert b"s3cret" not in tx and "s3cret" not in cap.path.read_text()
+    assert b"s3cret" not in tx and "s3cret" not in term.capture_path.read_text()
     modes = [e["mode"] for e in c.events if e["ev"] == "mode"]
     assert modes == ["command", "previous"]
 
 
-def test_identity_reply_is_redacted_but_returned(module):
-    tap, cap = module
-    with CommandMode(tap, guard_time=GT, command_timeout=CT) as cm:
+def test_identity_reply_is_redacted_but_returned(command_terminal):
+    term = command_terminal
+    with term.cm as cm:
         imei = cm.query("IM")
     assert imei.isdigit() and len(imei) == 15
-    cap.close()
-    assert imei not in cap.path.read_text()
-    assert imei.encode().hex() not in cap.path.read_text()
+    term.finish()
+    assert imei not in term.capture_path.read_text()
+    assert imei.encode().hex() not in term.capture_path.read_text()
 
 
-def test_error_names_the_command(module):
-    tap, _cap = module
-    with CommandMode(tap, guard_time=GT, command_timeout=CT) as cm:
+def test_error_names_the_command(command_terminal):
+    with command_terminal.cm as cm:
         with pytest.raises(CommandError, match=r"^ATZZ: module answered 'ERROR'"):
             cm.query("ZZ")
         # a failed command leaves command mode usable
         assert cm.query("VR") == "3100C"
 
 
-def test_wrong_guard_time_is_recovered(tmp_path):
+def test_wrong_guard_time_is_recovered(start_sim):
     # The module's GT is 1.5 s (sim) = 0.45 s real; we think it is 0.05 s. The first +++
     # must fail for its short silence before (D-ENTER), so the module hears a byte just
     # before it: otherwise its silence runs from power-up, and a loaded host that takes
     # 0.45 s to get there would make the wrong guard work. The slower scale keeps a stall
     # between that byte and the +++ from passing for a guard.
     scale = 0.3
-    server = SimServer(Modem("cat1-3100C", nvm={"GT": 0x5DC}), time_scale=scale)
-    spec = server.start_pty()
-    try:
-        with open_device(spec) as tap:
-            cm = CommandMode(tap, guard_time=0.05, max_guard_time=0x6D3 / 1000 * scale)
-            tap.write(b"x")  # transparent data, as a host in a session would have sent
-            cm.enter()
-            assert cm.active
-            assert cm.guard_time > 1.5 * scale  # it learnt a guard that works
-            assert cm.get("GT") == 0x5DC
-            cm.exit()
-    finally:
-        server.stop()
+    sim = start_sim(nvm={"GT": 0x5DC}, time_scale=scale)
+    with open_device(sim.path) as tap:
+        cm = CommandMode(tap, guard_time=0.05, max_guard_time=0x6D3 / 1000 * scale)
+        tap.write(b"x")  # transparent data, as a host in a session would have sent
+        cm.enter()
+        assert cm.active
+        assert cm.guard_time > 1.5 * scale  # it learnt a guard that works
+        assert cm.get("GT") == 0x5DC
+        cm.exit()
 
 
-def test_command_mode_timeout_is_recovered(tmp_path):
+def test_command_mode_timeout_is_recovered(start_sim):
     # CT is 10 s (sim) = 1 s real: after that the module leaves command mode by itself.
-    server = SimServer(Modem("cat1-3100C"), time_scale=SCALE)
-    spec = server.start_pty()
-    try:
-        with open_device(spec) as tap:
-            with CommandMode(tap, guard_time=GT, command_timeout=CT) as cm:
-                assert cm.query("VR") == "3100C"
-                time.sleep(1.1)
-                assert cm.query("VR") == "3100C"  # re-entered with +++ first
-            assert tap.capture is None
-    finally:
-        server.stop()
+    sim = start_sim(time_scale=SCALE)
+    with open_device(sim.path) as tap:
+        with CommandMode(tap, guard_time=GT, command_timeout=CT) as cm:
+            assert cm.query("VR") == "3100C"
+            time.sleep(1.1)
+            assert cm.query("VR") == "3100C"  # re-entered with +++ first
+        assert tap.capture is None
 
 
 @pytest.fixture
