@@ -12,17 +12,7 @@ from harness.device.api import ApiClient, open_cellular_device
 from harness.device.command import CommandMode
 from harness.device.errors import ApiError, CommandError, DeviceTimeout
 from harness.device.transport import open_device
-from harness.sim.core.modem import Modem
-from harness.sim.host.server import SimServer
 from harness.xbee import api
-
-
-def serve(kind: str, server: SimServer) -> str:
-    if kind == "pty":
-        return server.start_pty()
-    if kind == "socket":
-        return "socket://{}:{}".format(*server.start_tcp())
-    return "rfc2217://{}:{}".format(*server.start_rfc2217())
 
 
 @pytest.fixture(params=["pty", "rfc2217", "socket"])
@@ -31,102 +21,85 @@ def kind(request):
 
 
 @pytest.fixture
-def module(kind, request, tmp_path):
-    ap = getattr(request, "param", 1)
-    server = SimServer(Modem("cat1-3100C", ap=ap), time_scale=0.1)
-    spec = serve(kind, server)
-    cap = CaptureWriter(tmp_path / "cap.jsonl", test=request.node.nodeid, device=spec)
-    tap = open_device(spec, capture=cap)
-    yield tap, cap
-    tap.close()
-    cap.close()
-    server.stop()
+def sim_pty(kind, request, start_sim):
+    """tests/conftest.py's rig over each port kind; AP=1 unless the test asks for 2."""
+    return start_sim(port=kind, ap=getattr(request, "param", 1), time_scale=0.1)
 
 
-def test_at_query_keeps_raw_status_and_values(module):
-    tap, cap = module
-    with ApiClient(tap) as client:
-        vr = client.at("VR")
-        assert vr.ok and vr.value == bytes.fromhex("03100C")
-        bad = client.at("ZZ")
-        assert bad.status == 0x02 and bad.value == b""  # raw, not collapsed
-        assert "Invalid command" in bad.meaning()
-        with pytest.raises(CommandError, match=r"^ATZZ: .*0x02 Invalid command"):
-            client.get("ZZ")
-        assert client.get("HV") >> 8 == 0x49  # XBee3 Cellular Cat 1 LTE AT&T (§7.2)
-        client.set("DE", 0x1BB)
-        assert client.get("DE") == 0x1BB
-    cap.close()
-    out = "\n".join(render(read_capture(cap.path)))
+def test_at_query_keeps_raw_status_and_values(api_client):
+    client = api_client.client
+    vr = client.at("VR")
+    assert vr.ok and vr.value == bytes.fromhex("03100C")
+    bad = client.at("ZZ")
+    assert bad.status == 0x02 and bad.value == b""  # raw, not collapsed
+    assert "Invalid command" in bad.meaning()
+    with pytest.raises(CommandError, match=r"^ATZZ: .*0x02 Invalid command"):
+        client.get("ZZ")
+    assert client.get("HV") >> 8 == 0x49  # XBee3 Cellular Cat 1 LTE AT&T (§7.2)
+    client.set("DE", 0x1BB)
+    assert client.get("DE") == 0x1BB
+    out = "\n".join(render(api_client.finish()))
     assert "[0x08 AT Command] frame_id=1 command=VR" in out
     assert "[0x88 AT Command Response] frame_id=2 command=ZZ status=2" in out
     assert "0x02 Invalid command" in out
 
 
-def test_frame_id_correlation_under_concurrency(module):
-    tap, _cap = module
-    with ApiClient(tap) as client:
-        results: dict[str, object] = {}
+def test_frame_id_correlation_under_concurrency(api_client):
+    client = api_client.client
+    results: dict[str, object] = {}
 
-        def ask(name: str) -> None:
-            results[name] = client.at(name)
+    def ask(name: str) -> None:
+        results[name] = client.at(name)
 
-        threads = [threading.Thread(target=ask, args=(n,)) for n in ("VR", "HV", "AP", "GT")]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(10)
-        assert {n: r.command for n, r in results.items()} == {n: n for n in results}
-        assert len(results) == 4
-        assert results["AP"].value == b"\x01"
-
-
-def test_unsolicited_modem_status_is_queued_for_a_waiter(module):
-    tap, _cap = module
-    with ApiClient(tap) as client:
-        client.take_unsolicited()  # whatever came at power-up
-        client.execute("FR")  # software reset: 0x8A 0x00 follows (D-8A)
-        rec = client.wait_for(0x8A, timeout=5, where=lambda f: f.status == 0x00)
-        assert isinstance(rec.frame, api.ModemStatus)
-        with pytest.raises(DeviceTimeout, match=r"no 0xCF frame within 0\.2 s"):
-            client.wait_for(0xCF, timeout=0.2)
+    threads = [threading.Thread(target=ask, args=(n,)) for n in ("VR", "HV", "AP", "GT")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert {n: r.command for n, r in results.items()} == {n: n for n in results}
+    assert len(results) == 4
+    assert results["AP"].value == b"\x01"
 
 
-def test_request_without_frame_id_is_refused(module):
-    tap, _cap = module
-    with ApiClient(tap) as client, pytest.raises(ApiError, match="no frame ID"):
-        client.request(api.ATCommand(0, "VR"))
+def test_unsolicited_modem_status_is_queued_for_a_waiter(api_client):
+    client = api_client.client
+    client.take_unsolicited()  # whatever came at power-up
+    client.execute("FR")  # software reset: 0x8A 0x00 follows (D-8A)
+    rec = client.wait_for(0x8A, timeout=5, where=lambda f: f.status == 0x00)
+    assert isinstance(rec.frame, api.ModemStatus)
+    with pytest.raises(DeviceTimeout, match=r"no 0xCF frame within 0\.2 s"):
+        client.wait_for(0xCF, timeout=0.2)
 
 
-@pytest.mark.parametrize("module", [2], indirect=True)
-def test_escaped_mode_round_trips_special_bytes(module):
-    tap, cap = module
-    with ApiClient(tap, escaped=True) as client:
-        name = "a~}\x11\x13z"  # 7E 7D 11 13 must travel escaped (D-ESC)
-        client.set("NI", name)
-        assert client.get("NI") == name
-    cap.close()
-    frames_seen = [e for e in read_capture(cap.path).events if e["ev"] == "frame"]
+def test_request_without_frame_id_is_refused(api_client):
+    with pytest.raises(ApiError, match="no frame ID"):
+        api_client.client.request(api.ATCommand(0, "VR"))
+
+
+@pytest.mark.parametrize("sim_pty", [2], indirect=True)
+def test_escaped_mode_round_trips_special_bytes(api_client):
+    client = api_client.client
+    assert client.escaped  # AP=2 (D-ESC)
+    name = "a~}\x11\x13z"  # 7E 7D 11 13 must travel escaped (D-ESC)
+    client.set("NI", name)
+    assert client.get("NI") == name
+    c = api_client.finish()
+    frames_seen = [e for e in c.events if e["ev"] == "frame"]
     assert any(e["dir"] == "rx" and e["fields"].get("command") == "NI" for e in frames_seen)
-    assert b"\x7d\x5e" in read_capture(cap.path).wire("tx")  # 0x7E escaped on the wire
+    assert b"\x7d\x5e" in c.wire("tx")  # 0x7E escaped on the wire
 
 
-def test_api_mode_reached_from_transparent_via_command_mode(kind, tmp_path):
-    server = SimServer(Modem("cat1-3100C"), time_scale=0.1)  # AP=0 (D-AP default)
-    spec = serve(kind, server)
-    try:
-        with open_device(spec) as tap:
-            with CommandMode(tap, guard_time=0.1, command_timeout=1.0) as cm:  # CT at 0.1
-                cm.set("AP", 1)
-            with ApiClient(tap) as client:
-                assert client.get("AP") == 1
-    finally:
-        server.stop()
+def test_api_mode_reached_from_transparent_via_command_mode(kind, start_sim):
+    sim = start_sim(port=kind, time_scale=0.1)  # AP=0 (D-AP default)
+    with open_device(sim.path) as tap:
+        with CommandMode(tap, guard_time=0.1, command_timeout=1.0) as cm:  # CT at 0.1
+            cm.set("AP", 1)
+        with ApiClient(tap) as client:
+            assert client.get("AP") == 1
 
 
-def test_digi_cellular_device_through_the_tap_records_its_bytes(tmp_path):
-    server = SimServer(Modem("cat1-3100C", ap=1))
-    path = server.start_pty()
+def test_digi_cellular_device_through_the_tap_records_its_bytes(tmp_path, start_sim):
+    path = start_sim(ap=1).path
     cap = CaptureWriter(tmp_path / "digi.jsonl", test="digi", device=path)
     try:
         dev = open_cellular_device(path, cap)
@@ -138,7 +111,6 @@ def test_digi_cellular_device_through_the_tap_records_its_bytes(tmp_path):
             dev.close()
     finally:
         cap.close()
-        server.stop()
     c = read_capture(cap.path)
     tx = c.wire("tx")
     assert tx.startswith(bytes.fromhex("7E 00 04 09 01 41 50 64"))  # digi's AP probe (§2a)
