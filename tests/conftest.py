@@ -56,11 +56,11 @@ class SimOnPort:
         return float(self.param(name)) * unit * self.server.time_scale
 
 
-def fast_personality(name: str = personality_mod.DEFAULT, **registration: float) -> Any:
-    """A copy of a shipped personality whose registration takes a fraction of a second
-    (the loaded one is cached and shared: change a copy)."""
+def fast_personality(name: str, registering_s: float) -> personality_mod.Personality:
+    """A copy of a shipped personality that registers in about `registering_s` (the loaded
+    one is cached and shared: change a copy)."""
     p = copy.copy(personality_mod.load(name))
-    times = {"initializing_s": 0.05, "registering_s": 0.1, "connecting_s": 0.05, **registration}
+    times = {"initializing_s": 0.05, "registering_s": registering_s, "connecting_s": 0.05}
     p.registration = p.registration.model_copy(update=times)
     return p
 
@@ -77,16 +77,19 @@ def _serve(port: str, server: SimServer[Modem]) -> str:
 
 @pytest.fixture
 def start_sim() -> Iterator[Callable[..., SimOnPort]]:
-    """`start_sim(personality, ap=, nvm=, flash=, port="pty", hosts=, routes=, ...)`; every
-    simulator started is stopped after the test."""
+    """`start_sim(personality, ap=, nvm=, flash=, port="pty", hosts=, routes=, ...)`;
+    `registering_s` makes a copy of the personality that registers that fast; every simulator
+    started is stopped after the test."""
     started: list[SimServer[Modem]] = []
 
     def start(
-        personality: Any = "cat1-3100C",
+        personality: Any = personality_mod.DEFAULT,
         *,
         ap: int | None = None,
         nvm: dict[str, Any] | None = None,
         flash: Any = None,
+        features: list[Any] | None = None,
+        registering_s: float | None = None,
         port: str = "pty",
         hosts: dict[str, str] | None = None,
         routes: dict[str, str] | None = None,
@@ -94,7 +97,9 @@ def start_sim() -> Iterator[Callable[..., SimOnPort]]:
         time_scale: float = 1.0,
         uart_pacing: bool = True,
     ) -> SimOnPort:
-        modem = Modem(personality, nvm=nvm, ap=ap, flash=flash)
+        if registering_s is not None:
+            personality = fast_personality(personality, registering_s)
+        modem = Modem(personality, nvm=nvm, ap=ap, flash=flash, features=features)
         net = Network(NetworkConfig(hosts=hosts or {}, routes=routes or {},
                                     loopback_direct=loopback_direct))
         server = SimServer(modem, net, time_scale=time_scale, uart_pacing=uart_pacing)

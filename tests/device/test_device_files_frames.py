@@ -15,9 +15,7 @@ from harness.device.files import Files, sha256_hex
 from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.servers import Pki
-from harness.sim.core.modem import Modem
 from harness.sim.features.fsframes import FsFrames
-from harness.sim.host.server import SimServer
 
 
 @pytest.fixture(scope="module")
@@ -26,17 +24,15 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Any]:
-    modem = Modem("ltem-11415", nvm={"GT": 0x32}, ap=1, features=[FsFrames()])
-    server = SimServer(modem)
-    path = server.start_pty()
+def rig(tmp_path: Path, start_sim: Any) -> Iterator[Any]:
+    sim = start_sim("ltem-11415", nvm={"GT": 0x32}, ap=1, features=[FsFrames()])
+    server, path = sim.server, sim.path
     cap = tmp_path / "capture.jsonl"
     tap = open_device(path, capture=CaptureWriter(cap, test="files-frames", device=path))
     module = Module(tap, guard_time=0.05)
     yield server, module, Files(module, method="frames"), cap
     module.close()
     tap.close()
-    server.stop()
 
 
 def test_upload_skip_and_delete_by_frames(rig: Any, pki: Pki) -> None:

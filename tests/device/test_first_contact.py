@@ -8,7 +8,6 @@ cause. A failed open keeps its wire capture in reports/captures.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -22,24 +21,13 @@ import pytest
 from harness.device.errors import DeviceTimeout
 from harness.device.module import Module
 from harness.device.transport import open_device
-from harness.sim.core import personality as personality_mod
-from harness.sim.core.modem import Modem
-from harness.sim.host.server import SimServer
 
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest")
 
 
 @pytest.fixture
-def sim_path() -> Iterator[str]:
-    p = copy.copy(personality_mod.load())
-    p.registration = p.registration.model_copy(
-        update={"initializing_s": 0.05, "registering_s": 0.05, "connecting_s": 0.05}
-    )
-    server = SimServer(Modem(p, nvm={"GT": 0x32}))  # GT 50 ms: quick guard times
-    try:
-        yield server.start_pty()
-    finally:
-        server.stop()
+def sim_path(start_sim: Any) -> str:
+    return start_sim(registering_s=0.05, nvm={"GT": 0x32}).path  # GT 50 ms: quick guards
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ device layer raises (a timeout, a refused command) still becomes the result."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,10 +19,6 @@ from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.servers import HttpServer
 from harness.sim.core import personality as personality_mod
-from harness.sim.core.modem import Modem
-from harness.sim.host.netconfig import NetworkConfig
-from harness.sim.host.network import Network
-from harness.sim.host.server import SimServer
 
 
 class HarnessBug(TypeError):
@@ -31,23 +26,16 @@ class HarnessBug(TypeError):
 
 
 @pytest.fixture
-def rig(request: pytest.FixtureRequest) -> Iterator[tuple[Http, Configurator]]:
+def rig(request: pytest.FixtureRequest, start_sim: Any) -> Iterator[tuple[Http, Configurator]]:
     ap, name = request.param
-    p = copy.copy(personality_mod.load(name))
-    p.registration = p.registration.model_copy(
-        update={"initializing_s": 0.05, "registering_s": 0.1, "connecting_s": 0.05}
-    )
-    server = SimServer(
-        Modem(p, nvm={"GT": 0x32}, ap=ap), Network(NetworkConfig(loopback_direct=True))
-    )
-    tap = open_device(server.start_pty())
+    sim = start_sim(name, registering_s=0.1, nvm={"GT": 0x32}, ap=ap, loopback_direct=True)
+    tap = open_device(sim.path)
     module = Module(tap, guard_time=0.05)
     conf = Configurator(module)
     conf.wait_registered(timeout=10, poll=0.05)
     yield Http(module, timeout=3), conf
     module.close()
     tap.close()
-    server.stop()
 
 
 def _boom(*args: Any, **kwargs: Any) -> Any:

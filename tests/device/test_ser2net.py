@@ -8,21 +8,18 @@ adds `?ign_set_control` itself (A-RFC2217-IGN-CONTROL). Skipped when ser2net is 
 
 from __future__ import annotations
 
-import copy
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.device.module import Module
 from harness.device.transport import open_device
-from harness.sim.core import personality as personality_mod
-from harness.sim.core.modem import Modem
-from harness.sim.host.server import SimServer
 
 SER2NET = shutil.which("ser2net") or (
     "/usr/sbin/ser2net" if Path("/usr/sbin/ser2net").exists() else None
@@ -37,14 +34,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def ser2net_url(tmp_path: Path) -> Iterator[str]:
+def ser2net_url(tmp_path: Path, start_sim: Any) -> Iterator[str]:
     """The simulator on a pty, served by a real ser2net as RFC 2217 on loopback."""
-    p = copy.copy(personality_mod.load())
-    p.registration = p.registration.model_copy(
-        update={"initializing_s": 0.05, "registering_s": 0.05, "connecting_s": 0.05}
-    )
-    server = SimServer(Modem(p, nvm={"GT": 0x32}))
-    pty = server.start_pty()
+    pty = start_sim(registering_s=0.05, nvm={"GT": 0x32}).path
     port = _free_port()
     config = tmp_path / "ser2net.yaml"
     config.write_text(
@@ -70,7 +62,6 @@ def ser2net_url(tmp_path: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
-        server.stop()
 
 
 @pytest.mark.parametrize("suffix", ["", "?ign_set_control"])
