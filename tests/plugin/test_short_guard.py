@@ -4,7 +4,7 @@ The simulator runs as its own process (`xbee-sim --pty`, real time), the harness
 real module (a path, a hardware-style profile). An inner pytest run records the GT and CT the
 module has during its tests; the module is then asked directly: it must have the GT and CT
 it started with, after a passing run and after a failed test (the SIGINT cases are in
-tests/test_restore_interrupt.py, which watches GT and CT too).
+tests/device/test_restore_interrupt.py, which watches GT and CT too).
 """
 
 from __future__ import annotations
