@@ -20,9 +20,8 @@ import argparse
 import sys
 from typing import Any
 
-from harness.capture import CaptureError, iter_capture, read_capture, render
-from harness.replay.diff import report
-from harness.replay.matchers import Matchers
+from harness.capture import CaptureError, iter_capture, render
+from harness.replay import diff
 
 
 def register(subparsers: Any) -> None:
@@ -78,13 +77,5 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    try:
-        a, b = read_capture(args.a), read_capture(args.b)
-    except CaptureError as exc:
-        print(f"xbee-hil capture diff: {exc}", file=sys.stderr)
-        return 2
-    lines, status = report(a, b, Matchers(addresses=args.ignore_addresses),
-                           keep_repeats=args.keep_repeats)  # fmt: skip
-    for line in lines:
-        print(line)
-    return status
+    return diff.run(args.a, args.b, prog="xbee-hil capture diff",
+                    ignore_addresses=args.ignore_addresses, keep_repeats=args.keep_repeats)

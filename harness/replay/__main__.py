@@ -17,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-from harness.capture import CaptureError, read_capture
+from harness.capture import CaptureError
 from harness.replay.matchers import Matchers
 
 PROG = "python -m harness.replay"
@@ -135,18 +135,10 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def diff(args: argparse.Namespace) -> int:
-    from harness.replay.diff import report
+    from harness.replay.diff import run
 
-    try:
-        a, b = read_capture(args.a), read_capture(args.b)
-    except CaptureError as exc:
-        print(f"{PROG} diff: {exc}", file=sys.stderr)
-        return 2
-    lines, status = report(a, b, Matchers(addresses=args.ignore_addresses),
-                           keep_repeats=args.keep_repeats)  # fmt: skip
-    for line in lines:
-        print(line)
-    return status
+    return run(args.a, args.b, prog=f"{PROG} diff", ignore_addresses=args.ignore_addresses,
+               keep_repeats=args.keep_repeats)
 
 
 def main(argv: list[str] | None = None) -> int:

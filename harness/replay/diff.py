@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from harness.capture import Capture
+from harness.capture import Capture, CaptureError, read_capture
 from harness.replay.matchers import Matchers, normalize_frame
 from harness.replay.script import (
     Canon,
@@ -228,3 +230,19 @@ def report(a: Capture, b: Capture, matchers: Matchers, *, keep_repeats: bool = F
         return out, 1
     out.append("equivalent: the module answered the same")
     return out, 0
+
+
+def run(a: str | Path, b: str | Path, *, prog: str, ignore_addresses: bool = False,
+        keep_repeats: bool = False) -> int:
+    """The `diff` command of `xbee-hil capture` and `python -m harness.replay`: print where
+    the module's behaviour changed; 0 same, 1 changed, 2 an unreadable capture (one line)."""
+    try:
+        ca, cb = read_capture(a), read_capture(b)
+    except CaptureError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    lines, status = report(ca, cb, Matchers(addresses=ignore_addresses),
+                           keep_repeats=keep_repeats)  # fmt: skip
+    for line in lines:
+        print(line)
+    return status
