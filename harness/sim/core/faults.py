@@ -5,7 +5,7 @@ report it comes from. `parse("dns-flaky:3")` gives an `ActiveFault`; the feature
 carries faults out is `harness.sim.features.faults` (the Modem consults it). Times are
 module seconds: "after S seconds" is a deadline from the moment the fault is set, never a
 sleep. Where the evidence names no code or limit, the choice is an assumption
-(docs/assumptions.md A-FAULT-*).
+(docs/assumptions.md: a row per fault, e.g. A-FAULT-DNS).
 """
 
 from __future__ import annotations
