@@ -16,6 +16,7 @@ from types import MappingProxyType
 from harness.xbee.codes import Reason, generic_reason
 
 CODE_KINDS = ("ci", "tx_status", "socket_status")
+CI_NO_STATUS = 0xFF  # D-CI "No known status"
 # The simulator's failure reasons (harness.sim.core.effects.Failure values) and their families.
 FAILURE_REASONS: Mapping[str, Reason] = MappingProxyType(
     {
@@ -62,6 +63,9 @@ class Family:
     source: str
     features: Mapping[str, str]  # feature name -> source
     codes: Mapping[str, Codes]  # failure reason (FAILURE_REASONS key) -> codes
+    # Failure reasons after which this firmware may write no CI code in transparent mode, so
+    # CI stays 0xFF "No known status" (D-CI): failure reason -> source (A-CI-TLS-FF).
+    ci_unwritten: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     _by_code: dict[tuple[str, int], frozenset[Reason]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -70,6 +74,9 @@ class Family:
         missing = sorted(set(FAILURE_REASONS) - set(self.codes))
         if missing:
             raise ValueError(f"firmware family {self.name}: no codes for {missing}")
+        unknown = sorted(set(self.ci_unwritten) - set(FAILURE_REASONS))
+        if unknown:
+            raise ValueError(f"firmware family {self.name}: ci_unwritten names {unknown}")
         for failure, row in self.codes.items():
             for kind in CODE_KINDS:
                 key = (kind, row.of(kind))
@@ -87,15 +94,23 @@ class Family:
 
     def expected(self, reason: Reason, kind: str) -> frozenset[int]:
         """Every code this firmware gives for a reason family in a code kind."""
-        return frozenset(
+        found = frozenset(
             row.of(kind) for f, row in self.codes.items() if FAILURE_REASONS[f] is reason
         )
+        if kind == "ci" and any(FAILURE_REASONS[f] is reason for f in self.ci_unwritten):
+            found |= {CI_NO_STATUS}
+        return found
 
     def reasons(self, kind: str, value: int) -> frozenset[Reason]:
         """What a code can mean on this firmware: one reason, several (an ambiguous code),
         or Digi's generic meaning when the family's table does not give the code."""
         if value == 0x00:
             return frozenset({Reason.OK})
+        if kind == "ci" and value == CI_NO_STATUS:
+            # "no known status", or a failure this firmware leaves unwritten (A-CI-TLS-FF)
+            return frozenset({Reason.NO_STATUS}) | {
+                FAILURE_REASONS[f] for f in self.ci_unwritten
+            }
         return self._by_code.get((kind, value)) or frozenset({generic_reason(kind, value)})
 
     def ambiguous(self, kind: str, value: int) -> bool:
@@ -176,6 +191,14 @@ LTEM_114 = Family(
         "reset_by_peer": (0x27, 0x81, 0x0C, "D-CI 0x27, D-89 0x81, L-PY 0xCF 0x0C"),
         "inactivity": (0x21, 0x89, 0x0D, "assumption A-CLOSE-CI: CI 0x21; TX 0x89 and 0xCF "
                        "0x0D L-PY"),
+    }),
+    # F-HTTPS reply 1: transparent TLS with the leaf as CA, "my CI status ends up 0xFF"; the
+    # reply's module type is ambiguous ("I'm using a LTE-M/NB-IoT XBee3" sits between reply 1
+    # and reply 2), so this is an assumption; the codes above stay the alternative.
+    ci_unwritten=MappingProxyType({
+        f: "assumption A-CI-TLS-FF: F-HTTPS reply 1 (CI stays 0xFF after a transparent TLS "
+           "failure; module type ambiguous); L-TG-HEAD reads 0xFF as 'No known status'"
+        for f in ("tls_config", "tls_auth", "tls_handshake")
     }),
 )  # fmt: skip
 
