@@ -57,11 +57,21 @@ FILES = {
     "client_ca": "client-ca.crt",
     "client_cert": "client.crt",
     "client_key": "client.key",  # PKCS#1, unencrypted: what the module takes (D-TLS p.101)
-    "client_key_pkcs8": "client-pkcs8.key",  # same key as PKCS#8: refused (D-TLS p.101)
+    # same key as PKCS#8: D-TLS-101 guarantees only PKCS#1; whether a firmware reads PKCS#8
+    # is its family's `key_formats` (A-TLS-KEY-PKCS1)
+    "client_key_pkcs8": "client-pkcs8.key",
     "client_key_encrypted": "client-encrypted.key",  # same key, encrypted: refused (D-TLS p.101)
     "other_client_cert": "other-client.crt",  # a client certificate from the wrong CA
     "other_client_key": "other-client.key",
+    # a leaf for google.com whose CN is over 31 characters (D-TLS-101: SARA-R410 fails)
+    "long_cn_cert": "long-cn.crt",
+    "long_cn_key": "long-cn.key",
+    "long_cn_chain": "long-cn-chain.crt",
 }
+LONG_CN = "www.a-long-common-name.google.com"  # 33 characters: over D-TLS-101's 31
+# A server that offers only ECDHE suites (F-SNI's server: "none of the server's ECDHE/DHE
+# suites" are the LTE-M's), TLS 1.2 (TLS 1.3 suites are not set by a cipher list).
+ECDHE_ONLY = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"
 ENCRYPTED_KEY_PASSWORD = b"xbee-hil-test"
 
 
@@ -147,6 +157,14 @@ class Pki:
         files["client_key"] = _key_pem(client_key)
         files["client_key_pkcs8"] = _key_pem(client_key, pkcs8=True)
         files["client_key_encrypted"] = _key_pem(client_key, password=ENCRYPTED_KEY_PASSWORD)
+        lc_key = _rsa()
+        long_cn = _cert(
+            _name(LONG_CN, "xbee-hil Test Server"), lc_key, inter.subject, inter_key, now,
+            sans=(LONG_CN, *names), eku=ExtendedKeyUsageOID.SERVER_AUTH,
+        )  # fmt: skip
+        files["long_cn_cert"] = _pem(long_cn)
+        files["long_cn_key"] = _key_pem(lc_key)
+        files["long_cn_chain"] = _pem(long_cn) + _pem(inter)
         files["other_client_cert"] = _pem(other)
         files["other_client_key"] = _key_pem(other_key)
         for key, data in files.items():
@@ -456,7 +474,9 @@ class HttpsServer(HttpServer):
     """HTTPS with the PKI's chain (leaf + intermediate), or its self-signed certificate.
 
     `mutual=True` requires a client certificate issued by the PKI's client CA. `versions`
-    pins the protocol (e.g. ("TLSv1.3",) to refuse a TLS 1.2 client).
+    pins the protocol (e.g. ("TLSv1.3",) to refuse a TLS 1.2 client). `ciphers` offers only
+    those TLS 1.2 suites (`ECDHE_ONLY`: F-SNI's server); `long_cn` presents the leaf whose CN
+    is `LONG_CN` (D-TLS-101); `require_sni` refuses a ClientHello without SNI (D-XS p.167).
     """
 
     scheme: ClassVar[str] = "https"
@@ -470,14 +490,20 @@ class HttpsServer(HttpServer):
         versions: tuple[str, str] | tuple[str] | None = None,
         body: bytes = DEFAULT_BODY,
         keep_alive: bool = True,
+        ciphers: str | None = None,
+        long_cn: bool = False,
+        require_sni: bool = False,
     ) -> None:
         super().__init__(body=body, keep_alive=keep_alive)
         self.pki = pki
         self.mutual = mutual
+        self.require_sni = require_sni
         self._sni: dict[int, str | None] = {}
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         if selfsigned:
             ctx.load_cert_chain(pki.path("selfsigned_cert"), pki.path("selfsigned_key"))
+        elif long_cn:
+            ctx.load_cert_chain(pki.path("long_cn_chain"), pki.path("long_cn_key"))
         else:
             ctx.load_cert_chain(pki.path("server_chain"), pki.path("server_key"))
         if mutual:
@@ -486,11 +512,17 @@ class HttpsServer(HttpServer):
         if versions:
             ctx.minimum_version = ssl.TLSVersion[versions[0].replace(".", "_")]
             ctx.maximum_version = ssl.TLSVersion[versions[-1].replace(".", "_")]
+        if ciphers is not None:
+            ctx.set_ciphers(ciphers)
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 suites ignore the list
         ctx.sni_callback = self._on_sni
         self.context = ctx
 
-    def _on_sni(self, sslobj: Any, name: str | None, ctx: ssl.SSLContext) -> None:
+    def _on_sni(self, sslobj: Any, name: str | None, ctx: ssl.SSLContext) -> int | None:
         self._sni[id(sslobj)] = name
+        if self.require_sni and name is None:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME  # the handshake fails
+        return None
 
     def _accept(self, sock: socket.socket) -> socket.socket | None:
         """TLS handshake in the connection's own thread, recorded whatever its outcome."""

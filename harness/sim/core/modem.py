@@ -15,6 +15,7 @@ It implements `harness.sim.host.engine.Engine`, the contract the server runs.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -347,6 +348,10 @@ class Modem:
     def _emit_from(self, feature: Feature, effect: Effect) -> None:
         if isinstance(effect, OpenConnection | Listen | Resolve):
             self._owners[effect.conn_id] = feature
+        tls = effect.tls if isinstance(effect, OpenConnection) else None
+        if tls is not None and tls.limits is None:  # the firmware's limits (D-TLS-101, F-SNI)
+            tls = dataclasses.replace(tls, limits=self.personality.family.tls)
+            effect = dataclasses.replace(effect, tls=tls)
         self._emit(effect)
 
     # ----- output -----------------------------------------------------------------------------
