@@ -68,6 +68,7 @@ FILES = {
     "long_cn_key": "long-cn.key",
     "long_cn_chain": "long-cn-chain.crt",
 }
+DEFAULT_SERVER_CIPHERS = "DEFAULT"
 LONG_CN = "www.a-long-common-name.google.com"  # 33 characters: over D-TLS-101's 31
 # A server that offers only ECDHE suites (F-SNI's server: "none of the server's ECDHE/DHE
 # suites" are the LTE-M's), TLS 1.2 (TLS 1.3 suites are not set by a cipher list).
@@ -512,6 +513,9 @@ class HttpsServer(HttpServer):
         if versions:
             ctx.minimum_version = ssl.TLSVersion[versions[0].replace(".", "_")]
             ctx.maximum_version = ssl.TLSVersion[versions[-1].replace(".", "_")]
+        # OpenSSL's DEFAULT list, as servers on the internet offer it: it keeps the RSA
+        # AES-CBC suites that are all LTE-M offers (F-SNI); Python's server list drops them
+        ctx.set_ciphers(DEFAULT_SERVER_CIPHERS)
         if ciphers is not None:
             ctx.set_ciphers(ciphers)
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 suites ignore the list
