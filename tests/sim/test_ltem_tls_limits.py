@@ -108,6 +108,8 @@ def test_ltem_fails_the_handshake(pki, server, why):
     assert result.status is None and _tx(result) == handshake, f"{why}: {result.summary()}"
     if server.get("require_sni"):
         assert [h.sni for h in srv.handshakes] == [None] and not srv.handshakes[0].ok
+    else:  # the server completed the handshake: the module refused its certificate's CN
+        assert srv.wait_for_handshakes(1)[0].ok, srv.handshakes
 
 
 def test_long_cn_is_fine_without_the_limit(pki):

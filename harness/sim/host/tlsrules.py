@@ -84,7 +84,7 @@ def client_context(settings: TlsSettings) -> ClientTls:
     return ClientTls(ctx, authenticated, note, presents, limits)
 
 
-class PeerRejected(ssl.SSLError):
+class PeerRejected(Exception):
     """The handshake completed but the module's stack refuses the server (a CN too long)."""
 
 
@@ -125,6 +125,8 @@ def classify(error: BaseException) -> Failure:
 
 def describe(error: BaseException) -> str:
     """A one-line text for logs: the ssl reason and verify message, no key material."""
+    if isinstance(error, PeerRejected):
+        return f"server refused by the module: {error}"
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {error.verify_message} (code {error.verify_code})"
     if isinstance(error, ssl.SSLError):
