@@ -10,9 +10,15 @@ Where a variant's outcome rests on an inference of the reference, `basis` says s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.xbee.firmware import Family, TlsLimits
 
 OK = "ok"
+LONG_CN_LENGTH = 33  # harness.servers.LONG_CN: over D-TLS-101's 31
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,36 @@ class TlsVariant:
     server: str = "tls"  # "tls" or "mutual"
     uploads: tuple[Upload, ...] = field(default=())
     basis: str = ""  # source tag or the assumption that decides the expectation
+    # the firmware limit this variant tests: its outcome on a known family, from the family's
+    # TLS limits (harness/xbee/firmware.py); `expect` is the outcome on an unknown firmware
+    limit: Callable[[TlsLimits], str] | None = None
 
     @property
     def expects_success(self) -> bool:
         return self.expect == OK
+
+    def expect_for(self, family: Family | None) -> str:
+        """The outcome on this firmware family (`expect` when unknown or no limit applies)."""
+        if family is None or self.limit is None:
+            return self.expect
+        return self.limit(family.tls)
+
+
+def _ciphers(tls: TlsLimits) -> str:  # F-SNI: an RSA-AES-CBC list meets no ECDHE-only server
+    return "tls_handshake" if tls.ciphers is not None and "ECDHE" not in tls.ciphers else OK
+
+
+def _long_cn(tls: TlsLimits) -> str:  # D-TLS-101
+    too_long = tls.max_server_cn is not None and tls.max_server_cn < LONG_CN_LENGTH
+    return "tls_handshake" if too_long else OK
+
+
+def _sni(tls: TlsLimits) -> str:  # D-XS p.167
+    return OK if tls.sends_sni else "tls_handshake"
+
+
+def _pkcs8(tls: TlsLimits) -> str:  # D-TLS-101, A-TLS-KEY-PKCS1
+    return OK if "pkcs8" in tls.key_formats else "tls_config"
 
 
 _ROOT = Upload("root.crt", "root_ca")
@@ -44,6 +76,7 @@ _INTER = Upload("inter.crt", "intermediate_ca")
 _WRONG = Upload("other.crt", "wrong_ca")
 _CLIENT = Upload("client.crt", "client_cert")
 _KEY = Upload("client.key", "client_key", secure=True)
+_KEY8 = Upload("client8.key", "client_key_pkcs8", secure=True)
 
 VARIANTS: dict[str, TlsVariant] = {
     v.name: v
@@ -82,6 +115,25 @@ VARIANTS: dict[str, TlsVariant] = {
         TlsVariant(
             "mutual-no-client-cert", "root.crt;;", "tls_handshake", server="mutual",
             uploads=(_ROOT,), basis="D-TLS p.100: no client cert may fail mutual auth",
+        ),
+        # The firmware's TLS limits (field-evidence §2): each against a server of its own.
+        TlsVariant(
+            "ecdhe-only-server", ";;", "tls_handshake", server="ecdhe", limit=_ciphers,
+            basis="F-SNI: LTE-M offers only RSA AES-CBC suites, an ECDHE-only server gives "
+            "TX 0x85; Cat 1's list unknown (A-TLS-LIMITS)",
+        ),
+        TlsVariant(
+            "long-cn", ";;", "tls_handshake", server="long-cn", limit=_long_cn,
+            basis="D-TLS-101: SARA-R410, server CN over 31 characters fails (A-TLS-LONG-CN)",
+        ),
+        TlsVariant(
+            "sni-required", ";;", "tls_handshake", server="sni", limit=_sni,
+            basis="D-XS p.167: SNI not supported; a server that requires it refuses",
+        ),
+        TlsVariant(
+            "pkcs8-key", "root.crt;client.crt;client8.key", "tls_config", server="mutual",
+            uploads=(_ROOT, _CLIENT, _KEY8), limit=_pkcs8,
+            basis="D-TLS-101: PKCS#1 the only format common to every variant (A-TLS-KEY-PKCS1)",
         ),
     )
 }

@@ -8,6 +8,12 @@ handshake fails authentication; firmware 3100C reports that as 0x26 (F-HTTPS; as
 A-CI-TLS-3100C in the personality). The poster also tried `flash/cert/wgc.crt;;`, which
 resolves under /flash/cert (D-TLS p.100) to a file that does not exist.
 
+Reply 1: "I have not gotten it to work in transparent mode … (my CI status ends up 0xFF)":
+the same set-up failed, but the module wrote no code at all, so CI stays "No known status"
+however long the user polls. The reply's module type is ambiguous (its "I'm using a
+LTE-M/NB-IoT XBee3." may belong to reply 2), so the LTE-M personality does it by default as
+an assumption (A-CI-TLS-FF); the harness then infers the reason family from the control.
+
 Second post: API mode, frame 0x23, the root certificate at the top of the chain: works.
 Third claim: transparent TLS needs a client certificate and key in `$0`. Digi's guide says
 the opposite (D-TLS p.100); the simulator shows both answers, and only a run on hardware
@@ -16,10 +22,13 @@ can settle it, so the hardware test reports what the module did.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from harness.verdict import Inconclusive, reasons_of
+from harness.verdict import Control, Inconclusive, Verdict, judge, reasons_of
 from harness.xbee.codes import TLS_REASONS
+from harness.xbee.firmware import CI_NO_STATUS
 
 FORUM_FIRMWARE = "cat1-3100C"
 FORUM_FAMILY = "cat1-3100"
@@ -44,6 +53,85 @@ def test_first_post_leaf_as_ca_is_refused(xbee, https_target, tls_variant):
     ci = result.code("ci")
     if xbee.family is not None and xbee.family.name == FORUM_FAMILY:
         assert ci.value == 0x26, f"the forum's 3100C read CI 0x26, this run read {ci}"
+    elif ci is not None and ci.value == CI_NO_STATUS:  # reply 1 (A-CI-TLS-FF)
+        print(f"forum reply 1: CI stays 0xFF; the harness infers: {_judged(xbee, ci.value)}")
+
+
+def _judged(xbee, ci: int) -> str:
+    from harness.pytest_plugin.controls import control_for
+
+    return judge("tls_auth", xbee.family, "ci", ci, None, control_for(xbee, "tls")).reason
+
+
+SEED_FAILURES = (("first post", "cat1-3100C", 0x26), ("reply 1", "ltem-11415", CI_NO_STATUS))
+USER_POLLS = 5  # CI read this many more times, a second apart: "however long they poll"
+
+
+@pytest.mark.sim_only
+@pytest.mark.own_simulator
+def test_both_seed_failures_side_by_side(tmp_path, capsys):
+    """The thread's two failures against a real TLS server, with the leaf as CA in
+    transparent mode: what the user sees (no response; CI 0x26 on 3100C, CI 0xFF on LTE-M
+    however long they poll) and what the harness reports (the reason it can infer: from the
+    code, from the API-mode-style control that reached the server, or "no known status")."""
+    from harness.device.configure import Configurator
+    from harness.device.files import Files
+    from harness.device.http import Http
+    from harness.device.module import Module
+    from harness.device.transport import open_device
+    from harness.pytest_plugin.simrig import start_rig
+    from harness.xbee import firmware
+
+    rows = []
+    for post, name, want in SEED_FAILURES:
+        with start_rig(name, tmp_path / name) as rig:
+            tap = open_device(rig.path, 9600)
+            module = Module(tap, guard_time=rig.guard_time, **rig.command_timing)
+            try:
+                conf = Configurator(module)
+                conf.wait_registered(20)
+                files = Files(module)
+                files.put(rig.pki.read("root_ca"), "root.crt")
+                files.put(rig.pki.read("server_cert"), "wgc.crt")  # the site's own leaf
+                conf.apply({"IP": 4, "TL": TLS_1_2, "DL": "google.com", "DE": 0x1BB,
+                            "$0": "root.crt;;"}, "transparent")  # fmt: skip
+                http = Http(module)
+                ok = http.get(rig.urls["https"], first_byte_timeout=2.0, read_ci=True)
+                conf.apply({"$0": "wgc.crt;;"}, "transparent")
+                seen = http.get(rig.urls["https"], first_byte_timeout=2.0, read_ci=True)
+                polls = [module.command().get("CI") for _ in range(USER_POLLS)
+                         if time.sleep(1.0) is None]  # fmt: skip
+                module.data()
+            finally:
+                module.close()
+                tap.close()
+        ci = seen.code("ci")
+        assert ok.status == 200, f"{name}: the control (root CA) must answer: {ok.summary()}"
+        assert seen.status is None, f"{name}: the forum got no response: {seen.summary()}"
+        assert ci is not None and ci.value == want, f"{post} ({name}): {seen.summary()}"
+        assert set(polls) == {want}, f"{post}: CI while the user polls: {polls}"
+        family = firmware.identify(*_vr_hv(name))  # as the harness does, from VR and HV
+        control = Control("root-ca", ok.status, "ci", ok.code("ci").value if ok.code("ci") else 0)
+        with_control = judge("tls_auth", family, "ci", ci.value, None, control)
+        alone = judge("tls_auth", family, "ci", ci.value, None, None)
+        assert with_control.verdict is Verdict.PASS, with_control
+        assert alone.verdict is Verdict.INCONCLUSIVE, alone
+        rows.append((post, name, ci.value, with_control, alone))
+
+    cat1, ltem = rows
+    assert "refused" in cat1[3].cell  # 0x26: refused or TLS, the control decides
+    assert "no known status" in ltem[3].cell and "no known status" in ltem[4].reason
+    with capsys.disabled():
+        for post, name, code, with_control, alone in rows:
+            print(f"\n{post:10} {name:11} user sees: no response, CI 0x{code:02X}; harness: "
+                  f"{with_control.reason} | without a control: {alone.reason}")
+
+
+def _vr_hv(name: str) -> tuple[int, int]:
+    from harness.sim.core import personality
+
+    ident = personality.load(name).identity
+    return ident["VR"], ident["HV"]
 
 
 @pytest.mark.xbee_modes("transparent")

@@ -42,7 +42,8 @@ FIRST_BYTE_HARDWARE = 30.0
 # profile's `leaf:` / `intermediate:` files, else fetched from the target (harness/chain.py).
 NEEDS_LOCAL_PKI = frozenset({"server_cert", "intermediate_ca"})
 SERVER_FILES = {"server_cert": "leaf", "intermediate_ca": "intermediate"}
-SIM_FILES = ("root_ca", "server_cert", "intermediate_ca", "wrong_ca", "client_cert", "client_key")
+SIM_FILES = ("root_ca", "server_cert", "intermediate_ca", "wrong_ca", "client_cert", "client_key",
+             "client_key_pkcs8")
 # Replay. A cassette does not check silence, so the guard before `+++` can be short; a
 # recorded answer comes as soon as the host's bytes match, so a first byte that has not come
 # in this long never will (A-REPLAY-HOST-TIMING).

@@ -211,8 +211,11 @@ def https_target(request: pytest.FixtureRequest, xbee_port: Port) -> str:
     """The HTTPS URL for this test: the mutual-TLS server for variants that need one."""
     server = "https"
     uses_variant = "tls_variant" in request.fixturenames
-    if uses_variant and variants.get(request.getfixturevalue("tls_variant")).server == "mutual":
-        server = "mutual"
+    if (
+        uses_variant
+        and (kind := variants.get(request.getfixturevalue("tls_variant")).server) != "tls"
+    ):
+        server = kind  # mutual, or a TLS limit's own server (ecdhe, long-cn, sni)
     url = xbee_port.urls.get(server)
     if url is None:
         pytest.skip(f"the profile names no {server} target")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.device.module import ModuleTiming
-from harness.servers import HttpServer, HttpsServer, Pki
+from harness.servers import ECDHE_ONLY, HttpServer, HttpsServer, Pki
 from harness.sim.core.modem import Modem
 from harness.sim.host.flashfs import FlashFS
 from harness.sim.host.netconfig import NetworkConfig
@@ -33,6 +33,15 @@ HOSTS = {
     "google.com": "203.0.113.10",
     "www.google.com": "203.0.113.10",
     "mtls.google.com": "203.0.113.11",
+    # servers of the TLS-limit variants (ecdhe-only-server, long-cn, sni-required)
+    "ecdhe.google.com": "203.0.113.12",
+    "longcn.google.com": "203.0.113.13",
+    "sni.google.com": "203.0.113.14",
+}
+LIMIT_SERVERS = {
+    "ecdhe": "ecdhe.google.com",
+    "long-cn": "longcn.google.com",
+    "sni": "sni.google.com",
 }
 # Simulated time runs this much faster than real time in fast mode (guard times, CT,
 # registration): 1 s of module time takes 10 ms.
@@ -78,8 +87,15 @@ TIMINGS: dict[str, Timing] = {
     t.name: t
     for t in (
         Timing("fast", FAST_TIME_SCALE, False, 0.0, 0.0, DEFAULT_BD, FAST_FIRST_BYTE_MARGIN),
-        Timing("realistic", 1.0, True, REALISTIC_RTT, REALISTIC_TLS_HANDSHAKE, REALISTIC_BD,
-               REALISTIC_FIRST_BYTE_MARGIN),
+        Timing(
+            "realistic",
+            1.0,
+            True,
+            REALISTIC_RTT,
+            REALISTIC_TLS_HANDSHAKE,
+            REALISTIC_BD,
+            REALISTIC_FIRST_BYTE_MARGIN,
+        ),
     )
 }
 DEFAULT_TIMING = "fast"
@@ -92,9 +108,7 @@ def find_timing(name: str | Timing) -> Timing:
     try:
         return TIMINGS[name]
     except KeyError:
-        raise ValueError(
-            f"sim timing {name!r}: expected one of {', '.join(TIMINGS)}"
-        ) from None
+        raise ValueError(f"sim timing {name!r}: expected one of {', '.join(TIMINGS)}") from None
 
 
 @dataclass
@@ -195,13 +209,18 @@ def start_rig(
         "http": HttpServer().start(),
         "https": HttpsServer(pki).start(),
         "mutual": HttpsServer(pki, mutual=True).start(),
+        "ecdhe": HttpsServer(pki, ciphers=ECDHE_ONLY).start(),
+        "long-cn": HttpsServer(pki, long_cn=True).start(),
+        "sni": HttpsServer(pki, require_sni=True).start(),
     }
     try:
         routes = {
             f"{HOSTS['google.com']}:80": f"{servers['http'].host}:{servers['http'].port}",
             f"{HOSTS['google.com']}:443": f"{servers['https'].host}:{servers['https'].port}",
             f"{HOSTS['mtls.google.com']}:443": f"{servers['mutual'].host}:{servers['mutual'].port}",
-        }
+            **{f"{HOSTS[host]}:443": f"{servers[kind].host}:{servers[kind].port}"
+               for kind, host in LIMIT_SERVERS.items()},
+        }  # fmt: skip
         config = NetworkConfig(
             hosts=HOSTS,
             routes=routes,
@@ -224,5 +243,6 @@ def start_rig(
         "http": "http://google.com/",
         "https": "https://google.com/",
         "mutual": "https://mtls.google.com/",
+        **{kind: f"https://{host}/" for kind, host in LIMIT_SERVERS.items()},
     }
     return SimRig(personality, path, pki, server, network, servers, urls, scale, chosen)

@@ -26,9 +26,12 @@ from harness.servers.openssl import (
     skip_unless_openssl,
 )
 from harness.servers.pki import (
+    DEFAULT_SERVER_CIPHERS,
+    ECDHE_ONLY,
     ENCRYPTED_KEY_PASSWORD,
     FILES,
     KEY_BITS,
+    LONG_CN,
     SERVER_NAMES,
     VALID_DAYS,
     Pki,
@@ -36,11 +39,14 @@ from harness.servers.pki import (
 
 __all__ = [
     "DEFAULT_BODY",
+    "DEFAULT_SERVER_CIPHERS",
+    "ECDHE_ONLY",
     "ENCRYPTED_KEY_PASSWORD",
     "FILES",
     "HANDSHAKE_TIMEOUT",
     "IDLE_TIMEOUT",
     "KEY_BITS",
+    "LONG_CN",
     "LOOPBACK",
     "OPENSSL_START_TIMEOUT",
     "SERVER_NAMES",

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
-from harness.servers.pki import Pki
+from harness.servers.pki import DEFAULT_SERVER_CIPHERS, Pki
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_BODY = b"<html><body>xbee-hil test server: hello</body></html>\n"
@@ -205,7 +205,9 @@ class HttpsServer(HttpServer):
     """HTTPS with the PKI's chain (leaf + intermediate), or its self-signed certificate.
 
     `mutual=True` requires a client certificate issued by the PKI's client CA. `versions`
-    pins the protocol (e.g. ("TLSv1.3",) to refuse a TLS 1.2 client).
+    pins the protocol (e.g. ("TLSv1.3",) to refuse a TLS 1.2 client). `ciphers` offers only
+    those TLS 1.2 suites (`ECDHE_ONLY`: F-SNI's server); `long_cn` presents the leaf whose CN
+    is `LONG_CN` (D-TLS-101); `require_sni` refuses a ClientHello without SNI (D-XS p.167).
     """
 
     scheme: ClassVar[str] = "https"
@@ -219,14 +221,20 @@ class HttpsServer(HttpServer):
         versions: tuple[str, str] | tuple[str] | None = None,
         body: bytes = DEFAULT_BODY,
         keep_alive: bool = True,
+        ciphers: str | None = None,
+        long_cn: bool = False,
+        require_sni: bool = False,
     ) -> None:
         super().__init__(body=body, keep_alive=keep_alive)
         self.pki = pki
         self.mutual = mutual
+        self.require_sni = require_sni
         self._sni: dict[int, str | None] = {}
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         if selfsigned:
             ctx.load_cert_chain(pki.path("selfsigned_cert"), pki.path("selfsigned_key"))
+        elif long_cn:
+            ctx.load_cert_chain(pki.path("long_cn_chain"), pki.path("long_cn_key"))
         else:
             ctx.load_cert_chain(pki.path("server_chain"), pki.path("server_key"))
         if mutual:
@@ -235,11 +243,20 @@ class HttpsServer(HttpServer):
         if versions:
             ctx.minimum_version = ssl.TLSVersion[versions[0].replace(".", "_")]
             ctx.maximum_version = ssl.TLSVersion[versions[-1].replace(".", "_")]
+        # OpenSSL's DEFAULT list, as servers on the internet offer it: it keeps the RSA
+        # AES-CBC suites that are all LTE-M offers (F-SNI); Python's server list drops them
+        ctx.set_ciphers(DEFAULT_SERVER_CIPHERS)
+        if ciphers is not None:
+            ctx.set_ciphers(ciphers)
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 suites ignore the list
         ctx.sni_callback = self._on_sni
         self.context = ctx
 
-    def _on_sni(self, sslobj: Any, name: str | None, ctx: ssl.SSLContext) -> None:
+    def _on_sni(self, sslobj: Any, name: str | None, ctx: ssl.SSLContext) -> int | None:
         self._sni[id(sslobj)] = name
+        if self.require_sni and name is None:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME  # the handshake fails
+        return None
 
     def _accept(self, sock: socket.socket) -> socket.socket | None:
         """TLS handshake in the connection's own thread, recorded whatever its outcome."""

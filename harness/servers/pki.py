@@ -37,11 +37,22 @@ FILES = {
     "client_ca": "client-ca.crt",
     "client_cert": "client.crt",
     "client_key": "client.key",  # PKCS#1, unencrypted: what the module takes (D-TLS p.101)
-    "client_key_pkcs8": "client-pkcs8.key",  # same key as PKCS#8: refused (D-TLS p.101)
+    # same key as PKCS#8: D-TLS-101 guarantees only PKCS#1; whether a firmware reads PKCS#8
+    # is its family's `key_formats` (A-TLS-KEY-PKCS1)
+    "client_key_pkcs8": "client-pkcs8.key",
     "client_key_encrypted": "client-encrypted.key",  # same key, encrypted: refused (D-TLS p.101)
     "other_client_cert": "other-client.crt",  # a client certificate from the wrong CA
     "other_client_key": "other-client.key",
+    # a leaf for google.com whose CN is over 31 characters (D-TLS-101: SARA-R410 fails)
+    "long_cn_cert": "long-cn.crt",
+    "long_cn_key": "long-cn.key",
+    "long_cn_chain": "long-cn-chain.crt",
 }
+DEFAULT_SERVER_CIPHERS = "DEFAULT"
+LONG_CN = "www.a-long-common-name.google.com"  # 33 characters: over D-TLS-101's 31
+# A server that offers only ECDHE suites (F-SNI's server: "none of the server's ECDHE/DHE
+# suites" are the LTE-M's), TLS 1.2 (TLS 1.3 suites are not set by a cipher list).
+ECDHE_ONLY = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"
 ENCRYPTED_KEY_PASSWORD = b"xbee-hil-test"
 
 
@@ -127,6 +138,14 @@ class Pki:
         files["client_key"] = _key_pem(client_key)
         files["client_key_pkcs8"] = _key_pem(client_key, pkcs8=True)
         files["client_key_encrypted"] = _key_pem(client_key, password=ENCRYPTED_KEY_PASSWORD)
+        lc_key = _rsa()
+        long_cn = _cert(
+            _name(LONG_CN, "xbee-hil Test Server"), lc_key, inter.subject, inter_key, now,
+            sans=(LONG_CN, *names), eku=ExtendedKeyUsageOID.SERVER_AUTH,
+        )  # fmt: skip
+        files["long_cn_cert"] = _pem(long_cn)
+        files["long_cn_key"] = _key_pem(lc_key)
+        files["long_cn_chain"] = _pem(long_cn) + _pem(inter)
         files["other_client_cert"] = _pem(other)
         files["other_client_key"] = _key_pem(other_key)
         for key, data in files.items():

@@ -514,6 +514,7 @@ class Reason(enum.Enum):
     NOT_REGISTERED = "not registered"
     CLOSED_BY_PEER = "closed by peer"
     CLOSED_BY_HOST = "closed by host / inactivity"
+    NO_STATUS = "no known status"  # D-CI 0xFF: the module wrote no code (A-CI-TLS-FF)
     UNKNOWN = "unknown"
 
 
@@ -534,6 +535,7 @@ GENERIC_REASONS: dict[str, dict[int, Reason]] = {
         0x26: _R.REFUSED,  # D-CI connection refused
         0x27: _R.CLOSED_BY_PEER,  # D-CI connection lost (A-CLOSE-CI)
         0x2F: _R.TLS_AUTH,  # D-CI TLS socket authentication error
+        0xFF: _R.NO_STATUS,  # D-CI no known status
     },
     "tx_status": {
         0x00: _R.OK,

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from harness.xbee.codes import Reason, generic_reason
 
 CODE_KINDS = ("ci", "tx_status", "socket_status")
+CI_NO_STATUS = 0xFF  # D-CI "No known status"
 # The simulator's failure reasons (harness.sim.core.effects.Failure values) and their families.
 FAILURE_REASONS: Mapping[str, Reason] = MappingProxyType(
     {
@@ -51,6 +52,28 @@ class Codes:
         return int(getattr(self, kind))
 
 
+KEY_FORMATS = ("pkcs1", "pkcs8")
+
+
+@dataclass(frozen=True)
+class TlsLimits:
+    """What the firmware's TLS client can do (D-TLS-101, F-SNI): the suites' expectations for
+    the limit variants and the simulator's client context read the same row."""
+
+    ciphers: str | None = None  # OpenSSL cipher list it offers; None: unknown (host default)
+    max_server_cn: int | None = None  # longest server-certificate CN that works; None: any
+    client_cert_v3: bool = True  # takes an X.509 v3 client certificate with extensions
+    key_formats: tuple[str, ...] = ("pkcs1",)  # client-key PEM formats it reads
+    sends_sni: bool = False  # D-XS p.167: SNI "not currently supported"
+    source: str = "assumption A-TLS-LIMITS: no limit known beyond D-TLS p.101 (PKCS#1 key)"
+
+    def __post_init__(self) -> None:
+        bad = sorted(set(self.key_formats) - set(KEY_FORMATS))
+        if bad or "pkcs1" not in self.key_formats:
+            raise ValueError(f"key_formats {self.key_formats}: PKCS#1 is guaranteed "
+                             f"(D-TLS-101); known formats: {', '.join(KEY_FORMATS)}")
+
+
 @dataclass(frozen=True)
 class Family:
     """One firmware family (e.g. every XBee3 Cat 1 AT&T 310xx)."""
@@ -62,6 +85,10 @@ class Family:
     source: str
     features: Mapping[str, str]  # feature name -> source
     codes: Mapping[str, Codes]  # failure reason (FAILURE_REASONS key) -> codes
+    # Failure reasons after which this firmware may write no CI code in transparent mode, so
+    # CI stays 0xFF "No known status" (D-CI): failure reason -> source (A-CI-TLS-FF).
+    ci_unwritten: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    tls: TlsLimits = field(default_factory=TlsLimits)
     _by_code: dict[tuple[str, int], frozenset[Reason]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -70,6 +97,9 @@ class Family:
         missing = sorted(set(FAILURE_REASONS) - set(self.codes))
         if missing:
             raise ValueError(f"firmware family {self.name}: no codes for {missing}")
+        unknown = sorted(set(self.ci_unwritten) - set(FAILURE_REASONS))
+        if unknown:
+            raise ValueError(f"firmware family {self.name}: ci_unwritten names {unknown}")
         for failure, row in self.codes.items():
             for kind in CODE_KINDS:
                 key = (kind, row.of(kind))
@@ -87,15 +117,23 @@ class Family:
 
     def expected(self, reason: Reason, kind: str) -> frozenset[int]:
         """Every code this firmware gives for a reason family in a code kind."""
-        return frozenset(
+        found = frozenset(
             row.of(kind) for f, row in self.codes.items() if FAILURE_REASONS[f] is reason
         )
+        if kind == "ci" and any(FAILURE_REASONS[f] is reason for f in self.ci_unwritten):
+            found |= {CI_NO_STATUS}
+        return found
 
     def reasons(self, kind: str, value: int) -> frozenset[Reason]:
         """What a code can mean on this firmware: one reason, several (an ambiguous code),
         or Digi's generic meaning when the family's table does not give the code."""
         if value == 0x00:
             return frozenset({Reason.OK})
+        if kind == "ci" and value == CI_NO_STATUS:
+            # "no known status", or a failure this firmware leaves unwritten (A-CI-TLS-FF)
+            return frozenset({Reason.NO_STATUS}) | {
+                FAILURE_REASONS[f] for f in self.ci_unwritten
+            }
         return self._by_code.get((kind, value)) or frozenset({generic_reason(kind, value)})
 
     def ambiguous(self, kind: str, value: int) -> bool:
@@ -138,6 +176,12 @@ CAT1_3100 = Family(
         "fs_commands": "D-FSCMD p.228; D-FS (3100B and later)",
         # extended_sockets: not on 3100x, L-C "x15 or later". fs_frames: UNVERIFIED on Cat 1.
     }),
+    tls=TlsLimits(
+        source="D-XS p.167 (no SNI); D-TLS-101 (PKCS#1 the only format common to every "
+               "variant: PKCS#8 not claimed, A-TLS-KEY-PKCS1); Cat 1 cipher list, CN limit and "
+               "v3 client certificates unknown (90002253 section not read): host defaults, "
+               "assumption A-TLS-LIMITS",
+    ),
     codes=_codes({
         **_COMMON,
         "tls_config": (0x26, 0x86, 0x08, "assumption A-CODES-CAT1: F-HTTPS $0=flash/cert/"
@@ -176,6 +220,27 @@ LTEM_114 = Family(
         "reset_by_peer": (0x27, 0x81, 0x0C, "D-CI 0x27, D-89 0x81, L-PY 0xCF 0x0C"),
         "inactivity": (0x21, 0x89, 0x0D, "assumption A-CLOSE-CI: CI 0x21; TX 0x89 and 0xCF "
                        "0x0D L-PY"),
+    }),
+    # F-HTTPS reply 1: transparent TLS with the leaf as CA, "my CI status ends up 0xFF"; the
+    # reply's module type is ambiguous ("I'm using a LTE-M/NB-IoT XBee3" sits between reply 1
+    # and reply 2), so this is an assumption; the codes above stay the alternative.
+    tls=TlsLimits(
+        ciphers="AES256-SHA:AES256-SHA256",
+        max_server_cn=31,
+        client_cert_v3=False,
+        key_formats=("pkcs1",),
+        sends_sni=False,
+        source="F-SNI (Digi staff: LTE-M 'does support TLS_RSA_WITH_AES_256_CBC_SHA and "
+               "_SHA256', an ECDHE/DHE-only server gives TX 0x85; the exact list beyond these "
+               "two is assumption A-TLS-CIPHERS); D-TLS-101 (SARA-R410: server CN > 31 "
+               "characters fails; no X.509 v3 client certificates; PKCS#1 the only format "
+               "common to every variant: PKCS#8 not claimed here, A-TLS-KEY-PKCS1); "
+               "D-XS p.167 (no SNI)",
+    ),
+    ci_unwritten=MappingProxyType({
+        f: "assumption A-CI-TLS-FF: F-HTTPS reply 1 (CI stays 0xFF after a transparent TLS "
+           "failure; module type ambiguous); L-TG-HEAD reads 0xFF as 'No known status'"
+        for f in ("tls_config", "tls_auth", "tls_handshake")
     }),
 )  # fmt: skip
 

@@ -13,6 +13,7 @@ import pytest
 from harness.servers import HttpServer, HttpsServer, Pki, TcpEchoServer
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.effects import (
+    ConnectionFailed,
     DataReceived,
     Effect,
     Event,
@@ -177,13 +178,23 @@ def test_forum_failures_give_no_response_and_the_personality_ci(
     assert rig.ci() == rig.modem.personality.code(failure, "ci") == 0x26  # F-HTTPS on 3100C
 
 
-def test_ltem_reports_the_auth_error_as_2f(https: HttpsServer, flash: FlashFS) -> None:
-    r = Rig("ltem-11415", network(https), flash)
+@pytest.mark.parametrize(("leaves_ci", "ci"), [(True, 0xFF), (False, 0x2F)], ids=["ff", "2f"])
+def test_ltem_auth_error_leaves_ci_or_reports_2f(
+    https: HttpsServer, flash: FlashFS, tmp_path: Path, leaves_ci: bool, ci: int
+) -> None:
+    """Default (A-CI-TLS-FF, F-HTTPS reply 1): no code is written, CI stays 0xFF; with the
+    quirk off, D-CI's TLS Socket Authentication Error 0x2F."""
+    source = personality_mod.load("ltem-11415").path.read_text(encoding="utf-8")
+    mark = "transparent_tls_failure_leaves_ci: {value: true"
+    assert mark in source
+    persona = tmp_path / "ltem-11415.yaml"
+    persona.write_text(source.replace(mark, mark.replace("true", str(leaves_ci).lower())))
+    r = Rig(str(persona), network(https), flash)
     try:
         forum_setup(r, "wgc.crt;;")
         r.send_data(GET)
-        r.pump(r.attempt_over)
-        assert r.out == b"" and r.ci() == 0x2F  # D-CI: TLS Socket Authentication Error
+        r.pump(lambda: any(isinstance(e, ConnectionFailed) for e in r.handled))
+        assert r.out == b"" and r.ci() == ci
     finally:
         r.close()
 

@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass, field
 
 from harness.xbee.codes import IpProtocol
+from harness.xbee.firmware import TlsLimits
 
 Protocol = IpProtocol  # the effects' name for it (exported); one home: xbee.codes (D-20)
 
@@ -44,6 +45,9 @@ class TlsSettings:
     key_pem: bytes | None
     version: str | None = None  # "TLSv1.2", …; None = let both ends negotiate
     send_sni: bool = False  # reference §5.1: SNI not supported
+    # the firmware family's TLS limits (ciphers, CN length, key formats…), set by the modem
+    # when the connection is asked for; not part of the profile's identity (A-TLS-REUSE)
+    limits: TlsLimits | None = field(default=None, compare=False)
 
 
 # ----- effects: Modem → world -------------------------------------------------------------

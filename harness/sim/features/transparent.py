@@ -54,6 +54,10 @@ CLOSE_ON_CHANGE = ("IP", "DL", "DE")
 # them fails as this reason, before connecting.
 QUIRK = "transparent_tls_requires_client_cert"
 QUIRK_FAILURE = Failure.TLS_CONFIG
+# F-HTTPS reply 1: a transparent TLS failure that writes no CI code, so CI stays 0xFF. With
+# this personality quirk on, the failures the firmware family lists in `ci_unwritten`
+# (harness/xbee/firmware.py) leave CI at 0xFF (A-CI-TLS-FF).
+CI_UNWRITTEN_QUIRK = "transparent_tls_failure_leaves_ci"
 
 
 class Transparent(Feature):
@@ -160,6 +164,12 @@ class Transparent(Feature):
         log.info("transparent connection failed: %s (%s)", failure.value, detail)
         self._waiting.clear()
         self._forget()
+        personality = self.modem.personality
+        if personality.quirk(CI_UNWRITTEN_QUIRK, False) and (
+            failure.value in personality.family.ci_unwritten
+        ):
+            self._set_ci(CI_NO_STATUS)  # A-CI-TLS-FF: no code written, "however long you poll"
+            return
         self._set_ci(self.modem.code_for(failure, "ci"))
 
     # ----- network side ------------------------------------------------------------------

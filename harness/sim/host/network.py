@@ -535,6 +535,12 @@ class Network:
         except (ssl.SSLError, OSError) as exc:
             self._fail(conn, tlsrules.classify(exc), tlsrules.describe(exc))
             return
+        if conn.tls is not None:
+            try:  # the firmware's checks on a server it did reach (D-TLS-101: CN length)
+                tlsrules.check_peer(conn.sock, conn.tls.limits)
+            except tlsrules.PeerRejected as exc:
+                self._fail(conn, tlsrules.classify(exc), tlsrules.describe(exc))
+                return
         self._opened(conn, tls_time=self.config.tls_handshake_time)
 
     def _opened(self, conn: _Conn, tls_time: float = 0.0) -> None:

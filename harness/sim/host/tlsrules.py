@@ -11,7 +11,10 @@ reasons the real module has them (reference §5):
 - no SNI is sent (D-XS p.167, F-SNI) and no host name is checked (A-TLS-NOHOSTCHECK);
 - TL picks the protocol version, min = max (F-AZ, A-TL-VALUES);
 - a client certificate and an unencrypted PKCS#1 key (`BEGIN RSA PRIVATE KEY`, D-TLS p.101)
-  are presented when the server asks; anything else is `Failure.TLS_CONFIG` before connecting.
+  are presented when the server asks; anything else is `Failure.TLS_CONFIG` before connecting;
+- the firmware family's limits (`harness.xbee.firmware.TlsLimits`): the cipher suites it
+  offers (F-SNI), the longest server CN (D-TLS-101), v3 client certificates (D-TLS-101) and
+  the key formats it reads (PKCS#8 only where the family says so, A-TLS-KEY-PKCS1).
 """
 
 from __future__ import annotations
@@ -20,17 +23,26 @@ import os
 import socket
 import ssl
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from harness.sim.core.effects import Failure, TlsSettings
 from harness.sim.core.tlsfiles import TlsConfigError
+from harness.xbee.firmware import TlsLimits
 
 PKCS1_HEADER = b"-----BEGIN RSA PRIVATE KEY-----"  # D-TLS p.101
+PKCS8_HEADER = b"-----BEGIN PRIVATE KEY-----"  # PKCS#8, unencrypted
+# What a v3 client certificate does where the firmware takes none (D-TLS-101 says "not
+# supported", not how it fails): refused before connecting. ASSUMPTION A-TLS-CLIENT-V3.
+CLIENT_V3_FAILURE = Failure.TLS_CONFIG
+# A server CN over the limit: "the SSL connection fails" (D-TLS-101), after the handshake
+# the module reports as a handshake failure. ASSUMPTION A-TLS-LONG-CN.
+LONG_CN_FAILURE = Failure.TLS_HANDSHAKE
 ENCRYPTED_MARKERS = (b"Proc-Type: 4,ENCRYPTED", b"BEGIN ENCRYPTED PRIVATE KEY")  # D-TLS p.101
 PEM_CERT_HEADER = b"-----BEGIN CERTIFICATE-----"
 
@@ -52,6 +64,7 @@ class ClientTls:
     authenticated: bool  # a usable self-signed CA was loaded
     trust_note: str  # why the trust store is what it is, e.g. "CA is not self-signed"
     presents_client_cert: bool
+    limits: TlsLimits = field(default_factory=TlsLimits)
 
     def wrap(self, sock: socket.socket) -> ssl.SSLSocket:
         """Wrap a connected socket the module's way: no SNI, handshake left to the caller."""
@@ -63,10 +76,34 @@ def client_context(settings: TlsSettings) -> ClientTls:
     `TlsConfigError` for a profile the module would refuse before connecting."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # loads no system CAs
     ctx.check_hostname = False  # A-TLS-NOHOSTCHECK; also required for server_hostname=None
+    limits = settings.limits or TlsLimits()
     _set_version(ctx, settings.version)
+    _set_ciphers(ctx, limits)
     authenticated, note = _load_trust(ctx, settings.ca_pem)
-    presents = _load_client_identity(ctx, settings.cert_pem, settings.key_pem)
-    return ClientTls(ctx, authenticated, note, presents)
+    presents = _load_client_identity(ctx, settings.cert_pem, settings.key_pem, limits)
+    return ClientTls(ctx, authenticated, note, presents, limits)
+
+
+class PeerRejected(Exception):
+    """The handshake completed but the module's stack refuses the server (a CN too long)."""
+
+
+def check_peer(sock: ssl.SSLSocket, limits: TlsLimits) -> None:
+    """After the handshake: the server certificate's CN within the firmware's limit
+    (D-TLS-101: "greater than 31 characters the SSL connection fails"), else PeerRejected."""
+    if limits.max_server_cn is None:
+        return
+    der = sock.getpeercert(binary_form=True)
+    if not der:
+        return
+    cert = x509.load_der_x509_certificate(der)
+    for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        cn = attr.value if isinstance(attr.value, str) else attr.value.decode(errors="replace")
+        if len(cn) > limits.max_server_cn:
+            raise PeerRejected(
+                f"server certificate CN is {len(cn)} characters, over {limits.max_server_cn}"
+                " (D-TLS-101)"
+            )
 
 
 def classify(error: BaseException) -> Failure:
@@ -79,6 +116,8 @@ def classify(error: BaseException) -> Failure:
     """
     if isinstance(error, ssl.SSLCertVerificationError):
         return Failure.TLS_AUTH
+    if isinstance(error, PeerRejected):
+        return LONG_CN_FAILURE
     if isinstance(error, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(error):
         return Failure.TLS_AUTH
     return Failure.TLS_HANDSHAKE
@@ -86,6 +125,8 @@ def classify(error: BaseException) -> Failure:
 
 def describe(error: BaseException) -> str:
     """A one-line text for logs: the ssl reason and verify message, no key material."""
+    if isinstance(error, PeerRejected):
+        return f"server refused by the module: {error}"
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {error.verify_message} (code {error.verify_code})"
     if isinstance(error, ssl.SSLError):
@@ -113,6 +154,19 @@ def _set_version(ctx: ssl.SSLContext, version: str | None) -> None:
         raise TlsConfigError(f"TLS version {version} not available here: {exc}") from None
 
 
+def _set_ciphers(ctx: ssl.SSLContext, limits: TlsLimits) -> None:
+    """Offer only the firmware's suites (F-SNI). They are TLS 1.2 suites: TLS 1.3 has its
+    own, so a firmware with a list is held at TLS 1.2 at most."""
+    if limits.ciphers is None:
+        return
+    try:
+        ctx.set_ciphers(limits.ciphers)
+    except ssl.SSLError as exc:
+        raise TlsConfigError(f"cipher list {limits.ciphers!r} not available here: {exc}") from None
+    if ctx.maximum_version in (ssl.TLSVersion.MAXIMUM_SUPPORTED, ssl.TLSVersion.TLSv1_3):
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+
+
 def _load_trust(ctx: ssl.SSLContext, ca_pem: bytes | None) -> tuple[bool, str]:
     if not ca_pem:
         ctx.verify_mode = ssl.CERT_NONE  # D-TLS p.100: "not authenticated"
@@ -134,7 +188,7 @@ def _load_trust(ctx: ssl.SSLContext, ca_pem: bytes | None) -> tuple[bool, str]:
 
 
 def _load_client_identity(
-    ctx: ssl.SSLContext, cert_pem: bytes | None, key_pem: bytes | None
+    ctx: ssl.SSLContext, cert_pem: bytes | None, key_pem: bytes | None, limits: TlsLimits
 ) -> bool:
     if not cert_pem and not key_pem:
         return False  # D-TLS: "empty ⇒ no certificate"
@@ -149,7 +203,12 @@ def _load_client_identity(
             f"client certificate file holds {len(certs)} certificates; the module takes one"
             " (D-TLS p.101)"
         )
-    key = _load_pkcs1_key(key_pem)
+    if not limits.client_cert_v3 and certs[0].version is x509.Version.v3:
+        raise TlsConfigError(
+            "client certificate is X.509 v3; this firmware takes no v3 client certificates"
+            " (D-TLS-101)", CLIENT_V3_FAILURE,
+        )
+    key = _load_key(key_pem, limits.key_formats)
     if not _key_matches(key, certs[0]):
         # D-TLS: a key that does not "match the certificate" makes client authentication
         # fail. Present nothing, so a server that asks rejects the handshake (A-TLS-KEYMISMATCH).
@@ -172,11 +231,15 @@ def _load_certs(data: bytes, what: str) -> list[x509.Certificate]:
     raise TlsConfigError(f"{what}: no PEM certificate in {len(data)} bytes")
 
 
-def _load_pkcs1_key(data: bytes) -> rsa.RSAPrivateKey:
+def _load_key(data: bytes, formats: tuple[str, ...] = ("pkcs1",)) -> rsa.RSAPrivateKey:
+    """An unencrypted RSA key in a format the firmware reads: PKCS#1 everywhere (D-TLS-101),
+    PKCS#8 where the family lists it (A-TLS-KEY-PKCS1)."""
     if any(marker in data for marker in ENCRYPTED_MARKERS):
         raise TlsConfigError("client key is encrypted; the module takes unencrypted keys (D-TLS)")
-    if PKCS1_HEADER not in data:
-        raise TlsConfigError("client key is not PKCS#1 (no 'BEGIN RSA PRIVATE KEY'; D-TLS p.101)")
+    pkcs8_ok = "pkcs8" in formats and PKCS8_HEADER in data
+    if PKCS1_HEADER not in data and not pkcs8_ok:
+        taken = " or ".join(f.upper().replace("PKCS", "PKCS#") for f in formats)
+        raise TlsConfigError(f"client key is not {taken} (D-TLS-101, A-TLS-KEY-PKCS1)")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
