@@ -41,3 +41,10 @@ def test_the_scan_finds_ids() -> None:
     ids = cited_ids()
     assert {"A-AT-DEFAULTS", "A-AT-WIDTH"} <= ids.keys()
     assert not CITED.findall("SARA-R410M D-8A-C1 [A-Z0-9]")
+
+
+def test_each_id_has_one_row() -> None:
+    """Two rows for one id disagree sooner or later (a merge keeps both): one row each."""
+    rows = ROW.findall((ROOT / "docs" / "assumptions.md").read_text(encoding="utf-8"))
+    twice = sorted({i for i in rows if rows.count(i) > 1})
+    assert not twice, "more than one row in docs/assumptions.md: " + ", ".join(twice)
