@@ -150,9 +150,16 @@ HARDWARE_ONLY = {("test_forum_thread.py::test_transparent_tls_without_client_cer
 OWN_SIMULATOR = {
     ("test_forum_thread.py::test_transparent_tls_without_client_cert_both_answers", v, "-")
     for v in ("forum-claim", "guide")
-}
+} | {("test_forum_thread.py::test_both_seed_failures_side_by_side",
+      "test_both_seed_failures_side_by_side", "-")}  # fmt: skip
 EXTENDED_SOCKET = {("test_http.py::test_http_get_over_extended_socket", "-", m)
                    for m in ("api", "api-escaped")}  # fmt: skip
+# The resilience suite's faults are the simulator's (sim_only); only a name that does not
+# resolve is caused from the host side, so it runs on both.
+FAULTS_SUITE, HOST_SIDE_FAULT = "test_faults.py::", "test_unresolvable_name_is_reported"
+# LTE-M's TLS-limit variants need servers only the simulator's rig starts (ECDHE-only, a long
+# CN, SNI required); a bench profile has no target kind for them yet (issue 11, left open).
+LIMIT_VARIANTS = ("ecdhe-only-server", "long-cn", "sni-required", "pkcs8-key")
 
 
 def test_every_cell_as_expected_and_as_on_the_simulator(full: Run, simulated: Run) -> None:
@@ -166,7 +173,12 @@ def test_every_cell_as_expected_and_as_on_the_simulator(full: Run, simulated: Ru
         assert bench[key]["outcome"] == "passed" and sim[key]["outcome"] == "skipped"
     for key in OWN_SIMULATOR:
         assert bench[key]["outcome"] == "skipped" and sim[key]["outcome"] == "passed"
-    compared = set(bench) - HARDWARE_ONLY - OWN_SIMULATOR
+    sim_only = {k for k in sim if k[0].startswith(FAULTS_SUITE) and HOST_SIDE_FAULT not in k[0]}
+    assert sim_only, "the resilience suite ran"
+    sim_only |= {k for k in sim if k[1] in LIMIT_VARIANTS}
+    for key in sim_only:
+        assert bench[key]["outcome"] == "skipped" and sim[key]["outcome"] == "passed", key
+    compared = set(bench) - HARDWARE_ONLY - OWN_SIMULATOR - sim_only
     differ = {
         key: (sim[key]["text"], bench[key]["text"])
         for key in compared
