@@ -30,8 +30,9 @@ from harness.profiles.issues import Issue, Mark, Path_
 from harness.variants import VARIANTS
 from harness.xbee import at
 
-# Where `--profile NAME` and the default profile are looked up when not found from the cwd.
-BUILTIN_PROFILE_DIR = Path(__file__).resolve().parents[2] / "profiles"
+# Where `--profile NAME` and the default profile are looked up when not found in the cwd's
+# `profiles/`: the shipped profiles are package data (issue 14), so a wheel has them too.
+BUILTIN_PROFILE_DIR = Path(__file__).resolve().parent / "builtin"
 DEFAULT_PROFILE = "sim"
 # The simulator's firmware personalities (data files of harness.sim), by file stem.
 PERSONALITY_DIR = Path(__file__).resolve().parents[1] / "sim" / "core" / "personalities"

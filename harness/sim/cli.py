@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from harness import __version__
 from harness.sim.core import faults as faults_mod
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="xbee-sim",
         description="Serve a simulated Digi XBee3 Cellular module on a pty, TCP or RFC 2217 "
         "port. With --pty the first line printed is the device path.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal")
     p.add_argument("--link", metavar="PATH", help="with --pty: also make PATH a symlink to it")
     p.add_argument("--tcp", metavar="HOST:PORT", type=_hostport,

@@ -30,6 +30,7 @@ import pytest
 from harness.device.configure import Configurator
 from harness.device.module import Module
 from harness.device.transport import open_device
+from harness.profiles import BUILTIN_PROFILE_DIR
 from tests.plugin.benchrig import BenchRig, start_bench_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +141,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The same matrix on the built-in simulator, same firmware (3100C), `sim` profile."""
     workdir = tmp_path_factory.mktemp("sim-full")
     return _suites(workdir, str(SUITES), "--device", "sim:cat1-3100C",
-                   "--profile", str(ROOT / "profiles" / "sim.yaml"))  # fmt: skip
+                   "--profile", str(BUILTIN_PROFILE_DIR / "sim.yaml"))  # fmt: skip
 
 
 # Cells that depend on the kind of device, not on the firmware: a test that needs a real

@@ -10,6 +10,7 @@ import pytest
 
 from harness import report
 from harness.device.http_exchange import HttpResult, Timings, module_code
+from harness.profiles import BUILTIN_PROFILE_DIR
 from harness.report import Matrix, Outcome
 
 
@@ -191,7 +192,7 @@ def inner_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyt
     monkeypatch.setenv("XBEE_HIL_TEST_APN_PASSWORD", "hunter2-secret")
     (pytester.path / "bench.yaml").write_text(
         "extends: "
-        + str(Path(__file__).resolve().parents[2] / "profiles" / "sim.yaml")
+        + str(BUILTIN_PROFILE_DIR / "sim.yaml")
         + "\nname: sim-bench\nnetwork:\n  apn_password: {env: XBEE_HIL_TEST_APN_PASSWORD}\n"
     )
     pytester.makepyfile(INNER_TEST)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.profiles import load_profile
+from harness.profiles import BUILTIN_PROFILE_DIR, load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _profile(tmp_path: Path, faults: str) -> Path:
-    text = (ROOT / "profiles" / "sim.yaml").read_text(encoding="utf-8")
+    text = (BUILTIN_PROFILE_DIR / "sim.yaml").read_text(encoding="utf-8")
     text = text.replace("  reset: at             # ATFR\n",
                         f"  reset: at             # ATFR\n  faults: {faults}\n")
     text = text.replace("registration_timeout: 30", "registration_timeout: 1")  # fail fast
