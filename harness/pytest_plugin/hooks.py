@@ -25,15 +25,15 @@ import harness
 from harness import atomicio, report
 from harness.device import progress
 from harness.device.errors import PortLost
-from harness.profiles import MODES, TLS_VARIANTS, ProfileError
-from harness.pytest_plugin import budget, matrix, options, plugin, restores, stats
+from harness.profiles import MODES, TLS_VARIANTS
+from harness.pytest_plugin import budget, gate, matrix, options, plugin, restores, stats
 from harness.pytest_plugin.controls import failed_controls
 from harness.pytest_plugin.devices import MISMATCH_SHOWN, replay_failure
 from harness.pytest_plugin.matrix import ATTACH_CAPTURE, INCONCLUSIVE, ITEM, REPORTS, ItemState
 from harness.pytest_plugin.session import (
     SESSION,
     DeviceKind,
-    DeviceSpecError,
+    HilSession,
     ModuleBroken,
     session_of,
 )
@@ -54,16 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     options.add_markers(config)
     if config.option.help or config.option.version:
         return
-    try:
-        session = options.build_session(config)
-    except (ProfileError, DeviceSpecError) as exc:
-        raise pytest.UsageError(f"xbee-hil: {exc}") from None
-    session.matrix.mode_order = MODES
-    session.matrix.variant_order = TLS_VARIANTS
-    config.stash[SESSION] = session
-    if session.alluredir is not None:
-        config.option.allure_report_dir = str(session.alluredir)
-        _guard_allure_writes(config)
+    gate.configure(config, _opened)  # the session now, at collection, or never (gate.py)
     for name in plugin.FIXTURE_MODULES:  # the module-facing fixtures (a seam: see plugin.py)
         if importlib.util.find_spec(name) is not None and not config.pluginmanager.has_plugin(name):
             config.pluginmanager.import_plugin(name)
@@ -71,6 +62,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(budget.TimerTracker(), "xbee-hil-timer-tracker")
     if not hasattr(config, "workerinput"):  # xdist workers have no terminal
         config.add_cleanup(progress.install(lambda line: budget.terminal_line(config, line)))
+
+
+def _opened(config: pytest.Config, session: HilSession) -> None:
+    """The gate opened (gate.py): the run's session, and its Allure results folder."""
+    session.matrix.mode_order = MODES
+    session.matrix.variant_order = TLS_VARIANTS
+    config.stash[SESSION] = session
+    if session.alluredir is not None:
+        config.option.allure_report_dir = str(session.alluredir)
+        _guard_allure_writes(config)
 
 
 def _guard_allure_writes(config: pytest.Config) -> None:
@@ -111,10 +112,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Counters for the test's stats line; then the skips (module broken, markers) before any
     fixture opens the module, and the report's labels."""
-    stats.start(item)
     session = session_of(item.config)
-    if session is None:
+    if session is None:  # the run does not use xbee-hil: no stats line either (gate.py)
         return
+    stats.start(item)
     device = matrix.item_device(item, session)
     params = getattr(getattr(item, "callspec", None), "params", {})
     state = ItemState(device, params.get("xbee_mode"), params.get("tls_variant"))

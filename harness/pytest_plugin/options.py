@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,63 +55,117 @@ def add_markers(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
 
 
-def add_options(parser: pytest.Parser) -> None:
-    """The `xbee-hil` option group (called by the `pytest_addoption` hook)."""
-    group = parser.getgroup("xbee-hil", "xbee-hil: Digi XBee3 Cellular hardware-in-the-loop")
-    group.addoption(
-        "--device",
-        action="append",
-        dest="xbee_device",
-        metavar="SPEC",
-        default=None,
-        help="module to test (repeatable): sim, sim:PERSONALITY, replay:PATH, a serial "
-        f"device path, rfc2217://HOST:PORT or socket://HOST:PORT. Default ${ENV_DEVICE} or sim.",
-    )
-    group.addoption(
-        "--profile",
-        dest="xbee_profile",
-        metavar="NAME|PATH",
-        default=None,
-        help=f"YAML profile (a file, or NAME in profiles/). Default ${ENV_PROFILE}, or "
-        f"'{DEFAULT_PROFILE}' with the simulator; required with a real module.",
-    )
-    group.addoption(
-        "--baud", dest="xbee_baud", type=int, metavar="RATE", default=None,
-        help="serial rate the module is at now (default: the profile's device.baud)",
-    )  # fmt: skip
-    group.addoption(
-        "--mode", action="append", dest="xbee_mode", metavar="MODE", default=None,
-        choices=MODES, help=f"run only this mode (repeatable): {', '.join(MODES)}",
-    )  # fmt: skip
-    group.addoption(
-        "--tls-variant", action="append", dest="xbee_tls_variant", metavar="NAME",
-        default=None, choices=TLS_VARIANTS,
-        help=f"run only this TLS variant (repeatable): {', '.join(TLS_VARIANTS)}",
-    )  # fmt: skip
-    group.addoption(
-        "--record", dest="xbee_record", metavar="DIR", default=None,
-        help="record each test's wire traffic into DIR (for replay:)",
-    )  # fmt: skip
-    group.addoption(
-        "--allow-nvm-write", dest="xbee_allow_nvm_write", action="store_true",
-        help="let the harness persist the profile's nvm.params with ATWR",
-    )  # fmt: skip
-    group.addoption(
-        "--sim-timing", dest="xbee_sim_timing", default="fast", choices=("fast", "realistic"),
-        help="simulator timing (harness/pytest_plugin/simrig.py): fast = module clock x100, "
+@dataclass(frozen=True)
+class Option:
+    """One plugin option: `--xbee-NAME` (and the alias `--NAME` when free, aliases.py), the
+    ini key and environment variable of the same name, and its default.
+
+    The command line gives it, else `XBEE_NAME`, else the ini key `xbee_NAME`, else `default`
+    (aliases.resolve). argparse's own default stays None, so "given on the command line" is
+    seen (gate.py: a given option is one way a run uses the plugin)."""
+
+    name: str  # "tls-variant": --xbee-tls-variant, --tls-variant, XBEE_TLS_VARIANT
+    help: str
+    default: Any = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    path: bool = False  # an ini value is a path relative to the ini file
+
+    @property
+    def dest(self) -> str:
+        return "xbee_" + self.name.replace("-", "_")
+
+    @property
+    def flag(self) -> str:
+        return "--xbee-" + self.name
+
+    @property
+    def alias(self) -> str:
+        return "--" + self.name
+
+    @property
+    def env(self) -> str:
+        return self.dest.upper()
+
+    @property
+    def repeatable(self) -> bool:
+        return self.kwargs.get("action") == "append"
+
+    @property
+    def takes_value(self) -> bool:
+        return self.kwargs.get("action") != "store_true"
+
+
+OPTIONS = (
+    Option(
+        "device",
+        "module to test (repeatable): sim, sim:PERSONALITY, replay:PATH, a serial device path, "
+        f"rfc2217://HOST:PORT or socket://HOST:PORT. Default ${ENV_DEVICE} or sim.",
+        kwargs={"action": "append", "metavar": "SPEC"},
+    ),
+    Option(
+        "profile",
+        f"YAML profile (a file, or NAME in ./profiles/ or the shipped ones). Default "
+        f"${ENV_PROFILE}, or '{DEFAULT_PROFILE}' with the simulator; required with a real module.",
+        kwargs={"metavar": "NAME|PATH"},
+        path=True,
+    ),
+    Option(
+        "baud", "serial rate the module is at now (default: the profile's device.baud)",
+        kwargs={"type": int, "metavar": "RATE"},
+    ),
+    Option(
+        "mode", f"run only this mode (repeatable): {', '.join(MODES)}",
+        kwargs={"action": "append", "metavar": "MODE", "choices": MODES},
+    ),
+    Option(
+        "tls-variant", f"run only this TLS variant (repeatable): {', '.join(TLS_VARIANTS)}",
+        kwargs={"action": "append", "metavar": "NAME", "choices": TLS_VARIANTS},
+    ),
+    Option(
+        "record", "record each test's wire traffic into DIR (for replay:)",
+        kwargs={"metavar": "DIR"}, path=True,
+    ),
+    Option(
+        "allow-nvm-write", "let the harness persist the profile's nvm.params with ATWR",
+        default=False, kwargs={"action": "store_true"},
+    ),
+    Option(
+        "sim-timing",
+        "simulator timing (harness/pytest_plugin/simrig.py): fast = module clock x100, "
         "no UART pacing (default); realistic = real time, UART paced at BD, cellular latency, "
         "TLS handshake",
-    )  # fmt: skip
-    group.addoption(
-        "--clock", dest="xbee_clock", default="warp", choices=("warp", "real"),
-        help="the device layer's clock with the replay device and the fast simulator: warp "
+        default="fast", kwargs={"choices": ("fast", "realistic")},
+    ),
+    Option(
+        "clock",
+        "the device layer's clock with the replay device and the fast simulator: warp "
         "= skip waits while nothing can happen (default; A-CLOCK-WARP); real = real time. "
         "A bench and realistic timing always use real time",
-    )  # fmt: skip
-    group.addoption(
-        "--reports-dir", dest="xbee_reports_dir", metavar="DIR", default="reports",
-        help="where the matrix and (without --alluredir) allure-results go (default: reports)",
-    )  # fmt: skip
+        default="warp", kwargs={"choices": ("warp", "real")},
+    ),
+    Option(
+        "reports-dir",
+        "where the matrix and (without --alluredir) allure-results go (default: reports)",
+        default="reports", kwargs={"metavar": "DIR"}, path=True,
+    ),
+)
+GROUP = ("xbee-hil", "xbee-hil: Digi XBee3 Cellular hardware-in-the-loop")
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """The `xbee-hil` option group and its ini keys (called by the `pytest_addoption` hook).
+    The short aliases (`--device`, …) are added later, when free (aliases.py)."""
+    group = parser.getgroup(*GROUP)
+    for opt in OPTIONS:
+        group.addoption(
+            opt.flag, dest=opt.dest, default=None, help=f"{opt.help} (env {opt.env}, ini "
+            f"{opt.dest})", **opt.kwargs,
+        )  # fmt: skip
+        about = f"xbee-hil: as {opt.flag} (${opt.env} and the command line come first)"
+        if opt.repeatable:
+            parser.addini(opt.dest, about, type="args", default=[])
+        else:
+            parser.addini(opt.dest, about, type="string", default="")
 
 
 def build_session(config: pytest.Config) -> HilSession:

@@ -9,6 +9,8 @@ put its own in their place.
 
 pytest_plugins = (  # hooks last: it imports the other two, which must be registered first
     "harness.pytest_plugin.options",
+    "harness.pytest_plugin.aliases",  # the short option names, when free (issue 14)
+    "harness.pytest_plugin.gate",  # whether the run uses the plugin at all (issue 14)
     "harness.pytest_plugin.matrix",
     "harness.pytest_plugin.faults",
     "harness.pytest_plugin.hooks",
