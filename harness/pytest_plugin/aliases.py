@@ -87,11 +87,16 @@ def pytest_load_initial_conftests(
 ) -> Generator[None, None, None]:
     _unclaim_values(early_config, args)
     result = yield
-    taken = add_free_aliases(parser)
-    early_config.stash[_TAKEN] = taken
-    if taken and "PYTEST_XDIST_WORKER" not in os.environ:  # said once, by the controller
-        print(taken_line(taken), file=sys.stderr)
+    early_config.stash[_TAKEN] = add_free_aliases(parser)
     return result
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The taken aliases, in one line on stderr (also with --help); said once, by the xdist
+    controller, not by each worker."""
+    taken = taken_aliases(config)
+    if taken and not hasattr(config, "workerinput"):
+        print(taken_line(taken), file=sys.stderr)
 
 
 def taken_aliases(config: pytest.Config) -> dict[str, str]:
