@@ -182,3 +182,28 @@ def api_client(
     client.close()
     tap.close()
     cap.close()
+
+
+# ----- the harness's own tests never write into the repository's reports/ (issue 14) ---------
+
+REPO_REPORTS = Path(__file__).resolve().parents[1] / "reports"
+
+
+def _reports_state() -> dict[str, int]:
+    """Every path under the repository's reports/ with its modification time."""
+    if not REPO_REPORTS.is_dir():
+        return {}
+    return {str(p.relative_to(REPO_REPORTS)): p.stat().st_mtime_ns for p in REPO_REPORTS.rglob("*")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_written_into_reports() -> Iterator[None]:
+    """reports/ is the suites' output (`pytest suites/`, `tox -e suites`): a test of the harness
+    that writes there (its stats.jsonl, a matrix, allure-results) overwrites a user's run.
+    The last test's teardown fails naming what was written. (A suites run started in the same
+    work tree at the same time would be named too.)"""
+    before = _reports_state()
+    yield
+    after = _reports_state()
+    written = sorted(name for name, mtime in after.items() if before.get(name) != mtime)
+    assert not written, f"a test wrote into {REPO_REPORTS}: {', '.join(written)}"
