@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "profile",
         help="work with YAML profiles",
-        description="Work with YAML profiles (see profiles/*.yaml).",
+        description="Work with YAML profiles (NAME: ./profiles/NAME.yaml, else a shipped one).",
     )
     actions = parser.add_subparsers(dest="profile_command", required=True)
     check = actions.add_parser(

@@ -356,7 +356,7 @@ class Profile(_Strict):
             f"targets.{local[0]}.local",
             f"a local (simulated, loopback) target cannot be used with --device {device}, a "
             f"real module{others}; use a profile whose targets are real servers "
-            "(profiles/cat1-att.yaml)",
+            "(e.g. --profile cat1-att)",
         )  # fmt: skip
 
     def redacted(self) -> dict[str, Any]:

@@ -180,7 +180,7 @@ def build_session(config: pytest.Config) -> HilSession:
         if real:
             raise DeviceSpecError(
                 f"--profile is required with a real module (--device {real[0].raw}): the "
-                f"simulator's profile is not a bench's; see profiles/cat1-att.yaml"
+                f"simulator's profile is not a bench's; see the example --profile cat1-att"
             )
         profile_ref = DEFAULT_PROFILE
     profile = load_profile(find_profile(profile_ref, (base / "profiles", base)))
