@@ -259,3 +259,20 @@ def test_a_bad_environment_value_is_one_usage_line_naming_it(
     result = pytester.runpytest(*ARGS)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert f"ERROR: xbee-hil: {words}" in result.stderr.str()
+
+
+def test_a_short_form_value_is_not_taken_for_a_test_path(pytester: pytest.Pytester) -> None:
+    """pytest's early parse (before the aliases exist) reads `--record cassettes`'s folder as
+    a test path; given back, the initial conftests still come from testpaths (a
+    `pytest_plugins` there is only allowed in an initial conftest)."""
+    (pytester.path / "cassettes").mkdir()
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "conftest.py").write_text('pytest_plugins = ["pytester"]\n')
+    (pytester.path / "tests" / "test_x.py").write_text(
+        "def test_x(xbee_device_spec):\n    assert xbee_device_spec.raw == 'sim:ltem-11415'\n"
+    )
+    result = pytester.runpytest_subprocess(
+        *ARGS, "--device", "sim:ltem-11415", "--record", "cassettes"
+    )
+    result.assert_outcomes(passed=1)
