@@ -17,6 +17,7 @@ import pytest
 from harness.device.configure import Configurator, network_params
 from harness.device.module import Module
 from harness.device.transport import open_device
+from harness.profiles import BUILTIN_PROFILE_DIR
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem
 from harness.sim.host.server import SimServer
@@ -24,7 +25,7 @@ from harness.sim.host.server import SimServer
 ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:allure_pytest")
 PASSWORD = "s3cret-Pw9"
 USER = "apn-user-77"
-SIM_PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "sim.yaml"
+SIM_PROFILE = BUILTIN_PROFILE_DIR / "sim.yaml"
 
 
 def test_network_params_come_from_the_profile_block() -> None:

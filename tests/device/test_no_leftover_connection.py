@@ -7,7 +7,6 @@ failure), and `close_leftover_connections` leaves the module with no connection.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from harness.device.http import Http
 from harness.device.leftovers import close_leftover_connections
 from harness.device.module import Module
 from harness.device.transport import open_device
+from harness.profiles import BUILTIN_PROFILE_DIR
 from harness.pytest_plugin.simrig import start_rig
 from harness.servers import http as http_servers
 from harness.sim.core.effects import Failure
@@ -158,7 +158,7 @@ def test_xbee_fixture_starts_each_test_with_no_connection(pytester, mode):
     reason."""
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makepyfile(INNER_TEST)
-    profile = (Path(__file__).parents[2] / "profiles" / "sim.yaml").read_text()
+    profile = (BUILTIN_PROFILE_DIR / "sim.yaml").read_text()
     # TM 0: the module never closes an idle connection (A-TRANSP-TM0), as a long TM on a
     # bench; with the profile's 10 s the fast timing closes it between tests by itself
     (pytester.path / "keep.yaml").write_text(profile.replace("TM: 0x64", "TM: 0"))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.profiles import BUILTIN_PROFILE_DIR
 from harness.replay.cassette import cassette_path, read_info
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def counts(proc: subprocess.CompletedProcess[str]) -> dict[str, int]:
 def deck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("record")
     profile = tmp / "sim.yaml"
-    shutil.copy(ROOT / "profiles" / "sim.yaml", profile)
+    shutil.copy(BUILTIN_PROFILE_DIR / "sim.yaml", profile)
     proc = run_suites(tmp, "--record", str(tmp / "cassettes"), "--profile", str(profile))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert counts(proc).get("passed") == 4, proc.stdout[-1000:]
