@@ -143,6 +143,16 @@ def resolve(config: pytest.Config) -> None:
     config.stash[SOURCES] = sources
 
 
+def with_origin(config: pytest.Config, message: str) -> str:
+    """A message about `--NAME VALUE` whose value came from XBEE_* or the ini says so."""
+    sources = config.stash.get(SOURCES, {})
+    for opt in OPTIONS:
+        source = sources.get(opt.dest, "command line")
+        if message.startswith(opt.alias) and source not in ("command line", "default"):
+            return f"{message} (from {source})"
+    return message
+
+
 def _convert(opt: Option, raw: str | list[str], where: str, ini_dir: Path | None) -> Any:
     words = raw if isinstance(raw, list) else shlex.split(raw) if opt.repeatable else [raw]
     shown = " ".join(words)

@@ -76,7 +76,7 @@ def open_gate(config: pytest.Config, why: str, late: bool) -> HilSession | None:
         aliases.resolve(config)
         session = options.build_session(config)
     except (ProfileError, DeviceSpecError) as exc:
-        gate.error = f"xbee-hil: {exc}"
+        gate.error = "xbee-hil: " + aliases.with_origin(config, str(exc))
         if not late:
             raise pytest.UsageError(gate.error) from None
         return None

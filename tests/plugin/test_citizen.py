@@ -276,3 +276,49 @@ def test_a_short_form_value_is_not_taken_for_a_test_path(pytester: pytest.Pytest
         *ARGS, "--device", "sim:ltem-11415", "--record", "cassettes"
     )
     result.assert_outcomes(passed=1)
+
+
+# ----- Allure, when the gate opens during collection -----------------------------------------
+
+ALLURE_ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")  # allure-pytest on
+
+
+def test_a_run_opened_by_a_fixture_still_writes_its_allure_results(
+    pytester: pytest.Pytester,
+) -> None:
+    """No option given: allure-pytest configured without a results folder, and the gate
+    starts its listener when the first test is collected (gate.start_allure);
+    --clean-alluredir is honoured."""
+    stale = pytester.path / "reports" / "allure-results" / "stale-result.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    pytester.makepyfile("def test_x(xbee_profile):\n    pass\n")
+    result = pytester.runpytest_subprocess(*ALLURE_ARGS, "--clean-alluredir")
+    result.assert_outcomes(passed=1)
+    results = list(stale.parent.glob("*-result.json"))
+    assert [p.read_text().count('"name": "test_x"') for p in results] == [1]
+    assert (stale.parent / "environment.properties").is_file()
+
+
+def test_under_xdist_the_controller_opens_when_a_worker_has(pytester: pytest.Pytester) -> None:
+    """The controller collects nothing: the workers' reports open its gate, so its session
+    exists for the run's end (here: the Allure environment it writes)."""
+    pytester.makepyfile("def test_x(xbee_profile):\n    pass\n\ndef test_y(xbee_mode):\n    pass\n")
+    result = pytester.runpytest_subprocess(*ALLURE_ARGS, "-n", "2")
+    result.assert_outcomes(passed=4)
+    results = pytester.path / "reports" / "allure-results"
+    assert len(list(results.glob("*-result.json"))) == 4
+    assert (results / "environment.properties").is_file()
+
+
+def test_a_bad_device_from_the_environment_says_where_it_came_from(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XBEE_DEVICE", "/dev/no-such-xbee")
+    monkeypatch.setenv("XBEE_PROFILE", "cat1-att")
+    pytester.makepyfile("def test_x(xbee_port):\n    pass\n")
+    result = pytester.runpytest(*ARGS)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: xbee-hil: --device /dev/no-such-xbee: no such serial device*(from XBEE_DEVICE)"]
+    )
