@@ -1,7 +1,7 @@
 """The state of one pytest run of the harness: which module, which profile, which axes.
 
-The plugin builds one `HilSession` at configure time (harness/pytest_plugin/options.py) and
-keeps it in the pytest stash; every fixture that talks to a module (the port, the capture,
+The plugin builds one `HilSession` when the run turns out to use it (gate.py, options.py)
+and keeps it in the pytest stash; every fixture that talks to a module (the port, the capture,
 the configured device, the targets) starts from it and from `xbee_device_spec`. It also
 carries what the run learns: the module's firmware (for report labels), its features (for
 `requires(...)`), the matrix of outcomes, and the "broken module" flag that skips the rest
@@ -275,11 +275,11 @@ class HilSession:
         return env
 
 
-SESSION = pytest.StashKey[HilSession]()  # in config.stash from pytest_configure on
+SESSION = pytest.StashKey[HilSession]()  # in config.stash once the gate opens (gate.py)
 
 
 def session_of(config: pytest.Config) -> HilSession | None:
-    """The run's state, or None when the plugin is not configured (--help, --version)."""
+    """The run's state, or None when the run does not use the plugin (gate.py; --help)."""
     return config.stash.get(SESSION, None)
 
 
