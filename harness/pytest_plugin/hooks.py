@@ -5,9 +5,10 @@ test's matrix cell, the test loop, the end of the session and the terminal summa
 When the run uses the plugin (gate.py: at configure, or at collection, or never) the
 options and the profile become the run's `HilSession` (a bad profile stops the run as a
 usage error naming file:line: key, before a byte reaches the module), kept in the stash
-(harness/pytest_plugin/session.py); with none, every hook here does nothing. What the hooks do is in the modules
-they call: `options`, `matrix` (the axes and each test's cell), `stats` (one line per test),
-`budget` (session-level waits outside the test's timeout), `restores`, `controls`.
+(harness/pytest_plugin/session.py); with none, every hook here does nothing. What the
+hooks do is in the modules they call: `options`, `matrix` (the axes and each test's cell),
+`stats` (one line per test), `budget` (session-level waits outside the test's timeout),
+`restores`, `controls`.
 """
 
 from __future__ import annotations
