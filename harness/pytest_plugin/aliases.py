@@ -86,9 +86,10 @@ def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> Generator[None, None, None]:
     _unclaim_values(early_config, args)
-    result = yield
-    early_config.stash[_TAKEN] = add_free_aliases(parser)
-    return result
+    try:
+        return (yield)
+    finally:  # also when a conftest fails to import (pytest still shows --help then)
+        early_config.stash[_TAKEN] = add_free_aliases(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
