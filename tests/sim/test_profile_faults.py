@@ -11,8 +11,6 @@ import pytest
 
 from harness.profiles import BUILTIN_PROFILE_DIR, load_profile
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _profile(tmp_path: Path, faults: str) -> Path:
     text = (BUILTIN_PROFILE_DIR / "sim.yaml").read_text(encoding="utf-8")
