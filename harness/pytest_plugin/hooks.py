@@ -119,6 +119,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     params = getattr(getattr(item, "callspec", None), "params", {})
     state = ItemState(device, params.get("xbee_mode"), params.get("tls_variant"))
     item.stash[ITEM] = state
+    if matrix.uses_harness(item):  # before any skip: a skipped test's parameters read plain too
+        matrix.label(item, session, state)
     if session.broken is not None:
         pytest.skip(BROKEN_PREFIX + session.broken)
     if item.get_closest_marker("hardware_only") and device.simulated:
@@ -131,8 +133,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             "has nothing of it to replay"
         )
     matrix.check_requires(item, session, device)
-    if matrix.uses_harness(item):
-        matrix.label(item, session, state)
 
 
 @pytest.hookimpl(wrapper=True)
