@@ -26,7 +26,7 @@ from harness import atomicio, report
 from harness.device import progress
 from harness.device.errors import PortLost
 from harness.profiles import MODES, TLS_VARIANTS, ProfileError
-from harness.pytest_plugin import budget, matrix, options, plugin, restores, stats
+from harness.pytest_plugin import budget, junit, matrix, options, plugin, restores, stats
 from harness.pytest_plugin.controls import failed_controls
 from harness.pytest_plugin.devices import MISMATCH_SHOWN, replay_failure
 from harness.pytest_plugin.matrix import ATTACH_CAPTURE, INCONCLUSIVE, ITEM, REPORTS, ItemState
@@ -175,6 +175,7 @@ def pytest_runtest_makereport(
             lines = [report.code_line(k, v) for k, v in state.codes.items()]
             addsection("xbee-hil: module codes", "\n".join(lines))
         matrix.fold_outcome(state, rep, call)
+        junit.add_properties(rep, item, session, state)  # --junitxml: xbee_device, xbee_ci, …
     if rep.failed and rep.when != "teardown" and (why := replay_failure(item.config)):
         seen = call.excinfo.exconly().splitlines()[0] if call.excinfo is not None else ""
         rep.longrepr = f"{why}\n\n(after that the device answered nothing; the test saw: {seen})"
