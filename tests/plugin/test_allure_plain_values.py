@@ -35,7 +35,8 @@ def results(alluredir: Path) -> dict[str, dict]:
 
 def shown(result: dict) -> dict[str, str]:
     """The parameters the report shows (hidden ones are not)."""
-    return {p["name"]: p.get("value", "") for p in result["parameters"] if p.get("mode") != "hidden"}
+    params = result["parameters"]
+    return {p["name"]: p.get("value", "") for p in params if p.get("mode") != "hidden"}
 
 
 def run(pytester: pytest.Pytester, *args: str) -> dict[str, dict]:
