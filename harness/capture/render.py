@@ -147,6 +147,7 @@ def render(
             out.append(f"{t0:10.3f} {ARROW[direction]} {_text(raw)}")
 
     def add_text(direction: str, piece: bytes, now: float) -> None:
+        """A CR ends a line; an LF right after it joins that line (A-NIGHTLY-CRLF)."""
         t0, raw = text[direction]
         if piece.startswith(b"\n") and (raw.endswith(b"\r") or not raw):
             line = open_cr[direction] if not raw else None

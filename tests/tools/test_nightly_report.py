@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import configparser
 import html.parser
+import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -21,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.report import allure3
 
@@ -165,3 +168,60 @@ def test_tox_report_opens_from_disk_with_categories_and_history(
     assert "Latest" in labels, labels
     dates = [w for w in labels if w != "Latest" and not w.replace(".", "").isdigit()]
     assert len(dates) == 1, labels  # the first night, from the history
+
+
+def test_the_nightly_script_keeps_the_history_outside_a_cleaned_checkout(
+    tmp_path: Path, allure: list[str]
+) -> None:
+    """examples/nightly/nightly.sh, as cron, systemd and the CI workflow run it: two nights
+    in a checkout whose `reports/` is gone in between (a CI checkout is cleaned), the
+    history kept in XBEE_HIL_HISTORY, each night published with a `latest` link."""
+    bench = tmp_path / "checkout"
+    (bench / "examples" / "nightly").mkdir(parents=True)
+    shutil.copy(ROOT / "examples" / "nightly" / "nightly.sh", bench / "examples" / "nightly")
+    shutil.copy(ROOT / allure3.CONFIG_FILE, bench)
+    shutil.copy(ROOT / "suites" / "test_http.py", bench)
+    (bench / "test_deliberate.py").write_text(FAILING_TEST)
+    keep = tmp_path / "var" / "allure-history.jsonl"
+    www = tmp_path / "www"
+    env = {
+        **os.environ,
+        "XBEE_HIL_PYTHON": sys.executable,
+        "XBEE_HIL_ALLURE": shlex.join(allure),
+        "XBEE_HIL_HISTORY": str(keep),
+        "XBEE_HIL_PUBLISH": str(www),
+    }
+    for nights in (1, 2):
+        shutil.rmtree(bench / "reports", ignore_errors=True)
+        run = subprocess.run(
+            ["bash", "examples/nightly/nightly.sh", "-p", "no:cacheprovider", "--mode", "api",
+             "--profile", str(ROOT / "profiles" / "sim.yaml"),
+             "test_http.py", "test_deliberate.py"],
+            cwd=bench, env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]  # pytest's
+        assert len(keep.read_text().splitlines()) == nights
+    latest = www / "latest"
+    assert latest.is_symlink() and (latest / "index.html").is_file()
+    assert sorted(p.name for p in latest.iterdir()) == [
+        "index.html", "junit.xml", "matrix.html", "matrix.md"
+    ]  # fmt: skip
+    assert 'name="xbee_tx_status" value="0x8B"' in (latest / "junit.xml").read_text()
+
+
+def test_the_scheduler_files_run_the_nightly_script() -> None:
+    here = ROOT / "examples" / "nightly"
+    check = subprocess.run(["bash", "-n", str(here / "nightly.sh")], check=False)
+    assert check.returncode == 0
+    workflow = yaml.safe_load((here / "xbee-hil-nightly.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on` as true
+    assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
+    bench = workflow["jobs"]["bench"]
+    assert "self-hosted" in bench["runs-on"] and bench["env"]["XBEE_HIL_HISTORY"]
+    steps = " ".join(str(step.get("run", "")) for step in bench["steps"])
+    assert "examples/nightly/nightly.sh suites/" in steps
+    service = (here / "xbee-hil-nightly.service").read_text()
+    assert "ExecStart=/home/bench/xbee-hil/examples/nightly/nightly.sh suites/" in service
+    assert "OnCalendar=" in (here / "xbee-hil-nightly.timer").read_text()
+    doc = (ROOT / "docs" / "nightly.md").read_text()
+    assert re.search(r"^30 2 \* \* \* .*examples/nightly/nightly\.sh suites/", doc, re.M)
