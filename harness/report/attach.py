@@ -28,7 +28,10 @@ from harness.report.codes import (
 
 class Plain:
     """A parameter value Allure shows as written: allure-commons' `represent()` quotes every
-    str (`'0x8B'`) and shows any other object by its repr, so this object's repr is its text."""
+    str (`'0x8B'`) and shows any other object by its repr, so this object's repr is its text.
+    (allure-python-commons 2.16 `utils.represent`; allure-pytest adds a test's own pytest
+    parameters after our setup hook, only those not set already: `listener.py`
+    `pytest_runtest_setup`, so a plain value set here is the one shown.)"""
 
     __slots__ = ("text",)
 
