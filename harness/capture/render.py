@@ -125,7 +125,9 @@ def render(
     """A readable transcript: AT lines as text, frames decoded with their codes' meanings.
 
     `frame` and `at` annotations repeat what the wire shows, so they are printed only with
-    `notes=True` (or when the capture holds no wire bytes at all).
+    `notes=True` (or when the capture holds no wire bytes at all). A text line is whole: it
+    ends with its CR, and with the LF after it when one follows (`GET / HTTP/1.1\\r\\n`),
+    even when the LF was written after the other direction's bytes.
     """
     if isinstance(events, Capture):
         header, events = events.header, events.events
@@ -134,12 +136,35 @@ def render(
     has_wire = any(e["ev"] in WIRE_EVENTS for e in events)
     held = {TX: b"", RX: b""}
     text = {TX: (0.0, b""), RX: (0.0, b"")}  # an unfinished text line: (first t, bytes)
+    out: list[str] = []
+    open_cr: dict[str, int | None] = {TX: None, RX: None}  # a printed line ending in a bare CR
 
-    def flush_text(direction: str) -> Iterator[str]:
+    def flush_text(direction: str) -> None:
         t0, raw = text[direction]
         if raw:
             text[direction] = (0.0, b"")
-            yield f"{t0:10.3f} {ARROW[direction]} {_text(raw)}"
+            open_cr[direction] = len(out) if raw.endswith(b"\r") else None
+            out.append(f"{t0:10.3f} {ARROW[direction]} {_text(raw)}")
+
+    def add_text(direction: str, piece: bytes, now: float) -> None:
+        """A CR ends a line; an LF right after it joins that line (A-NIGHTLY-CRLF)."""
+        t0, raw = text[direction]
+        if piece.startswith(b"\n") and (raw.endswith(b"\r") or not raw):
+            line = open_cr[direction] if not raw else None
+            if line is not None:  # the LF of a line already printed: it goes there
+                out[line] += _text(b"\n")
+                open_cr[direction] = None
+                piece = piece[1:]
+            elif raw:
+                text[direction] = (t0, raw + b"\n")
+                flush_text(direction)
+                piece = piece[1:]
+        elif raw.endswith(b"\r"):
+            flush_text(direction)
+        if piece:
+            t0, raw = text[direction]
+            text[direction] = (t0 if raw else now, raw + piece)
+            open_cr[direction] = None
 
     for ev in events:
         kind = ev["ev"]
@@ -148,13 +173,14 @@ def render(
         for d in WIRE_EVENTS:
             t0, raw = text[d]
             if raw and (d != kind or now - t0 > _TEXT_GAP):
-                yield from flush_text(d)
+                flush_text(d)
         if kind in WIRE_EVENTS:
             arrow = ARROW[kind]
             if "hex" not in ev:
                 what = ", ".join(ev.get("redacted", [])) or "secret"
                 label = f" {ev['what']}" if ev.get("what") else ""
-                yield (
+                open_cr[kind] = None
+                out.append(
                     f"{t} {arrow} <{what} redacted{label}: {ev.get('size')} bytes,"
                     f" sha256 {ev.get('sha256')}>"
                 )
@@ -164,28 +190,29 @@ def render(
             )
             for unit in units:
                 if unit.kind == "frame":
-                    yield from flush_text(kind)
+                    flush_text(kind)
+                    open_cr[kind] = None
                     esc = " (escaped)" if unit.escaped else ""
-                    yield f"{t} {arrow} {_frame_line(unit.data)}{esc}"
+                    out.append(f"{t} {arrow} {_frame_line(unit.data)}{esc}")
                     continue
-                t0, raw = text[kind]
-                text[kind] = (t0 if raw else now, raw + unit.raw)
-                if unit.raw.endswith(b"\r"):
-                    yield from flush_text(kind)
+                add_text(kind, unit.raw, now)
             continue
         rest = {k: v for k, v in ev.items() if k not in ("ev", "t")}
         if kind == "mode":
-            yield f"{t} ~~ mode: {rest.get('mode')}"
+            out.append(f"{t} ~~ mode: {rest.get('mode')}")
         elif kind in ("at", "frame") and has_wire and not notes:
             continue
         elif kind == "at":
-            yield f"{t} ~~ AT{rest.get('cmd', '')}{rest.get('param') or ''} => {rest.get('reply')}"
+            out.append(
+                f"{t} ~~ AT{rest.get('cmd', '')}{rest.get('param') or ''} => {rest.get('reply')}"
+            )
         elif kind == "frame":
-            yield f"{t} ~~ frame {rest.get('dir')} {_frame_line(bytes.fromhex(rest['data']))}"
+            out.append(f"{t} ~~ frame {rest.get('dir')} {_frame_line(bytes.fromhex(rest['data']))}")
         else:
-            yield f"{t} ~~ {kind}: " + " ".join(f"{k}={_short(v)}" for k, v in rest.items())
+            out.append(f"{t} ~~ {kind}: " + " ".join(f"{k}={_short(v)}" for k, v in rest.items()))
     for d in WIRE_EVENTS:
-        yield from flush_text(d)
+        flush_text(d)
+    yield from out
     for direction, rest_bytes in held.items():
         if rest_bytes:
             yield f"{'end':>10} {ARROW[direction]} {_text(rest_bytes)} (incomplete)"

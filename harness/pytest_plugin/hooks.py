@@ -28,7 +28,7 @@ from harness import atomicio, report
 from harness.device import progress
 from harness.device.errors import PortLost
 from harness.profiles import MODES, TLS_VARIANTS
-from harness.pytest_plugin import budget, gate, matrix, options, plugin, restores, stats
+from harness.pytest_plugin import budget, gate, junit, matrix, options, plugin, restores, stats
 from harness.pytest_plugin.controls import failed_controls
 from harness.pytest_plugin.devices import MISMATCH_SHOWN, replay_failure
 from harness.pytest_plugin.matrix import ATTACH_CAPTURE, INCONCLUSIVE, ITEM, REPORTS, ItemState
@@ -122,6 +122,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     params = getattr(getattr(item, "callspec", None), "params", {})
     state = ItemState(device, params.get("xbee_mode"), params.get("tls_variant"))
     item.stash[ITEM] = state
+    if matrix.uses_harness(item):  # before any skip: a skipped test's parameters read plain too
+        matrix.label(item, session, state)
     if session.broken is not None:
         pytest.skip(BROKEN_PREFIX + session.broken)
     if item.get_closest_marker("hardware_only") and device.simulated:
@@ -134,8 +136,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             "has nothing of it to replay"
         )
     matrix.check_requires(item, session, device)
-    if matrix.uses_harness(item):
-        matrix.label(item, session, state)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -178,6 +178,7 @@ def pytest_runtest_makereport(
             lines = [report.code_line(k, v) for k, v in state.codes.items()]
             addsection("xbee-hil: module codes", "\n".join(lines))
         matrix.fold_outcome(state, rep, call)
+        junit.add_properties(rep, item, session, state)  # --junitxml: xbee_device, xbee_ci, …
     if rep.failed and rep.when != "teardown" and (why := replay_failure(item.config)):
         seen = call.excinfo.exconly().splitlines()[0] if call.excinfo is not None else ""
         rep.longrepr = f"{why}\n\n(after that the device answered nothing; the test saw: {seen})"

@@ -154,9 +154,16 @@ def check_requires(item: pytest.Item, session: HilSession, device: DeviceSpec) -
 
 
 def label(item: pytest.Item, session: HilSession, state: ItemState) -> None:
-    if state.mode is not None:
-        report.hide_parameter("xbee_mode", state.mode)
-    report.set_parameters(mode=state.mode, tls_variant=state.variant)
+    """The test's Allure labels and parameters, every parameter a plain value (`api`, not
+    `'api'`; with several devices the device's label, not `DeviceSpec(...)`)."""
+    params = dict(getattr(getattr(item, "callspec", None), "params", {}))
+    if params.pop("xbee_device_spec", None) is not None:
+        report.hide_parameter("xbee_device_spec", state.device.label)
+        report.set_parameters(device=state.device.label)
+    if params.pop("xbee_mode", None) is not None:
+        report.hide_parameter("xbee_mode", state.mode or "")
+    params.pop("tls_variant", None)
+    report.set_parameters(**{**params, "mode": state.mode, "tls_variant": state.variant})
     report.set_labels(
         device=state.device.label,
         personality=session.personality(state.device),

@@ -3,7 +3,8 @@
 Why a package of its own: a bench run is judged from its report, so what a test saw on the
 wire, the HTTP exchange and the module's codes must reach Allure the same way from every
 suite. `attach` has the per-test Allure helpers, `codes` how codes read and what is masked,
-`files` the results-folder files (environment, categories), `matrix` the matrix.
+`files` the results-folder files (environment, categories), `matrix` the matrix,
+`allure3` the project's Allure 3 config (`allurerc.json`: categories, one file, history).
 
 The codes read as Digi writes them (`CI = 0x26 Connection refused`, via `harness.xbee.codes`),
 and failing tests carry that text so `categories.json` can group them by family.

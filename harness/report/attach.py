@@ -26,16 +26,42 @@ from harness.report.codes import (
 )
 
 
-def set_parameters(**values: str | None) -> None:
-    """Allure parameters (`mode`, `tls_variant`, …); None values are left out."""
+class Plain:
+    """A parameter value Allure shows as written: allure-commons' `represent()` quotes every
+    str (`'0x8B'`) and shows any other object by its repr, so this object's repr is its text.
+    (allure-python-commons 2.16 `utils.represent`; allure-pytest adds a test's own pytest
+    parameters after our setup hook, only those not set already: `listener.py`
+    `pytest_runtest_setup`, so a plain value set here is the one shown.)"""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def plain(value: Any) -> Plain:
+    """A pytest parameter as a reader wants it: `api`, `0x26`, a device by its label."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return Plain(str(value))
+    return Plain(str(getattr(value, "label", None) or value))
+
+
+def set_parameters(**values: Any) -> None:
+    """Allure parameters (`mode`, `tls_variant`, …) as plain values; None values are left
+    out. A pytest argument of the same name is shown with this value instead."""
     for name, value in values.items():
         if value is not None:
-            allure.dynamic.parameter(name, value)
+            allure.dynamic.parameter(name, plain(value))
 
 
 def hide_parameter(name: str, value: str = "") -> None:
     """Keep a pytest argument (e.g. `xbee_mode`) out of the report: shown under another name."""
-    allure.dynamic.parameter(name, value, excluded=True, mode=allure.parameter_mode.HIDDEN)
+    allure.dynamic.parameter(
+        name, plain(value), excluded=True, mode=allure.parameter_mode.HIDDEN
+    )
 
 
 def set_labels(**values: str | None) -> None:
@@ -69,7 +95,7 @@ def record_codes(codes: Mapping[str, int | None]) -> list[str]:
         with allure.step(line):
             pass
         if kind in PARAMETER_KINDS:
-            allure.dynamic.parameter(kind, hex_code(value))
+            allure.dynamic.parameter(kind, Plain(hex_code(value)))
     return lines
 
 

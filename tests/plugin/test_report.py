@@ -227,9 +227,9 @@ def check_allure_results(results_dir: Path) -> None:
     failed = results["test_https_get[api-leaf-as-ca]"]
     assert failed["status"] == "failed"
     params = {p["name"]: p for p in failed["parameters"]}
-    assert params["mode"]["value"] == "'api'"
-    assert params["tls_variant"]["value"] == "'leaf-as-ca'"
-    assert params["ci"]["value"] == "'0x26'"
+    assert params["mode"]["value"] == "api"
+    assert params["tls_variant"]["value"] == "leaf-as-ca"
+    assert params["ci"]["value"] == "0x26"
     assert params["xbee_mode"]["mode"] == "hidden"
     labels = {(label["name"], label["value"]) for label in failed["labels"]}
     assert {("device", "sim"), ("personality", "cat1-3100C"), ("profile", "sim-bench")} <= labels

@@ -34,8 +34,8 @@ def test_suite_results_carry_captures_codes_and_labels(tmp_path: Path) -> None:
     assert "capture (transcript)" in attachments and "capture.jsonl" in attachments
     assert any(name.startswith("HTTP GET https://google.com/") for name in attachments)
     params = {p["name"]: p["value"] for p in failing["parameters"]}
-    assert params["mode"] == "'transparent'" and params["tls_variant"] == "'leaf-as-ca'"
-    assert params["ci"] == "'0x26'"  # F-HTTPS on cat1-3100C
+    assert params["mode"] == "transparent" and params["tls_variant"] == "leaf-as-ca"
+    assert params["ci"] == "0x26"  # F-HTTPS on cat1-3100C
     assert [s["name"] for s in failing["steps"]] == [
         "CI = 0x26 Connection refused",
         "verdict: pass: CI 0x26: TLS authentication or refused; control root-ca reached the "
