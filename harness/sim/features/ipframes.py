@@ -357,7 +357,7 @@ class IpFrames(Feature):
     def _wanted_listener(self) -> tuple[Protocol, int] | None:
         port = int(self.modem.param("C0"))
         protocol = LISTEN_IP.get(int(self.modem.param("IP")))
-        if not (self.modem.api_mode and self.modem.registered and port and protocol):
+        if protocol is None or not (self.modem.api_mode and self.modem.registered and port):
             return None
         return protocol, port
 
