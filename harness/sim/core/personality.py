@@ -120,6 +120,10 @@ class _File(BaseModel):
             value = row.value
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{name}: a latency is a number of seconds >= 0")
+            bound = at.CATALOGUE[name.upper()].reply_timeout
+            if bound is not None and value >= bound:  # the device layer would give up first
+                raise ValueError(f"{name}: {value} s is not under the {bound:g} s the harness "
+                                 "waits for it (harness/xbee/at.py reply_timeout)")
         return rows
 
     @field_validator("identity", "network", "network_unregistered", "defaults")
