@@ -88,3 +88,22 @@ def test_xbee_sim_writes_the_sms_log(tmp_path: Path) -> None:
         proc.wait(timeout=10)
     assert [json.loads(x) for x in log.read_text().splitlines()] == [
         {"to": "5550100", "text": "door open"}]
+
+
+def test_an_incoming_sms_reaches_digi_xbee_as_0x9f() -> None:
+    with SimServer(Modem("ltem-11415", ap=1), time_scale=SCALE) as srv:
+        dev = CellularDevice(srv.start_pty(), 9600)
+        dev.open()
+        got: list[tuple[str, str]] = []
+        try:
+            dev.add_sms_callback(lambda msg: got.append((msg.phone_number, msg.data)))
+            assert not srv.deliver_sms("+15555550123", b"early")  # not registered yet
+            _registered(srv)
+            assert srv.deliver_sms("+15555550123", b"open the gate")
+            deadline = time.monotonic() + 5
+            while not got:
+                assert time.monotonic() < deadline, "no 0x9F reached digi-xbee"
+                time.sleep(0.02)
+        finally:
+            dev.close()
+        assert got == [("+15555550123", "open the gate")]

@@ -6,6 +6,9 @@ at most 160 characters). The module answers 0x89 (D-89, D-XS: 0x89 "Used for 0x2
 "Invalid frame values (check the phone number)" for a number that is not one, 0x74 "Message
 too long" past 160 characters. The network side is the host's sink: it records and logs
 each message (`harness.sim.host.sms`), where a test reads it (A-SMS-SINK).
+
+An incoming SMS (`receive`, which `SimServer.deliver_sms` calls) comes out as 0x9F in API
+mode while registered (L-C sms.h); otherwise it is not delivered (A-SMS-SINK).
 """
 
 from __future__ import annotations
@@ -56,3 +59,13 @@ class Sms(Feature):
     def _status(self, frame_id: int, status: int) -> None:
         if frame_id:  # frame ID 0: no 0x89 (as for 0x20, D-20)
             self.modem.send_frame(api.TXStatus(frame_id, status))
+
+    def receive(self, phone: str, text: bytes) -> bool:
+        """An SMS from the network: 0x9F to the host; False when it cannot be delivered
+        (not in API mode, not registered, or a number or text the frame cannot carry)."""
+        if not (self.modem.api_mode and self.modem.registered):
+            return False
+        if len(phone.encode("ascii", "replace")) > api.PHONE_LEN or len(text) > MAX_TEXT:
+            return False
+        self.modem.send_frame(api.RXSMS(phone, text))
+        return True

@@ -249,6 +249,16 @@ class SimServer(Generic[E]):
         self._wake()  # what `fn` queued (a fault's 0x8A, …) goes out now, not at the next tick
         return result
 
+    def deliver_sms(self, phone: str, text: bytes) -> bool:
+        """An SMS from the simulated network to the module (0x9F when it can take it;
+        A-SMS-SINK). False when the module has no SMS feature or cannot take it now."""
+
+        def give(modem: E) -> bool:
+            feature = getattr(modem, "features", {}).get("sms")
+            return bool(feature is not None and feature.receive(phone, text))
+
+        return bool(self.call(give))
+
     def wait_output_drained(self, timeout: float = 5.0) -> bool:
         """Wait until every byte the module has said so far has left for its ports (in the
         kernel's buffers), e.g. before a host opens the port and flushes stale input."""
