@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 PROTOCOLS = codes.IP_PROTOCOLS  # D-C0-3G, L-C
 NO_SOCKET = 0xFF  # L-C: socket ID 0xFF only in a failed create
 ALL_SOCKETS = 0xFF  # D-43: close all extended API sockets
-MAX_SOCKET_ID = 0xFE
 RX_CHUNK = 1500  # D-SF p.279: payload ≤ 1500
 
 # Status values (L-C shared socket codes; D-SF per frame).
