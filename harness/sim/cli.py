@@ -25,6 +25,7 @@ from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem
 from harness.sim.host import netconfig, netflags, network
 from harness.sim.host.server import SimServer, World
+from harness.sim.host.sms import SmsOutbox
 from harness.xbee import at
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                    "--list-faults shows them)")
     p.add_argument("--list-faults", action="store_true",
                    help="print every named fault, what it does and its source, and exit")
+    p.add_argument("--sms-log", metavar="FILE",
+                   help="append every SMS the module sends (0x1F) to FILE as a JSON line")
     p.add_argument("--log-level", default="WARNING",
                    choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     netflags.add_arguments(p)
@@ -162,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     if stats_path is not None:
         signal.signal(signal.SIGUSR1, lambda *_: dump_now.set())
     server = SimServer(modem, world, time_scale=args.time_scale, nvm_path=args.nvm)
+    if args.sms_log:
+        server.sms = SmsOutbox(args.sms_log)
     try:
         if args.pty:
             print(server.start_pty(args.link), flush=True)

@@ -174,6 +174,7 @@ CAT1_3100 = Family(
         "ip_frames": "D-20, D-23 (90002253), D-89, D-B0",
         "dns_lookup": "L-TG (ATLA<host> -> dotted IP or ERROR)",
         "fs_commands": "D-FSCMD p.228; D-FS (3100B and later)",
+        "sms": "L-C sms.h, L-PY cellular.py (0x1F/0x9F); D-89 0x2C 'check the phone number'",
         # extended_sockets: not on 3100x, L-C "x15 or later". fs_frames: UNVERIFIED on Cat 1.
     }),
     tls=TlsLimits(
@@ -209,6 +210,7 @@ LTEM_114 = Family(
         "dns_lookup": "L-TG (ATLA<host>)",
         "fs_commands": "D-FSCMD, D-FS",
         "fs_frames": "D-3B (90002258); on 11415 itself UNVERIFIED",
+        "sms": "L-C sms.h, L-PY cellular.py (0x1F/0x9F); D-CI IP=2 SMS table (90002258)",
     }),
     codes=_codes({
         **_COMMON,

@@ -102,11 +102,21 @@ class Resolve:
 
 
 @dataclass(frozen=True, slots=True)
+class SendSms:
+    """An SMS the module sends (0x1F): the host hands it to its SMS sink (A-SMS-SINK)."""
+
+    phone: str
+    text: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Reset:
     """The module restarted (FR): the world drops every connection it holds for it."""
 
 
-Effect = ToHost | OpenConnection | SendData | CloseConnection | Listen | Resolve | Reset
+Effect = (
+    ToHost | OpenConnection | SendData | CloseConnection | Listen | Resolve | SendSms | Reset
+)
 
 
 # ----- events: world → Modem --------------------------------------------------------------

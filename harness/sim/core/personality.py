@@ -68,6 +68,9 @@ class Sockets(_Sourced):
     max_tcp: int = Field(ge=0)
     max_udp: int = Field(ge=0)
     max_tls: int = Field(ge=0)
+    # TX requests one socket may hold unsent before 0x89 0x32 (D-SOCKLIM-147 says a limit
+    # exists, not its number: the row carries its own provenance); None: no limit
+    pending_tx: Row | None = None
 
 
 class Codes(_Sourced):
@@ -79,6 +82,9 @@ class Codes(_Sourced):
 class Timing(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     reset_s: Row
+    # module seconds between the last 0xCD of a socket and a peer close's 0xCF
+    # (A-SIM-CLOSE-SPACING); None: back to back
+    close_after_data_s: Row | None = None
 
 
 class _File(BaseModel):
@@ -114,6 +120,10 @@ class _File(BaseModel):
             value = row.value
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{name}: a latency is a number of seconds >= 0")
+            bound = at.CATALOGUE[name.upper()].reply_timeout
+            if bound is not None and value >= bound:  # the device layer would give up first
+                raise ValueError(f"{name}: {value} s is not under the {bound:g} s the harness "
+                                 "waits for it (harness/xbee/at.py reply_timeout)")
         return rows
 
     @field_validator("identity", "network", "network_unregistered", "defaults")
@@ -191,6 +201,8 @@ class Personality:
             k.upper(): tuple((lo, hi) for lo, hi in v.value) for k, v in data.ranges.items()}
         self.registration = data.registration
         self.reset_s = float(data.timing.reset_s.value)
+        spacing = data.timing.close_after_data_s
+        self.close_after_data_s = float(spacing.value) if spacing is not None else 0.0
         self.family = fw.get(data.family)
         self.features: tuple[str, ...] = tuple(self.family.features)
         self.sockets = data.sockets

@@ -14,6 +14,7 @@ from harness.sim.features.dns import DnsLookup
 from harness.sim.features.faults import Faults
 from harness.sim.features.fsframes import FsFrames
 from harness.sim.features.ipframes import IpFrames
+from harness.sim.features.sms import Sms
 from harness.sim.features.sockets import ExtendedSockets
 from harness.sim.features.transparent import Transparent
 
@@ -26,6 +27,7 @@ REGISTRY: dict[str, type[Feature]] = {
     "extended_sockets": ExtendedSockets,
     "dns_lookup": DnsLookup,
     "faults": Faults,
+    "sms": Sms,
 }
 
 for _name, _cls in REGISTRY.items():

@@ -7,6 +7,18 @@ destination or opens one; a non-zero source port must name an existing TCP/TLS s
 answered with 0x89 once its data is handed to the network (D-XS: "report acceptance of the
 data for transmit"), or with the personality's TX status for the failure. Option bit 1
 closes a TCP/TLS socket after the send (D-20, L-C `XBEE_IPV4_TX_OPT_TCP_CLOSE`).
+
+A UDP frame's non-zero source port must be C0 (the socket "created by C0", which "allows
+unlimited destinations", D-SOCKLIM-147) or the port of an open UDP socket; otherwise 0x89
+0x78 "Invalid UDP port" (D-20: "If there is no matching socket, the TX Status frame returns
+an error"; A-IPF-UDP-SRCPORT). A socket holds at most the personality's `pending_tx`
+requests waiting to be sent; one more gets 0x89 0x32 (D-SOCKLIM-147; A-IPF-PENDING-TX).
+
+Incoming (D-SOCKLIM-147 "Enable incoming TCP sockets in API mode", D-APIBEH): in API mode,
+registered, the module listens on C0: with IP=1 it accepts TCP clients, each a socket whose
+data comes out as 0xB0 (destination port C0) and which a 0x20 with source port C0 answers;
+with IP=0 datagrams to C0 come out as 0xB0. No TLS listener (D-APIBEH). The listener itself
+is neither counted nor listed by ATSI (A-IPF-C0-LISTEN); an accepted client is both.
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ from typing import Any
 
 from harness.sim.core import tlsfiles
 from harness.sim.core.effects import (
+    ClientAccepted,
     CloseConnection,
     ConnectionClosed,
     ConnectionFailed,
@@ -26,12 +39,14 @@ from harness.sim.core.effects import (
     DataReceived,
     Event,
     Failure,
+    Listen,
     OpenConnection,
     Protocol,
     SendData,
     TlsSettings,
 )
-from harness.sim.core.feature import ERROR, AtReply, Feature
+from harness.sim.core.feature import AtReply, Feature
+from harness.sim.features import socketinfo
 from harness.xbee import api, codes
 from harness.xbee.codes import TxStatus
 
@@ -55,7 +70,8 @@ MAX_UDP_PAYLOAD = 512  # D-20 "UDP is limited to 512 bytes" (LTE-M/NB-IoT guide)
 RX_CHUNK = 1500  # D-B0: payload "max 1500 bytes"
 OPT_CLOSE = 0x02  # D-20 bit 1: terminate the TCP socket after the transmission
 PROFILES = 3  # D-23: 0→$0, 1→$1, 2→$2
-TM_UNIT_S = 0.1  # TM ×100 ms (L-MS); 0 = never (A-TRANSP-TM0)
+TM_UNIT_S = 0.1  # TM ×100 ms (L-MS); 0 = never (A-TRANSP-TM0); TS the same for servers
+LISTEN_IP = {0: Protocol.UDP, 1: Protocol.TCP}  # IP=4: no incoming TLS (D-APIBEH)
 PROTOCOLS = codes.IP_PROTOCOLS  # D-20 protocol byte
 
 
@@ -99,6 +115,16 @@ class _Socket:
     pending: list[_Pending] = field(default_factory=list)
     idle_due: float | None = None
     tls: TlsSettings | None = None  # the profile it was made with (A-TLS-REUSE)
+    sid: int = 0  # its ATSI ID (socketinfo.free_id)
+    server: bool = False  # accepted on the C0 listener: TS, not TM, closes it when idle
+    listener: bool = False  # the C0 UDP socket of IP=0: not counted, not listed
+
+
+@dataclass
+class _Listener:
+    conn_id: int
+    protocol: Protocol
+    port: int
 
 
 class IpFrames(Feature):
@@ -109,6 +135,7 @@ class IpFrames(Feature):
 
     def __init__(self) -> None:
         self._sockets: dict[int, _Socket] = {}
+        self._listener: _Listener | None = None
 
     # ----- frames ------------------------------------------------------------------------
 
@@ -162,14 +189,24 @@ class IpFrames(Feature):
         if sock is None and frame.src_port and protocol is not Protocol.UDP:
             self._status(fid, TX_NO_CONNECTION)  # D-20: non-zero source port must match
             return
+        if sock is None and frame.src_port and frame.src_port != int(self.modem.param("C0")):
+            self._status(fid, TX_INVALID_UDP_PORT)  # D-20 no matching socket: A-IPF-UDP-SRCPORT
+            return
         if sock is None:
             sock = self._open(protocol, dest, frame.src_port, profile, wire, fid)
             if sock is None:
                 return
         if sock.state == "open":
             self._transmit(sock, pending, now)
+        elif len(sock.pending) >= self._pending_limit():
+            self._status(fid, TX_RESOURCE)  # D-SOCKLIM-147: too many pending TX requests
         else:
             sock.pending.append(pending)
+
+    def _pending_limit(self) -> int:
+        """TX requests one socket may hold unsent (personality `sockets.pending_tx`)."""
+        row = self.modem.personality.sockets.pending_tx
+        return int(row.value) if row is not None else 1 << 30
 
     def _find(
         self, protocol: Protocol, dest: tuple[str, int], src_port: int, profile: int
@@ -209,12 +246,13 @@ class IpFrames(Feature):
                 log.info("0x%02X frame %d: %s", 0x20 if wire != 4 else 0x23, fid, exc.detail)
                 self._status(fid, self.modem.code_for(exc.failure, "tx_status"))
                 return None
-        if not socket_available(self.modem, protocol):
+        sid = socketinfo.free_id(self.modem)
+        if not socket_available(self.modem, protocol) or sid is None:
             self._status(fid, TX_RESOURCE)  # D-SOCKLIM: 0x32 when out of sockets
             return None
         conn_id = self.modem.new_conn_id()
         sock = _Socket(conn_id, protocol, dest, src_port, wire_protocol=wire, profile=profile,
-                       tls=tls)
+                       tls=tls, sid=sid)
         self._sockets[conn_id] = sock
         self.modem.emit(
             OpenConnection(conn_id, protocol, dest[0], dest[1], local_port=src_port, tls=tls)
@@ -243,6 +281,17 @@ class IpFrames(Feature):
     # ----- network -----------------------------------------------------------------------
 
     def on_event(self, event: Event, now: float) -> None:
+        if isinstance(event, ClientAccepted):
+            self._accepted(event, now)
+            return
+        listener = self._listener
+        if listener is not None and event.conn_id == listener.conn_id and not isinstance(
+            event, DataReceived | ConnectionOpened
+        ):
+            log.info("C0 listener on port %d ended: %s", listener.port, event)
+            self._listener = None
+            self._sockets.pop(event.conn_id, None)
+            return
         sock = self._sockets.get(event.conn_id)
         if sock is None:
             return
@@ -284,8 +333,57 @@ class IpFrames(Feature):
     def _touch(self, sock: _Socket, now: float) -> None:
         if sock.protocol is Protocol.UDP:
             return
-        tm = int(self.modem.param("TM"))  # D-20: "closed by TM timeout"
+        # D-20: "closed by TM timeout"; an incoming one by TS (D-SOCKLIM-147, D-APIBEH)
+        tm = int(self.modem.param("TS" if sock.server else "TM"))
         sock.idle_due = now + tm * TM_UNIT_S if tm else None
+
+    # ----- incoming on C0 (D-SOCKLIM-147, D-APIBEH) ----------------------------------------
+
+    def _accepted(self, event: ClientAccepted, now: float) -> None:
+        listener = self._listener
+        sid = socketinfo.free_id(self.modem)
+        if (listener is None or event.listener_id != listener.conn_id or sid is None
+                or not socket_available(self.modem, Protocol.TCP)):
+            # "up to the limit of the maximum number of sockets" (D-SOCKLIM-147)
+            self.modem.emit(CloseConnection(event.conn_id))
+            return
+        sock = _Socket(event.conn_id, Protocol.TCP, event.remote, listener.port,
+                       bound_port=listener.port, state="open", wire_protocol=1, sid=sid,
+                       server=True)
+        self._sockets[event.conn_id] = sock
+        self._touch(sock, now)
+        log.info("C0 listener: client %s:%d accepted as socket %d", *event.remote, sid)
+
+    def _wanted_listener(self) -> tuple[Protocol, int] | None:
+        port = int(self.modem.param("C0"))
+        protocol = LISTEN_IP.get(int(self.modem.param("IP")))
+        if protocol is None or not (self.modem.api_mode and self.modem.registered and port):
+            return None
+        return protocol, port
+
+    def _sync_listener(self) -> None:
+        """Listen on C0 while API mode, registration, C0 and IP say so; else stop."""
+        wanted = self._wanted_listener()
+        current = self._listener
+        if current is not None and (current.protocol, current.port) == wanted:
+            return
+        if current is not None:
+            self.modem.emit(CloseConnection(current.conn_id))
+            self._sockets.pop(current.conn_id, None)
+            self._listener = None
+        if wanted is None:
+            return
+        protocol, port = wanted
+        conn_id = self.modem.new_conn_id()
+        self._listener = _Listener(conn_id, protocol, port)
+        if protocol is Protocol.UDP:  # the C0 socket: datagrams to C0 as 0xB0, replies from it
+            self._sockets[conn_id] = _Socket(conn_id, protocol, ("0.0.0.0", 0), port,
+                                             bound_port=port, wire_protocol=0, listener=True)
+        self.modem.emit(Listen(conn_id, protocol, port))
+
+    def on_params_applied(self, changed: set[str], now: float) -> None:
+        if changed & {"C0", "IP", "AP"}:
+            self._sync_listener()
 
     # ----- lifecycle ---------------------------------------------------------------------
 
@@ -302,33 +400,37 @@ class IpFrames(Feature):
 
     def on_registration(self, registered: bool, now: float) -> None:
         if registered:
+            self._sync_listener()
             return
         for sock in list(self._sockets.values()):
             self.modem.emit(CloseConnection(sock.conn_id))
             self._drop(sock, Failure.NOT_REGISTERED, "registration lost")
+        if self._listener is not None:
+            self.modem.emit(CloseConnection(self._listener.conn_id))
+            self._listener = None
 
     def on_reset(self) -> None:
         self._sockets.clear()
+        self._listener = None
 
     def sockets_in_use(self) -> Counter[Protocol]:
-        return Counter(s.protocol for s in self._sockets.values())
+        return Counter(s.protocol for s in self._sockets.values() if not s.listener)
 
-    def socket_ids(self) -> list[int]:
-        return list(self._sockets)
+    def socket_rows(self) -> list[socketinfo.SocketRow]:
+        """ATSI rows: implicit sockets, marked "*" (D-SI)."""
+        return [
+            socketinfo.SocketRow(  # LOCAL_PORT "is 0 unless ... explicitly bound" (D-SI)
+                s.sid, s.state, s.protocol,
+                s.local_port if s.server or s.protocol is Protocol.UDP else 0,
+                s.dest, implicit=True)
+            for s in self._sockets.values() if not s.listener
+        ]
 
     # ----- ATSI --------------------------------------------------------------------------
 
     at_commands = ("SI",)
 
     def on_at(self, command: str, param: bytes | None, *, api: bool, now: float) -> AtReply:
-        """`ATSI`: the open sockets' IDs in hex, one a line, then a blank line (D-SI). In API
-        mode the same text is the 0x88 value; `SI<id>` details are not simulated; every
-        socket of the module is listed, by its connection number (A-SI-IDS)."""
-        if param:
-            return ERROR
-        ids: list[int] = []
-        for name in ("transparent", "ip_frames", "extended_sockets"):
-            feature = self.modem.feature(name)
-            ids += getattr(feature, "socket_ids", list)()
-        lines = (*(f"{i:X}" for i in sorted(ids)), "")
-        return AtReply(value="".join(f"{x}\r" for x in lines).encode(), lines=lines)
+        """`ATSI` / `ATSI<id>` for every socket of the module (D-SI; harness.sim.features.
+        socketinfo)."""
+        return socketinfo.answer(self.modem, param, api=api)

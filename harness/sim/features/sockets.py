@@ -5,7 +5,12 @@ lists `extended_sockets` only for such firmware. Sockets are explicit: create (0
 whatever the frame ID), option 0x00 = TLS profile, connect (0xC2 at once, then 0xCF with
 the outcome; a non-zero 0xCF closes the socket for good), send / sendto (0x89), bind/listen
 (0xC6; accepted clients as 0xCC, data as 0xCD / 0xCE), close (0xC3). Socket IDs are never
-0xFF but in a failed create (L-C).
+0xFF but in a failed create (L-C); they share one space with the implicit sockets ATSI lists
+(D-SI example: `0x00*`, `0x01`).
+
+A peer's close after data is reported as 0xCF no sooner than the personality's
+`close_after_data_s` after the last 0xCD (A-SIM-CLOSE-SPACING): a deadline of the Modem's
+clock, so a warping clock skips it and a real one waits it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from harness.sim.core.effects import (
     SendData,
 )
 from harness.sim.core.feature import Feature
+from harness.sim.features import socketinfo
 from harness.sim.features.ipframes import MAX_PAYLOAD, socket_available
 from harness.xbee import api, codes
 from harness.xbee.codes import SocketStatus, TxStatus
@@ -41,7 +47,6 @@ log = logging.getLogger(__name__)
 PROTOCOLS = codes.IP_PROTOCOLS  # D-C0-3G, L-C
 NO_SOCKET = 0xFF  # L-C: socket ID 0xFF only in a failed create
 ALL_SOCKETS = 0xFF  # D-43: close all extended API sockets
-MAX_SOCKET_ID = 0xFE
 RX_CHUNK = 1500  # D-SF p.279: payload ≤ 1500
 
 # Status values (L-C shared socket codes; D-SF per frame).
@@ -74,6 +79,9 @@ class _Sock:
     profile: int = 0
     remote: tuple[str, int] | None = None
     bound_port: int = 0
+    last_data: float | None = None  # when its last 0xCD / 0xCE went out
+    close_due: float | None = None  # a peer close held back until then (A-SIM-CLOSE-SPACING)
+    close_failure: Failure | None = None
 
 
 class ExtendedSockets(Feature):
@@ -114,10 +122,11 @@ class ExtendedSockets(Feature):
             answer(NO_SOCKET, INVALID_PROTOCOL)
         elif not self.modem.registered:
             answer(NO_SOCKET, NOT_REGISTERED)
-        elif not socket_available(self.modem, protocol) or len(self._socks) > MAX_SOCKET_ID:
+        elif not socket_available(self.modem, protocol) or (
+            sid := socketinfo.free_id(self.modem)
+        ) is None:
             answer(NO_SOCKET, RESOURCE)  # D-SOCKLIM
         else:
-            sid = next(i for i in range(MAX_SOCKET_ID + 1) if i not in self._socks)
             self._socks[sid] = _Sock(sid, protocol)
             answer(sid, OK)
 
@@ -279,21 +288,29 @@ class ExtendedSockets(Feature):
         if isinstance(event, ConnectionOpened):
             if sock.state == "connecting":
                 sock.state = "connected"
+                sock.remote = event.remote  # the address DNS gave (ATSI's REMOTE_ADDRESS)
                 self.modem.send_frame(api.SocketStatus(sock.sid, OK))  # D-SF p.281
         elif isinstance(event, ConnectionFailed):
             self._fatal(sock, event.failure, event.detail)
         elif isinstance(event, DataReceived):
             self._received(sock, event)
+            sock.last_data = now
         elif isinstance(event, ConnectionClosed):
+            spacing = self.modem.personality.close_after_data_s
+            if sock.last_data is not None and now < sock.last_data + spacing:
+                sock.close_due = sock.last_data + spacing  # A-SIM-CLOSE-SPACING
+                sock.close_failure = event.failure
+                sock.state = "closing"
+                return
             self._fatal(sock, event.failure, event.detail)
 
     def _accepted(self, event: ClientAccepted) -> None:
         listener = self._by_conn.get(event.listener_id)
-        free = [i for i in range(MAX_SOCKET_ID + 1) if i not in self._socks]
-        if listener is None or not free or not socket_available(self.modem, listener.protocol):
+        sid = socketinfo.free_id(self.modem)
+        if listener is None or sid is None or not socket_available(self.modem, listener.protocol):
             self.modem.emit(CloseConnection(event.conn_id))
             return
-        sock = _Sock(free[0], listener.protocol, event.conn_id, "connected", remote=event.remote)
+        sock = _Sock(sid, listener.protocol, event.conn_id, "connected", remote=event.remote)
         self._socks[sock.sid] = sock
         self._by_conn[event.conn_id] = sock
         # D-SF p.278: Cat 1 presents the client only after it sends data; this feature is on
@@ -332,6 +349,16 @@ class ExtendedSockets(Feature):
 
     # ----- lifecycle ---------------------------------------------------------------------
 
+    def tick(self, now: float) -> None:
+        for sock in list(self._socks.values()):
+            if sock.close_due is not None and sock.close_due <= now:
+                assert sock.close_failure is not None
+                self._fatal(sock, sock.close_failure, "peer closed (reported after its data)")
+
+    def next_deadline(self) -> float | None:
+        due = [s.close_due for s in self._socks.values() if s.close_due is not None]
+        return min(due) if due else None
+
     def on_registration(self, registered: bool, now: float) -> None:
         if registered:
             return
@@ -347,6 +374,10 @@ class ExtendedSockets(Feature):
     def sockets_in_use(self) -> Counter[Protocol]:
         return Counter(s.protocol for s in self._socks.values())
 
-    def socket_ids(self) -> list[int]:
-        """IDs ATSI lists (A-SI-IDS): the socket IDs these frames gave out."""
-        return list(self._socks)
+    def socket_rows(self) -> list[socketinfo.SocketRow]:
+        """ATSI rows (D-SI): Extended API sockets, without "*"."""
+        return [
+            socketinfo.SocketRow(s.sid, s.state, s.protocol, s.bound_port,
+                                 s.remote or ("0.0.0.0", 0))
+            for s in self._socks.values()
+        ]

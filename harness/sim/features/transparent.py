@@ -30,6 +30,7 @@ from harness.sim.core.effects import (
     TlsSettings,
 )
 from harness.sim.core.feature import Feature
+from harness.sim.features import socketinfo
 from harness.xbee import at, codes
 from harness.xbee.codes import CiStatus
 
@@ -70,6 +71,7 @@ class Transparent(Feature):
         self._state = "idle"  # idle, opening, open
         self._target: tuple[Any, Any, Any] | None = None  # (IP, DL, DE) it was opened with
         self._protocol = Protocol.TCP
+        self._sid = 0  # its ATSI ID (socketinfo.free_id)
         self._buffer = bytearray()  # serial data not yet packetized
         self._buffer_due: float | None = None  # RO expiry
         self._waiting = bytearray()  # packets waiting for the connection to open
@@ -153,6 +155,7 @@ class Transparent(Feature):
             self._fail(Failure.TIMEOUT, "no free socket")  # A-TRANSP-NOSOCKET
             return
         self._conn = self.modem.new_conn_id()
+        self._sid = socketinfo.free_id(self.modem) or 0
         self._state = "opening"
         self._protocol = protocol
         self._target = (ip, host, port)
@@ -276,9 +279,15 @@ class Transparent(Feature):
     def sockets_in_use(self) -> Counter[Protocol]:
         return Counter({self._protocol: 1}) if self._conn is not None else Counter()
 
-    def socket_ids(self) -> list[int]:
-        """IDs ATSI lists for this feature's connection (A-SI-IDS)."""
-        return [self._conn] if self._conn is not None else []
+    def socket_rows(self) -> list[socketinfo.SocketRow]:
+        """ATSI's row for this feature's connection: not an Extended API socket, so "*"
+        (D-SI; A-SI-IDS)."""
+        if self._conn is None or self._target is None:
+            return []
+        port = int(self._target[2])
+        remote = str(self.modem.param("OD"))  # D-OD: the dotted quad in use; 0.0.0.0 before
+        return [socketinfo.SocketRow(self._sid, self._state, self._protocol, 0,
+                                     (remote, port), implicit=True)]
 
     def _set_ci(self, value: int) -> None:
         self.modem.set_status("CI", value)

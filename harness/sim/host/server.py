@@ -48,6 +48,7 @@ from harness.sim.core.effects import (
     OpenConnection,
     Resolve,
     Resolved,
+    SendSms,
     ToHost,
 )
 from harness.sim.host.account import IMPOSED_KEYS, TimeAccount, baud_rate
@@ -63,6 +64,7 @@ from harness.sim.host.ports import (
     TelnetConnection,
     UartSettings,
 )
+from harness.sim.host.sms import SmsOutbox
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,7 @@ class SimServer(Generic[E]):
         self._inbound = 0  # bytes of DataReceived posted and not yet handled
         self._sink_backlog = 0  # the largest backlog of a read port (loop thread's view)
         self.account = TimeAccount(modem, time_scale)
+        self.sms = SmsOutbox()  # what the module sent by SMS (A-SMS-SINK)
 
     # ----- time ---------------------------------------------------------------------------
 
@@ -245,6 +248,16 @@ class SimServer(Generic[E]):
             result = fn(self.modem)
         self._wake()  # what `fn` queued (a fault's 0x8A, …) goes out now, not at the next tick
         return result
+
+    def deliver_sms(self, phone: str, text: bytes) -> bool:
+        """An SMS from the simulated network to the module (0x9F when it can take it;
+        A-SMS-SINK). False when the module has no SMS feature or cannot take it now."""
+
+        def give(modem: E) -> bool:
+            feature = getattr(modem, "features", {}).get("sms")
+            return bool(feature is not None and feature.receive(phone, text))
+
+        return bool(self.call(give))
 
     def wait_output_drained(self, timeout: float = 5.0) -> bool:
         """Wait until every byte the module has said so far has left for its ports (in the
@@ -372,6 +385,8 @@ class SimServer(Generic[E]):
                 self.account.uart("host", len(effect.data))
                 for sink in self._sinks:
                     self._send(sink, effect.data)
+            elif isinstance(effect, SendSms):
+                self.sms.record(effect.phone, effect.text)
             else:
                 self.account.effect(effect)
                 self.world.perform(effect)
