@@ -42,7 +42,7 @@ def shown(result: dict) -> dict[str, str]:
 def run(pytester: pytest.Pytester, *args: str) -> dict[str, dict]:
     pytester.makepyfile(test_plain=BODY)
     got = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--profile", str(ROOT / "profiles" / "sim.yaml"),
+        "-p", "no:cacheprovider", "--profile", str(ROOT / "harness" / "profiles" / "builtin" / "sim.yaml"),
         "--alluredir", "allure", *args, timeout=240,
     )  # fmt: skip
     assert got.ret == 0, got.stdout.str()[-3000:]

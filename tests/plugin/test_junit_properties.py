@@ -25,7 +25,7 @@ def test_junit_xml_has_xbee_properties_per_test(pytester: pytest.Pytester) -> No
     pytester.makepyfile(test_junit=BODY)
     got = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:allure_pytest",
-        "--profile", str(ROOT / "profiles" / "sim.yaml"),
+        "--profile", str(ROOT / "harness" / "profiles" / "builtin" / "sim.yaml"),
         "--mode", "api", "--mode", "transparent", "--tls-variant", "leaf-as-ca",
         "--junitxml", "junit.xml", timeout=240,
     )  # fmt: skip
