@@ -52,6 +52,9 @@ def register(subparsers: Any) -> None:
                       help="also ignore server addresses and ports (DL/DE, 0x20/0x23, Host:)")
     diff.add_argument("--keep-repeats", action="store_true",
                       help="compare runs of identical exchanges (AI polling) one by one")
+    diff.add_argument("--bytes", "--strict", dest="strict", action="store_true",
+                      help="compare byte for byte: upload blocks, SHA-256s, payload frames as "
+                      "cut (default: by behaviour, A-DIFFQ-BEHAVIOUR)")
     diff.set_defaults(func=run_diff)
 
 
@@ -78,4 +81,5 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_diff(args: argparse.Namespace) -> int:
     return diff.run(args.a, args.b, prog="xbee-hil capture diff",
-                    ignore_addresses=args.ignore_addresses, keep_repeats=args.keep_repeats)
+                    ignore_addresses=args.ignore_addresses, keep_repeats=args.keep_repeats,
+                    strict=args.strict)
