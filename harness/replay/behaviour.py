@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from itertools import groupby
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 
 from harness.capture import Capture
