@@ -8,7 +8,7 @@ several. So, unless `--bytes` asks for the bytes:
 
 - an `ATFS PUT`/`XPUT` upload is one request naming the file's path and its role in the
   recording's PKI (`client_key`, not its SHA-256), and one answer: the prompt, the receiver's
-  control bytes as runs with counts (`C ACK×3`), the line after;
+  control bytes as runs with counts (`C ACKx3`), the line after;
 - a SHA-256 the module prints is the role of the file it hashes (`<sha256 of root_ca>`);
 - payload frames leave their exchanges and become one byte stream per socket (0xB0: the
   remote address, port and protocol; 0xCD/0xCE: the socket), the module's local port aside.
@@ -71,11 +71,12 @@ def roles_of(capture: Capture) -> Roles:
 
 
 def control_runs(answer: bytes) -> str:
-    """`C ACK×3 C`: a YMODEM receiver's control bytes as runs (how reads cut them is not
-    behaviour); other bytes as `?`."""
+    """`C ACKx3 C`: a YMODEM receiver's control bytes as runs (how reads cut them is not
+    behaviour); a repeated `C` once (the receiver asks again while the sender is slow to
+    start: timing); other bytes as `?`."""
     runs = ((name, len(list(group)))
             for name, group in groupby(_CONTROL_NAMES.get(b, "?") for b in answer))  # fmt: skip
-    return " ".join(f"{name}×{n}" if n > 1 else name for name, n in runs)
+    return " ".join(f"{name}x{n}" if n > 1 and name != "C" else name for name, n in runs)
 
 
 def _split_answer(answer: bytes) -> tuple[bytes, bytes, bytes]:

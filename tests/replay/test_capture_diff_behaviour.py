@@ -19,6 +19,7 @@ import pytest
 from harness.cli import main
 from harness.sim.core import personality as personality_mod
 from tests.plugin.benchrig import start_bench
+from tests.replay.cleanrun import record_clean
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = str(ROOT / "suites" / "test_https.py")
@@ -57,21 +58,31 @@ def _ci2f_personality(workdir: Path) -> Path:
 def _record_bench(workdir: Path, personality: str) -> Path:
     """The CHANGED cell recorded through a bench rig (tests/plugin/benchrig.py) whose
     simulator runs `personality` (a name or a YAML file)."""
-    rig = start_bench(workdir / "bench", personality=personality, modes=("transparent",),
-                      tls_variants=("wrong-ca",),
-                      profile_extra={"device": {"first_byte_timeout": 2}})  # fmt: skip
-    try:
-        return _record(workdir / "run", CHANGED, *rig.args())
-    finally:
-        rig.close()
+    def once(attempt: int) -> Path:
+        rig = start_bench(workdir / f"bench{attempt}", personality=personality,
+                          modes=("transparent",), tls_variants=("wrong-ca",),
+                          profile_extra={"device": {"first_byte_timeout": 5}})  # fmt: skip
+        try:
+            return _record(workdir / f"run{attempt}", CHANGED, *rig.args())
+        finally:
+            rig.close()
+
+    return record_clean(once)
+
+
+def _record_sim(workdir: Path) -> Path:
+    """The SAME and CHANGED cells on `--device sim:cat1-3100C`, recorded without a failed
+    escape (tests/replay/cleanrun.py)."""
+    return record_clean(lambda attempt: _record(workdir / str(attempt), f"{SAME} or {CHANGED}",
+                                                "--device", "sim:cat1-3100C"))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def decks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("diffq")
     return {
-        "a": _record(base / "a", f"{SAME} or {CHANGED}", "--device", "sim:cat1-3100C"),
-        "b": _record(base / "b", f"{SAME} or {CHANGED}", "--device", "sim:cat1-3100C"),
+        "a": _record_sim(base / "a"),
+        "b": _record_sim(base / "b"),
         "bench": _record_bench(base / "bench", "cat1-3100C"),
         "ci2f": _record_bench(base / "ci2f", str(_ci2f_personality(base / "personality"))),
     }
