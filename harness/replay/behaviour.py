@@ -32,7 +32,7 @@ from harness.variants import VARIANTS
 from harness.xbee import api, fspath, ymodem
 
 _FS_UPLOAD_LINE = re.compile(rb"^\s*AT\s*FS\s+(X?PUT)\s+(\S+)", re.IGNORECASE)
-_SHA256_HEX = re.compile(rb"\b[0-9a-fA-F]{64}\b")
+_SHA256_HEX = re.compile(rb"(?i)(?<=sha256 )[0-9a-f]{64}\b")  # an `ATFS HASH` answer (D-FSCMD)
 _CONTROL_NAMES = {ymodem.CRC_MODE: "C", ymodem.ACK: "ACK", ymodem.NAK: "NAK",
                   ymodem.CAN: "CAN"}  # fmt: skip
 PAYLOAD_FRAMES = frozenset({0xB0, 0xCD, 0xCE})  # D-B0, D-SF p.279/280

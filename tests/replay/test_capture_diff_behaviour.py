@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.capture import RX, TX, CaptureWriter
 from harness.cli import main
 from harness.sim.core import personality as personality_mod
+from harness.xbee import api
 from tests.plugin.benchrig import start_bench
 from tests.replay.cleanrun import record_clean
 
@@ -148,3 +150,86 @@ def test_python_m_harness_replay_diff_shares_the_comparison(
          str(decks["ci2f"] / name)], capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert changed.returncode == 1 and "CI 0x2F" in changed.stdout
+
+
+# ----- the same rules on crafted captures (no recording) ---------------------------------------
+
+
+def _craft(path: Path, events: list[tuple[str, bytes]]) -> Path:
+    t = [50.0]
+
+    def clock() -> float:
+        return t[0]
+
+    with CaptureWriter(path, test="suites/test_https.py::test_get", device="pty",
+                       clock=clock) as w:  # fmt: skip
+        for direction, data in events:
+            t[0] += 0.01
+            w.wire(direction, data)
+    return path
+
+
+def _get_exchange(status: bytes, cuts: list[int], local_port: int) -> list[tuple[str, bytes]]:
+    """A 0x20 GET and the response in 0xB0 frames cut at `cuts`."""
+    body = b"HTTP/1.1 " + status + b"\r\nContent-Length: 5\r\n\r\nhello"
+    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+    get = api.TXRequestIPv4(1, "203.0.113.10", 80, 0, 1, 0, b"GET / HTTP/1.1\r\n\r\n")
+    out = [(TX, api.encode(get)), (RX, api.encode(api.TXStatus(1, 0)))]
+    out += [(RX, api.encode(api.RXIPv4("203.0.113.10", local_port, 80, 1, 0, p))) for p in pieces]
+    return out
+
+
+def test_payloads_cut_otherwise_are_one_stream_and_a_changed_status_stands_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _craft(tmp_path / "a.jsonl", _get_exchange(b"200 OK", [10, 30], 40001))
+    b = _craft(tmp_path / "b.jsonl", _get_exchange(b"200 OK", [25], 40777))
+    code, out = _diff(capsys, a, b)
+    assert code == 0, out
+    code, out = _diff(capsys, a, b, "--bytes")
+    assert code == 1 and "dest_port" in out
+    c = _craft(tmp_path / "c.jsonl", _get_exchange(b"404 Not Found", [25], 40777))
+    code, out = _diff(capsys, a, c)
+    body = out.splitlines()[2:]
+    assert code == 1
+    assert body == [
+        "payload stream differs: 0xB0 from 203.0.113.10:80 protocol 1 (43 → 50 bytes)",
+        "  - b'HTTP/1.1 200 OK\\r\\n'",
+        "  + b'HTTP/1.1 404 Not Found\\r\\n'",
+        "1 exchange(s) differ",
+    ], out
+
+
+def _upload(acks: list[bytes]) -> list[tuple[str, bytes]]:
+    """An `ATFS PUT` of a small file by YMODEM, the receiver's answers read as `acks`."""
+    from harness.xbee import ymodem
+
+    sender, rx = ymodem.YmodemSender("x.crt", b"A" * 300), ymodem.YmodemReceiver()
+    wire = []
+    sender.start(0.0)
+    answer = rx.start(0.0)
+    while not sender.done:
+        block = sender.feed(answer, 0.0)
+        if not block:
+            break
+        wire.append(block)
+        answer = rx.feed(block, 0.0)
+    out = [(TX, b"ATFS PUT /flash/cert/x.crt\r"), (RX, b"Receiving file with YMODEM...\r")]
+    out += [(TX, block) for block in wire]
+    out += [(RX, chunk) for chunk in acks]
+    return [*out, (RX, b"OK\r")]
+
+
+def test_ymodem_acks_merged_into_other_reads_are_the_same_upload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.replay.behaviour import control_runs
+
+    a = _craft(tmp_path / "a.jsonl", _upload([b"C", b"\x06C", b"\x06", b"\x06", b"\x06C", b"\x06"]))
+    b = _craft(tmp_path / "b.jsonl", _upload([b"CC", b"\x06C\x06\x06", b"\x06C\x06"]))
+    code, out = _diff(capsys, a, b)
+    assert code == 0, out
+    assert control_runs(b"CC\x06C\x06\x06\x06C\x06") == "C ACK C ACKx3 C ACK"
+    fewer = _craft(tmp_path / "c.jsonl", _upload([b"C", b"\x06C", b"\x06", b"\x06C", b"\x06"]))
+    code, out = _diff(capsys, a, fewer)
+    assert code == 1 and "<YMODEM receiver: C ACK C ACKx2 C ACK>" in out
