@@ -162,6 +162,9 @@ def _fold_cycle(out: list[Keyed]) -> None:
             return
 
 
+DESCRIBE_LINE = 200  # characters of one differing payload line shown
+
+
 def _streams_diff(a: dict[str, bytes], b: dict[str, bytes]) -> list[str]:
     """Where the payload streams differ: a stream only on one side, or its lines."""
     out: list[str] = []
@@ -182,9 +185,6 @@ def _streams_diff(a: dict[str, bytes], b: dict[str, bytes]) -> list[str]:
             out += [f"  - {line!r}"[:DESCRIBE_LINE] for line in la[i1:i2]]
             out += [f"  + {line!r}"[:DESCRIBE_LINE] for line in lb[j1:j2]]
     return out
-
-
-DESCRIBE_LINE = 200  # characters of one differing payload line shown
 
 
 def _request_text(k: Keyed) -> str:
