@@ -11,7 +11,9 @@ several. So, unless `--bytes` asks for the bytes:
   control bytes as runs with counts (`C ACKx3`), the line after;
 - a SHA-256 the module prints is the role of the file it hashes (`<sha256 of root_ca>`);
 - payload frames leave their exchanges and become one byte stream per socket (0xB0: the
-  remote address, port and protocol; 0xCD/0xCE: the socket), the module's local port aside.
+  remote address, port and protocol; 0xCD/0xCE: the socket), the module's local port aside;
+- a `+++` the module answered `OK` is not compared: the harness re-enters command mode when
+  its CT clock says so (`is_escape`).
 
 Pure: steps in, steps out (`harness.replay.script`), plus the roles read from the cassette.
 """
@@ -180,3 +182,15 @@ def stream_key(data: bytes, *, addresses: bool = False) -> str | None:
 def payload_of(data: bytes) -> bytes:
     frame = api.parse(data)
     return bytes(getattr(frame, "payload", b""))
+
+
+_ESCAPE = re.compile(rb"\s*\+\+\+")  # D-ENTER, after the tail of a transparent request
+
+
+def is_escape(request: Step | None, answers: list[Step]) -> bool:
+    """A `+++` the module answered `OK`: entering command mode, which the harness does when
+    its CT clock says command mode has ended, so how often is timing (as A-REPLAY-ESCAPES
+    for the replay). A `+++` left unanswered is not one: that stays a difference."""
+    return (request is not None and request.action == "expect" and request.kind == "text"
+            and _ESCAPE.fullmatch(request.raw) is not None
+            and b"".join(a.raw for a in answers) == b"OK\r")  # fmt: skip
