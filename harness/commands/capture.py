@@ -10,8 +10,10 @@ and a month-old one): exchanges (a host request and the module's answers) are al
 changed code, value, or a missing or extra frame or line is printed with its cassette lines.
 Timing is ignored, and so are the volatile fields the replay device ignores (frame IDs,
 dates; addresses with --ignore-addresses). Runs of identical exchanges count once (polling
-AI until registered takes as many rounds as it takes). Exit 0 equivalent, 1 different,
-2 bad input.
+AI until registered takes as many rounds as it takes). By default it compares behaviour:
+uploads by the role of their file, SHA-256s by the file they name, YMODEM ACKs as counts,
+0xB0/0xCD/0xCE payloads as streams per socket (A-DIFFQ-BEHAVIOUR); `--bytes` compares the
+bytes. Exit 0 equivalent, 1 different, 2 bad input.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def register(subparsers: Any) -> None:
         help="compare two cassettes of the same test: where did the module's behaviour change",
         description="Align two captures by exchange (host request -> module answers) and print "
         "changed codes and values, and missing or extra frames and lines. Timing, frame IDs "
-        "and dates are ignored. Exit 0 equivalent, 1 different, 2 bad input.",
+        "and dates are ignored; uploads, SHA-256s and payload frames are compared by "
+        "behaviour unless --bytes. Exit 0 equivalent, 1 different, 2 bad input.",
     )
     diff.add_argument("a", metavar="A", help="the reference capture (e.g. last month's)")
     diff.add_argument("b", metavar="B", help="the capture to compare (e.g. last night's)")
@@ -52,6 +55,9 @@ def register(subparsers: Any) -> None:
                       help="also ignore server addresses and ports (DL/DE, 0x20/0x23, Host:)")
     diff.add_argument("--keep-repeats", action="store_true",
                       help="compare runs of identical exchanges (AI polling) one by one")
+    diff.add_argument("--bytes", "--strict", dest="strict", action="store_true",
+                      help="compare byte for byte: upload blocks, SHA-256s, payload frames as "
+                      "cut (default: by behaviour, A-DIFFQ-BEHAVIOUR)")
     diff.set_defaults(func=run_diff)
 
 
@@ -78,4 +84,5 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_diff(args: argparse.Namespace) -> int:
     return diff.run(args.a, args.b, prog="xbee-hil capture diff",
-                    ignore_addresses=args.ignore_addresses, keep_repeats=args.keep_repeats)
+                    ignore_addresses=args.ignore_addresses, keep_repeats=args.keep_repeats,
+                    strict=args.strict)

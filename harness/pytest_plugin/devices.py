@@ -367,6 +367,7 @@ class ReplayDevice(Device):
     def begin_test(self, port: Port, nodeid: str) -> None:
         """Serve this test's cassette (none: skip with the reason; a bad one fails naming
         file:line); its recording says which personality and PKI the test ran with."""
+        from harness.replay import standin
         from harness.replay.player import ReplayError
 
         path, why = self.deck.for_test(nodeid)
@@ -375,14 +376,16 @@ class ReplayDevice(Device):
         bad: str | None = None
         try:
             rec = cassette.read_info(path).recording
-            self.server.load(path)
+            # a key kept as SHA-256 only is played as a stand-in (A-REPLAY-STANDIN-KEY)
+            files, missing, stand_ins = standin.cassette_files(path, rec.pki if rec else None)
+            self.server.load(path, stand_ins)
         except (capture.CaptureError, ReplayError) as exc:
             bad = str(exc)
         if bad is not None:
             pytest.fail(f"cannot replay: {bad}", pytrace=False)
         if rec is not None:
             self.personality = rec.personality
-            self.files = cassette.load_pki(path.parent, rec.pki)
+            self.files, self.missing = files, missing
 
     def end_test(self, port: Port, item: pytest.Item) -> None:
         """The verdict: a mismatch fails the test with the readable diff (unless the test's

@@ -2,7 +2,7 @@
 
     python -m harness.replay serve FILE --pty [--speed X] [--until-done]
     python -m harness.replay serve DIR --test NODEID --pty     # one test's cassette of a deck
-    python -m harness.replay diff A B [--ignore-addresses] [--keep-repeats]
+    python -m harness.replay diff A B [--ignore-addresses] [--keep-repeats] [--bytes]
 
 `serve` prints the device path first (with --pty); exit 0 when the host did exactly what the
 cassette recorded, 1 when it did not (the report goes to stderr), 2 on bad input. `diff` is
@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compare runs of identical exchanges (AI polling) one by one",
     )
+    d.add_argument(
+        "--bytes",
+        "--strict",
+        dest="strict",
+        action="store_true",
+        help="compare byte for byte: upload blocks, SHA-256s, payload frames as cut",
+    )
     d.set_defaults(func=diff)
     return parser  # fmt: skip
 
@@ -138,7 +145,7 @@ def diff(args: argparse.Namespace) -> int:
     from harness.replay.diff import run
 
     return run(args.a, args.b, prog=f"{PROG} diff", ignore_addresses=args.ignore_addresses,
-               keep_repeats=args.keep_repeats)
+               keep_repeats=args.keep_repeats, strict=args.strict)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -222,8 +222,8 @@ def save_pki(directory: str | Path, files: dict[str, bytes | None], source: Sour
     The folder is named by a digest of its contents (`pki/<digest>`): re-recording part of a
     directory with a new PKI never changes what the older cassettes replay against. The
     simulator's PKI is throwaway and kept whole; a bench's private keys are not copied (a
-    replay then skips the variants that need them). Returns the folder, relative to
-    `directory`, for the stamp."""
+    replay plays a stand-in in their place, `harness.replay.standin`). Returns the folder,
+    relative to `directory`, for the stamp."""
     kept = {
         name: data
         for name, data in sorted(files.items())

@@ -9,13 +9,15 @@ for its verdict). CLI: `python -m harness.replay serve FILE|DIR --pty`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from harness.replay import standin
 from harness.replay.matchers import Matchers
 from harness.replay.player import Player, Verdict, _Engine, load_script
 from harness.replay.script import Step, fold_repeats
+from harness.replay.standin import StandIn
 from harness.sim.core.effects import Effect
 from harness.sim.host.server import SimServer
 from harness.xbee import at
@@ -96,9 +98,11 @@ class ReplayServer:
         return self._server.start_rfc2217(host, port)
 
     # --- one test ---
-    def load(self, path: str | Path) -> list[Step]:
-        """Play `path` from now on (a cassette still loaded is dropped: call finish first)."""
-        steps = load_script(path)
+    def load(self, path: str | Path, stand_ins: Iterable[StandIn] = ()) -> list[Step]:
+        """Play `path` from now on (a cassette still loaded is dropped: call finish first).
+        `stand_ins`: keys the recording kept as SHA-256 only, played as the stand-ins the
+        harness uploads instead (`harness.replay.standin`)."""
+        steps = standin.apply(load_script(path), stand_ins)
         if self.fold_polls:
             steps = fold_repeats(steps, self.matchers)
         player_path = Path(path)

@@ -6,6 +6,9 @@ and so are the volatile fields the replay device ignores (frame IDs, dates; addr
 `Matchers(addresses=True)`). Runs of identical exchanges count once (polling AI until
 registered takes as many rounds as it takes). Pure, and independent of the simulator: it
 reads captures (`harness.capture`) and scripts them (`harness.replay.script`).
+By default it compares behaviour, not bytes (`harness.replay.behaviour`, A-DIFFQ-BEHAVIOUR):
+uploads by the role of their file, SHA-256s by the file they name, payload frames as one
+stream per socket, YMODEM ACKs as counts; `strict` (`--bytes`) compares every unit.
 Used by `xbee-hil capture diff` and `python -m harness.replay diff`.
 """
 
@@ -18,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.capture import Capture, CaptureError, read_capture
-from harness.replay.matchers import Matchers, normalize_frame
+from harness.replay import behaviour
+from harness.replay.matchers import Matchers, normalize_frame, normalize_text
 from harness.replay.script import (
     Canon,
     Exchange,
@@ -83,29 +87,106 @@ def _is_async(step: Step) -> bool:
     return step.kind == "frame" and bool(step.data) and step.data[0] in ASYNC_FRAMES
 
 
+@dataclass
+class KeyedCapture:
+    """A capture as `compare` reads it: exchanges, the async frames, the payload streams."""
+
+    exchanges: list[Keyed]
+    status: Keyed
+    streams: dict[str, bytes]
+
+
 def keyed_exchanges(
-    capture: Capture, matchers: Matchers, *, keep_repeats: bool
+    capture: Capture, matchers: Matchers, *, keep_repeats: bool, strict: bool = True
 ) -> tuple[list[Keyed], Keyed]:
     """The exchanges with keys, runs of identical ones folded, and the async frames apart."""
+    keyed = keyed_capture(capture, matchers, keep_repeats=keep_repeats, strict=strict)
+    return keyed.exchanges, keyed.status
+
+
+def keyed_capture(
+    capture: Capture, matchers: Matchers, *, keep_repeats: bool, strict: bool
+) -> KeyedCapture:
+    """As `keyed_exchanges`; unless `strict`, by behaviour: uploads by role, digests named,
+    payload frames taken out into one stream per socket (A-DIFFQ-BEHAVIOUR)."""
     canon = Canon(matchers)
     out: list[Keyed] = []
     status: list[Step] = []
-    for ex in exchanges(build_script(capture, by_time=False)):  # timing ignored
+    streams: dict[str, bytearray] = {}
+    steps = build_script(capture, by_time=False)  # timing ignored
+    if not strict:
+        steps = behaviour.behaviour_steps(steps, capture)
+    for ex in exchanges(steps):
         status += [a for a in ex.answers if _is_async(a)]
-        ex = Exchange(ex.request, [a for a in ex.answers if not _is_async(a)])
+        answers = [a for a in ex.answers if not _is_async(a)]
+        if not strict:
+            kept = []
+            for a in answers:
+                key = behaviour.stream_key(a.data, addresses=matchers.addresses) \
+                    if a.kind == "frame" else None
+                if key is None:
+                    kept.append(a)
+                else:
+                    streams.setdefault(key, bytearray()).extend(behaviour.payload_of(a.data))
+            answers = kept
+        ex = Exchange(ex.request, answers)
         if ex.request is None and not ex.answers:
             continue
-        item = Keyed(ex, canon.request(ex.request), canon.answers(ex.answers))
-        if (
-            not keep_repeats
-            and out
-            and (out[-1].request, [a[0] for a in out[-1].answers])
-            == (item.request, [a[0] for a in item.answers])
-        ):
-            out[-1].repeats += 1
+        if not strict and behaviour.is_escape(ex.request, answers):
+            continue  # when the harness re-enters command mode is its CT clock's affair
+        out.append(Keyed(ex, canon.request(ex.request), canon.answers(ex.answers)))
+        if not keep_repeats:
+            _fold_cycle(out)
+    masked = {k: normalize_text(bytes(v), matchers, host=False) for k, v in streams.items()}
+    return KeyedCapture(out, Keyed(Exchange(None, status), b"", canon.answers(status)), masked)
+
+
+# The longest cycle of exchanges that folds when it repeats: `+++` then `ATCI` polled until
+# the code settles is a cycle of 2; entering command mode, asking, leaving is 3.
+MAX_CYCLE = 4
+
+
+def _key(k: Keyed) -> tuple[bytes, list[bytes]]:
+    return k.request, [a[0] for a in k.answers]
+
+
+def _fold_cycle(out: list[Keyed]) -> None:
+    """Fold the last cycle of exchanges into the one before it when they are identical: a
+    poll repeated until the module's state changed counts once (as many rounds as it took)."""
+    for period in range(1, MAX_CYCLE + 1):
+        if len(out) < 2 * period:
+            return
+        last, before = out[-period:], out[-2 * period : -period]
+        if [_key(k) for k in last] == [_key(k) for k in before]:
+            for k, gone in zip(before, last, strict=True):
+                k.repeats += gone.repeats
+            del out[-period:]
+            return
+
+
+DESCRIBE_LINE = 200  # characters of one differing payload line shown
+
+
+def _streams_diff(a: dict[str, bytes], b: dict[str, bytes]) -> list[str]:
+    """Where the payload streams differ: a stream only on one side, or its lines."""
+    out: list[str] = []
+    for key in dict.fromkeys([*a, *b]):
+        old, new = a.get(key), b.get(key)
+        if old == new:
             continue
-        out.append(item)
-    return out, Keyed(Exchange(None, status), b"", canon.answers(status))
+        if old is None or new is None:
+            side, data = ("B", new) if old is None else ("A", old)
+            out.append(f"payload stream only in {side}: {key} ({len(data or b'')} bytes)")
+            continue
+        out.append(f"payload stream differs: {key} ({len(old)} → {len(new)} bytes)")
+        la, lb = old.splitlines(keepends=True), new.splitlines(keepends=True)
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, la, lb,
+                                                           autojunk=False).get_opcodes():
+            if tag == "equal":
+                continue
+            out += [f"  - {line!r}"[:DESCRIBE_LINE] for line in la[i1:i2]]
+            out += [f"  + {line!r}"[:DESCRIBE_LINE] for line in lb[j1:j2]]
+    return out
 
 
 def _request_text(k: Keyed) -> str:
@@ -165,10 +246,13 @@ def _only(side: str, k: Keyed) -> list[str]:
     return lines
 
 
-def compare(a: Capture, b: Capture, matchers: Matchers, *, keep_repeats: bool = False) -> list[str]:
-    """Lines describing each difference (empty: the module behaved the same)."""
-    ea, status_a = keyed_exchanges(a, matchers, keep_repeats=keep_repeats)
-    eb, status_b = keyed_exchanges(b, matchers, keep_repeats=keep_repeats)
+def compare(a: Capture, b: Capture, matchers: Matchers, *, keep_repeats: bool = False,
+            strict: bool = False) -> list[str]:  # fmt: skip
+    """Lines describing each difference (empty: the module behaved the same). `strict`:
+    byte for byte (uploads, digests and payload frames as recorded)."""
+    side_a = keyed_capture(a, matchers, keep_repeats=keep_repeats, strict=strict)
+    side_b = keyed_capture(b, matchers, keep_repeats=keep_repeats, strict=strict)
+    ea, status_a, eb, status_b = side_a.exchanges, side_a.status, side_b.exchanges, side_b.status
     out: list[str] = []
     changed = _answers_diff(status_a, status_b, matchers)
     if changed:
@@ -203,6 +287,7 @@ def compare(a: Capture, b: Capture, matchers: Matchers, *, keep_repeats: bool = 
                 out += _only("A", old)
             elif new is not None:
                 out += _only("B", new)
+    out += _streams_diff(side_a.streams, side_b.streams)
     return out
 
 
@@ -216,10 +301,10 @@ def header(tag: str, capture: Capture) -> str:
     return f"{tag} {capture.path}  ({h.get('test')}; {fw}; started {h.get('started')})"
 
 
-def report(a: Capture, b: Capture, matchers: Matchers, *, keep_repeats: bool = False
-           ) -> tuple[list[str], int]:  # fmt: skip
+def report(a: Capture, b: Capture, matchers: Matchers, *, keep_repeats: bool = False,
+           strict: bool = False) -> tuple[list[str], int]:  # fmt: skip
     """What `capture diff` prints, and its exit status: 0 equivalent, 1 different."""
-    lines = compare(a, b, matchers, keep_repeats=keep_repeats)
+    lines = compare(a, b, matchers, keep_repeats=keep_repeats, strict=strict)
     out = [header("---", a), header("+++", b)]
     if a.header.get("test") != b.header.get("test"):
         out.append(f"note: not the same test ({a.header.get('test')} / {b.header.get('test')})")
@@ -228,12 +313,14 @@ def report(a: Capture, b: Capture, matchers: Matchers, *, keep_repeats: bool = F
     if changes:
         out.append(f"{changes} exchange(s) differ")
         return out, 1
-    out.append("equivalent: the module answered the same")
+    out.append("equivalent: the module answered the same" if strict else
+               "equivalent: the module answered the same (compared by behaviour; --bytes "
+               "compares uploads, hashes and payload frames byte for byte)")  # fmt: skip
     return out, 0
 
 
 def run(a: str | Path, b: str | Path, *, prog: str, ignore_addresses: bool = False,
-        keep_repeats: bool = False) -> int:
+        keep_repeats: bool = False, strict: bool = False) -> int:
     """The `diff` command of `xbee-hil capture` and `python -m harness.replay`: print where
     the module's behaviour changed; 0 same, 1 changed, 2 an unreadable capture (one line)."""
     try:
@@ -242,7 +329,7 @@ def run(a: str | Path, b: str | Path, *, prog: str, ignore_addresses: bool = Fal
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     lines, status = report(ca, cb, Matchers(addresses=ignore_addresses),
-                           keep_repeats=keep_repeats)  # fmt: skip
+                           keep_repeats=keep_repeats, strict=strict)  # fmt: skip
     for line in lines:
         print(line)
     return status
