@@ -198,12 +198,29 @@ class CommandReset(_Strict):
         return shlex.split(value) if isinstance(value, str) else value
 
 
+class PowerReset(_Strict):
+    """Reset by the device's own power switch (the simulator's; a bench names a command)."""
+
+    method: Literal["power"]
+
+
+class NoReset(_Strict):
+    """Never reset this module: a run that needs a reset stops with one reason."""
+
+    method: Literal["none"]
+
+
 def _reset_shorthand(value: Any) -> Any:
     return {"method": value} if isinstance(value, str) else value
 
 
+# How the harness resets the module, also when it recovers one (A-BENCH-RECOVER): `at` (FR;
+# a silent module cannot take it), `command` or `power` (a power switch: FR while the module
+# answers, the switch when it does not), `none` (never: the run stops with one reason).
 Reset = Annotated[
-    AtReset | CommandReset, Field(discriminator="method"), BeforeValidator(_reset_shorthand)
+    AtReset | CommandReset | PowerReset | NoReset,
+    Field(discriminator="method"),
+    BeforeValidator(_reset_shorthand),
 ]
 
 
