@@ -307,6 +307,33 @@ class Target(_Strict):
         return self
 
 
+def _check_url(value: str) -> str:
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+# RFC 2606 reserves .invalid: no DNS resolves it, on a bench or in the simulator.
+UNRESOLVABLE_URL = "http://no-such-host.invalid/"
+
+
+class FaultTargets(_Strict):
+    """Endpoints the resilience suite's host-side faults fail against on a bench
+    (suites/test_faults.py; `python -m harness.servers.faulty` serves the first three).
+    Unset: that fault's test is skipped, naming the key. The simulator has its own."""
+
+    server_down: Url | None = None  # a port nothing listens on (refused)
+    server_reset: Url | None = None  # sends part of a response, then resets (RST)
+    slow_server: Url | None = None  # answers later than device.first_byte_timeout
+    unresolvable: Url = UNRESOLVABLE_URL  # a name no DNS resolves
+
+    def urls(self) -> dict[str, str]:
+        """By the name the suite asks `port.urls` for ("server-down", …)."""
+        return {k.replace("_", "-"): v for k, v in self.model_dump().items() if v is not None}
+
+
 class Nvm(_Strict):
     """What the harness may persist on the module. WR also needs --allow-nvm-write."""
 
@@ -337,6 +364,7 @@ class Profile(_Strict):
         default_factory=lambda: list(TLS_VARIANTS)
     )
     nvm: Nvm = Nvm()
+    fault_targets: FaultTargets = FaultTargets()
 
     _source: Path | None = PrivateAttr(default=None)
     _chain: tuple[Path, ...] = PrivateAttr(default=())

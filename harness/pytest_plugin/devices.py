@@ -279,7 +279,8 @@ class BenchDevice(_LiveDevice):
             raise ModuleBroken(f"{spec}: the profile's device.faults "
                                f"({', '.join(profile.device.faults)}) need the simulator "
                                "(--device sim); a real module's faults are its own")
-        urls = {name: t.url for name, t in profile.targets.items()}
+        urls = {**profile.fault_targets.urls(),  # the resilience suite's host-side faults
+                **{name: t.url for name, t in profile.targets.items()}}
         files, missing = _hardware_files(profile, workdir, session.tls_variants)
         device = cls(
             spec, profile.device.personality,

@@ -72,6 +72,13 @@ class FaultControl:
             return str(exc)
         return None
 
+    def reconfigure(self) -> None:
+        """After a reset: the profile's baseline and the test's mode again (unsaved values
+        went back to flash, AP with them), so the test's next request meets its set-up."""
+        session = self.xbee.session
+        wanted = dict(session.profile.baseline) if session is not None else {}
+        self.xbee.port.configurator.apply(wanted, self.xbee.mode)
+
     def reset_method(self) -> Any:
         """The profile's `device.reset` (ATFR when the test has no session)."""
         session = self.xbee.session
