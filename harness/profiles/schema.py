@@ -68,7 +68,7 @@ HARNESS_OWNED: dict[str, str] = {
 AT_NAME = re.compile(r"^[A-Z0-9$%#]{2}$")  # D-CMD: AT + two-character command
 SECRET_KEYS = frozenset({"apn_user", "apn_password"})
 # target files, relative to their profile file
-PATH_KEYS = ("ca", "client_cert", "client_key", "leaf", "intermediate")
+PATH_KEYS = ("ca", "client_cert", "client_key", "leaf", "intermediate", "client_cert_v1")
 # The targets the harness reads (harness/pytest_plugin/devices.py, the `server` of
 # harness/variants.py): a profile naming another one would be ignored without a word, so it
 # is refused.
@@ -276,6 +276,10 @@ class Target(_Strict):
     ca: HostFile | None = None
     client_cert: HostFile | None = None
     client_key: HostFile | None = None
+    # The same key's certificate as X.509 v1 (no extensions), for `client-cert-v1`: LTE-M
+    # takes no v3 client certificate (D-TLS-101); `openssl x509 -req` without extensions
+    # makes one. Unset: that variant is skipped, naming the key.
+    client_cert_v1: HostFile | None = None
     # The server's own leaf and intermediate for `leaf-as-ca` / `intermediate-as-ca` on a
     # bench; when absent the harness fetches the chain from the host (harness/chain.py).
     leaf: HostFile | None = None
@@ -296,7 +300,8 @@ class Target(_Strict):
 
     @model_validator(mode="after")
     def _tls_files(self) -> Target:
-        files = (self.ca, self.client_cert, self.client_key, self.leaf, self.intermediate)
+        files = (self.ca, self.client_cert, self.client_key, self.leaf, self.intermediate,
+                 self.client_cert_v1)
         if self.scheme == "http" and any(files):
             raise ValueError(
                 "ca / client_cert / client_key / leaf / intermediate only make sense for an "
@@ -304,6 +309,8 @@ class Target(_Strict):
             )
         if (self.client_cert is None) != (self.client_key is None):
             raise ValueError("client_cert and client_key go together (D-TLS p.100)")
+        if self.client_cert_v1 is not None and self.client_key is None:
+            raise ValueError("client_cert_v1 needs the client_key it certifies (D-TLS p.100)")
         return self
 
 

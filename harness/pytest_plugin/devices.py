@@ -43,7 +43,7 @@ FIRST_BYTE_HARDWARE = 30.0
 NEEDS_LOCAL_PKI = frozenset({"server_cert", "intermediate_ca"})
 SERVER_FILES = {"server_cert": "leaf", "intermediate_ca": "intermediate"}
 SIM_FILES = ("root_ca", "server_cert", "intermediate_ca", "wrong_ca", "client_cert", "client_key",
-             "client_key_pkcs8")
+             "client_key_pkcs8", "client_cert_v1")
 # Replay. A cassette does not check silence, so the guard before `+++` can be short; a
 # recorded answer comes as soon as the host's bytes match, so a first byte that has not come
 # in this long never will (A-REPLAY-HOST-TIMING).
@@ -451,6 +451,11 @@ def _hardware_files(
     cert = mutual.client_cert if mutual else None
     key = mutual.client_key if mutual else None
     files["client_cert"] = cert.read_bytes() if cert else None
+    cert_v1 = mutual.client_cert_v1 if mutual else None  # for LTE-M (D-TLS-101)
+    files["client_cert_v1"] = cert_v1.read_bytes() if cert_v1 else None
+    if cert_v1 is None:
+        missing["client_cert_v1"] = ("the profile names no targets.mutual.client_cert_v1 (the "
+                                     "client key's certificate as X.509 v1, D-TLS-101)")
     files["client_key"] = key.read_bytes() if key else None
     files["wrong_ca"] = Pki.create(workdir / "wrong-pki").read("wrong_ca")
     needed = {u.pki for v in run_variants for u in variants.get(v).uploads} & NEEDS_LOCAL_PKI

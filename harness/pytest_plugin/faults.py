@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from harness.device.errors import ConfigureError, DeviceError
+from harness.device.leftovers import close_leftover_connections
 from harness.profiles import AtReset, CommandReset, NoReset, PowerReset
 from harness.pytest_plugin.configured import XBee
 from harness.pytest_plugin.session import ModuleBroken
@@ -91,6 +92,19 @@ class FaultControl:
         if isinstance(reset, PowerReset):
             return self.xbee.port.device.power_cycle, RECOVER_RESET_TIMEOUT
         return None
+
+    def settle(self, *, probe: float = PROBE_TIMEOUT) -> str:
+        """After a far end failed (host-side faults): a module that answers and whose
+        connections close (A-LEFTOVER) needs no reset ("settled"); any other is recovered
+        as `recover` does. Returns how."""
+        if self._silent(probe) is None:
+            try:
+                close_leftover_connections(self.xbee.port.configurator)
+            except (DeviceError, ConfigureError):
+                pass
+            else:
+                return "settled"
+        return self.recover(probe=probe)
 
     def recover(self, *, reset_timeout: float = RECOVER_RESET_TIMEOUT,
                 probe: float = PROBE_TIMEOUT) -> str:

@@ -144,6 +144,7 @@ def _write_profile(
                 "url": f"https://{MTLS_HOST}/", "ca": ca,
                 "client_cert": str(pki.path("client_cert")),
                 "client_key": str(pki.path("client_key")),
+                "client_cert_v1": str(pki.path("client_cert_v1")),
             },
         },
         # the resilience suite's host-side faults (suites/test_faults.py), as a bench names them

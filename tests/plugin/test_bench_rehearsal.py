@@ -47,8 +47,11 @@ FOUND = {"AN": "carrier.apn", "TM": 0x30}
 DEVICE = {"first_byte_timeout": 5}
 WATCHED = ["$0", "TM", "AN"]
 Cells = dict[tuple[str, str, str], dict[str, Any]]
-# pyserial's RFC 2217 client, used here to ask the module directly, still calls setDaemon()
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:serial.rfc2217")
+# pyserial's RFC 2217 client, used here to ask the module directly, still calls setDaemon().
+# A test here runs whole suites in a child pytest (the full matrix: on the bench and on the
+# simulator), each bounded by `_suites`' own 600 s, not by the 120 s a test of the harness gets.
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:serial.rfc2217"),
+              pytest.mark.timeout(600)]  # fmt: skip
 
 
 @dataclass
