@@ -3,6 +3,7 @@ simulator from power-up, refused on a real module with one line."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _profile(tmp_path: Path, faults: str) -> Path:
     text = (ROOT / "profiles" / "sim.yaml").read_text(encoding="utf-8")
-    text = text.replace("  reset: at             # ATFR\n",
-                        f"  reset: at             # ATFR\n  faults: {faults}\n")
+    text = re.sub(r"^(  reset: .*\n)", rf"\g<1>  faults: {faults}\n", text, count=1,
+                  flags=re.M)
     text = text.replace("registration_timeout: 30", "registration_timeout: 1")  # fail fast
     path = tmp_path / "faulty.yaml"
     path.write_text(text, encoding="utf-8")
