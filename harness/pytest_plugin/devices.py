@@ -453,12 +453,13 @@ def _hardware_files(
     files["client_cert"] = cert.read_bytes() if cert else None
     cert_v1 = mutual.client_cert_v1 if mutual else None  # for LTE-M (D-TLS-101)
     files["client_cert_v1"] = cert_v1.read_bytes() if cert_v1 else None
-    if cert_v1 is None:
+    needed = {u.pki for v in run_variants for u in variants.get(v).uploads}
+    if cert_v1 is None and "client_cert_v1" in needed:
         missing["client_cert_v1"] = ("the profile names no targets.mutual.client_cert_v1 (the "
                                      "client key's certificate as X.509 v1, D-TLS-101)")
     files["client_key"] = key.read_bytes() if key else None
     files["wrong_ca"] = Pki.create(workdir / "wrong-pki").read("wrong_ca")
-    needed = {u.pki for v in run_variants for u in variants.get(v).uploads} & NEEDS_LOCAL_PKI
+    needed &= NEEDS_LOCAL_PKI
     for pki_name, key_name in SERVER_FILES.items():
         given = getattr(https, key_name) if https else None
         files[pki_name] = given.read_bytes() if given else None

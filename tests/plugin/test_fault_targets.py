@@ -61,7 +61,8 @@ def test_client_cert_v1_reaches_the_bench_files(tmp_path):
     client_cert: {pki.path('client_cert')}
     client_key: {pki.path('client_key')}
 """)
-    files, missing = _hardware_files(load_profile(without), tmp_path / "work2")
+    files, missing = _hardware_files(load_profile(without), tmp_path / "work2",
+                                     ("client-cert-v1",))
     assert files["client_cert_v1"] is None
     assert "targets.mutual.client_cert_v1" in missing["client_cert_v1"]
 
