@@ -12,7 +12,7 @@ from harness.profiles import ProfileError, load_profile
 from harness.profiles.schema import UNRESOLVABLE_URL
 from harness.pytest_plugin.devices import _hardware_files
 from harness.servers import Pki
-from tests.plugin.benchrig import start_bench
+from tests.plugin.benchrig import HOST, start_bench
 
 
 def _write(path: Path, text: str) -> Path:
@@ -89,3 +89,24 @@ def test_a_bench_without_the_endpoint_skips_naming_the_key(pytester, tmp_path):
         rig.close()
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*the profile names no fault_targets.server_down*"])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:serial.rfc2217")
+def test_host_side_fault_tests_fail_against_a_healthy_server(pytester, tmp_path):
+    """The host-side faults' tests test the far end's failure: pointed at a server that
+    answers 200, each of them fails (the check that the fault is really met)."""
+    healthy = f"http://{HOST}/"
+    rig = start_bench(tmp_path / "bench", modes=("api",), profile_extra={"fault_targets": {
+        "server_down": healthy, "server_reset": healthy, "slow_server": healthy}})  # fmt: skip
+    try:
+        suite = Path(__file__).resolve().parents[2] / "suites" / "test_faults.py"
+        pytester.makepyfile(test_faults_copy=suite.read_text(encoding="utf-8"))
+        result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+                                    "-p", "no:allure_pytest", "-rA", "-k",
+                                    "test_host_server or test_host_slow", *rig.args())
+    finally:
+        rig.close()
+    out = result.stdout.str()
+    for name in ("server_down_is_refused", "server_reset_mid_response", "slow_server_is"):
+        assert f"FAILED test_faults_copy.py::test_host_{name}" in out, out[-3000:]
+    assert "PASSED test_faults_copy.py::test_host_" not in out, out[-3000:]
