@@ -24,6 +24,7 @@ from harness.servers.http import IDLE_TIMEOUT, LOOPBACK
 # What the reset server sends before the RST: a 200 head that promises more body than comes.
 PROMISED_BODY = 4096
 PARTIAL_BODY = b"<html><body>xbee-hil: this response is cut by a reset"
+RESET_AFTER_LIMIT = 2.0  # longest wait for the part to be acknowledged before the RST, s
 # How long the slow server holds a request before it answers, seconds: longer than any
 # timeout of the module (TM) or the harness (first_byte_timeout) in the shipped profiles.
 SLOW_DELAY = 120.0
@@ -154,6 +155,27 @@ class _OneShotServer:
         raise NotImplementedError
 
 
+def _unacknowledged(conn: socket.socket) -> int:
+    """Bytes sent but not yet acknowledged by the peer (Linux SIOCOUTQ); 0 where unknown."""
+    try:
+        import fcntl
+        import termios
+
+        raw = fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except (ImportError, AttributeError, OSError):
+        return 0
+    return int(struct.unpack("i", raw)[0])
+
+
+def _wait_delivered(conn: socket.socket, limit: float) -> None:
+    """Until the peer has acknowledged what was sent (an RST discards what it has not), at
+    most `limit` seconds; the reset then follows the part with no gap in which a client's
+    inactivity timeout could close the connection first."""
+    deadline = time.monotonic() + limit
+    while _unacknowledged(conn) and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
 class ResetServer(_OneShotServer):
     """Sends the head of a 200 and part of its body, then resets the connection (RST, by a
     zero linger), as a server that crashes or a middlebox that drops mid-response."""
@@ -164,7 +186,7 @@ class ResetServer(_OneShotServer):
         head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
                 b"Content-Length: %d\r\n\r\n" % PROMISED_BODY)  # fmt: skip
         conn.sendall(head + PARTIAL_BODY)
-        time.sleep(0.01)  # the part leaves before the reset (Linux keeps data read before an RST)
+        _wait_delivered(conn, RESET_AFTER_LIMIT)  # the part is the client's, then at once:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
