@@ -70,11 +70,18 @@ def _pkcs8(tls: TlsLimits) -> str:  # D-TLS-101, A-TLS-KEY-PKCS1
     return OK if "pkcs8" in tls.key_formats else "tls_config"
 
 
+def _client_v3(tls: TlsLimits) -> str:  # D-TLS-101: no v3 client certificates on LTE-M
+    from harness.xbee.firmware import CLIENT_V3_FAILURE
+
+    return OK if tls.client_cert_v3 else CLIENT_V3_FAILURE  # A-TLS-CLIENT-V3
+
+
 _ROOT = Upload("root.crt", "root_ca")
 _LEAF = Upload("wgc.crt", "server_cert")  # the forum's name for google.com's certificate
 _INTER = Upload("inter.crt", "intermediate_ca")
 _WRONG = Upload("other.crt", "wrong_ca")
 _CLIENT = Upload("client.crt", "client_cert")
+_CLIENT_V1 = Upload("client1.crt", "client_cert_v1")  # X.509 v1: no extensions (D-TLS-101)
 _KEY = Upload("client.key", "client_key", secure=True)
 _KEY8 = Upload("client8.key", "client_key_pkcs8", secure=True)
 
@@ -110,7 +117,15 @@ VARIANTS: dict[str, TlsVariant] = {
         ),
         TlsVariant(
             "client-cert", "root.crt;client.crt;client.key", OK, server="mutual",
-            uploads=(_ROOT, _CLIENT, _KEY), basis="D-TLS p.100: client cert and PKCS#1 key",
+            uploads=(_ROOT, _CLIENT, _KEY), limit=_client_v3,
+            basis="D-TLS p.100: client cert and PKCS#1 key; the certificate is X.509 v3, which "
+            "LTE-M does not take (D-TLS-101, A-TLS-CLIENT-V3)",
+        ),
+        TlsVariant(
+            "client-cert-v1", "root.crt;client1.crt;client.key", OK, server="mutual",
+            uploads=(_ROOT, _CLIENT_V1, _KEY),
+            basis="D-TLS-101: LTE-M takes no X.509 v3 client certificate; the same key's v1 "
+            "certificate (no extensions) is one every firmware takes (A-TLS-CLIENT-V3)",
         ),
         TlsVariant(
             "mutual-no-client-cert", "root.crt;;", "tls_handshake", server="mutual",

@@ -2,9 +2,12 @@
 
 For each named fault (`xbee-sim --list-faults`, harness/sim/core/faults.py) the harness must
 report the module's code and a reason a person understands within its bound, bring the module
-back (FR, a power cycle where the device has one, or stop the run with one reason), and leave
-it so the next test passes. Faults that need the simulator are `sim_only`; a bench runs the
-one a host can cause by itself (a name that does not resolve).
+back (as the profile's `device.reset` says: FR, a power cycle where it names a switch, or stop
+the run with one reason), and leave it so the next test passes. Faults that need the
+simulator are `sim_only`. The faults a host causes by itself run everywhere (the last
+section): a server that is down, one that resets mid-response, one slower than any timeout,
+a name that does not resolve; against the profile's `fault_targets:` on a bench, the
+loopback servers of harness/servers/faulty.py on the simulator.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from harness.xbee import api, codes
 SHORT_WAIT = 0.5
 # How long a query may go unanswered before the module counts as silent (real seconds).
 PROBE = 0.5
-# A name no DNS resolves (RFC 2606 reserves .invalid), for the bench too.
-UNRESOLVABLE = "no-such-host.invalid"
+# The harness's bound for a failed request beyond its first-byte wait: the CI read (an
+# escape into command mode at the module's guard time) or the module's own answer.
+BOUND_MARGIN = 5.0
 
 
 def _ai(xbee) -> int:
@@ -38,6 +42,31 @@ def _poll(what, until: float = 3.0, step: float = 0.02):
         time.sleep(step)
         value = what()
     return value
+
+
+def _fault_url(xbee, name: str) -> str:
+    """The endpoint of a host-side fault: the simulator's, or the profile's fault_targets."""
+    url = xbee.port.urls.get(name)
+    if url is None:
+        pytest.skip(f"the profile names no fault_targets.{name.replace('-', '_')}: a bench "
+                    f"endpoint for the {name} fault (python -m harness.servers.faulty)")
+    return url
+
+
+def _within_bound(xbee, took: float) -> None:
+    bound = xbee.port.first_byte_timeout + BOUND_MARGIN
+    assert took < bound, f"the harness took {took:.1f} s to report, over its {bound:.1f} s bound"
+
+
+def _recovered_and_next_request_passes(xbee, xbee_faults) -> None:
+    """The module settled (no connection left, A-LEFTOVER) or back by the profile's reset,
+    set up for the test again, and answering."""
+    how = xbee_faults.settle()
+    assert how in ("settled", "FR", "power cycle"), how
+    if how != "settled":
+        xbee_faults.reconfigure()
+    ok = xbee.get(xbee.port.urls["http"], record=False)  # the cell keeps the fault's codes
+    assert ok.status == 200, ok.summary()
 
 
 def _http_url(xbee, host: str | None = None) -> str:
@@ -114,16 +143,6 @@ def test_dns_slow_is_reported_within_the_bound(xbee, xbee_faults):
     assert took < xbee.port.first_byte_timeout + 5.0, f"the harness waited {took:.1f} s"
     xbee_faults.clear()
     assert xbee.get(_http_url(xbee)).status == 200
-
-
-@pytest.mark.xbee_modes("transparent")  # the name goes in DL
-def test_unresolvable_name_is_reported(xbee):
-    """A name no DNS knows: the bench can cause this one from the host side."""
-    result = xbee.get(_http_url(xbee, UNRESOLVABLE))
-    assert result.status is None, result.summary()
-    ci = result.code("ci")
-    assert ci is not None and codes.generic_reason("ci", ci.value) is codes.Reason.DNS, \
-        result.summary()
 
 
 # ----- freeze and brown-out (§3 #5) -----------------------------------------------------------
@@ -235,3 +254,84 @@ def test_command_mode_overflow_loses_the_rest(xbee, xbee_faults):
     assert got.startswith(b"HTTP/1.1 200"), got
     assert len(got) == 16, f"{len(got)} bytes of the reply reached the host: {got!r}"
     xbee.port.forget()
+
+
+# ----- host-side faults: a bench causes these itself (issue 11 item 6) ----------------------
+# No simulator fault: a real far end fails, so these run on a module, the simulator and the
+# bench rehearsal alike. The module's code is judged by the firmware family's table when the
+# family is known, else by Digi's generic meaning of the code.
+
+
+def _code_of(xbee, result):
+    code = result.code(xbee.code_kind)
+    assert code is not None, f"the harness reported no module code: {result.summary()}"
+    return code
+
+
+def _is(xbee, code, family_reason: codes.Reason) -> bool:
+    if xbee.family is not None:
+        return code.value in xbee.family.expected(family_reason, xbee.code_kind)
+    return codes.generic_reason(xbee.code_kind, code.value) is family_reason
+
+
+@pytest.mark.xbee_modes("transparent", "api")
+def test_host_server_down_is_refused_with_its_code(xbee, xbee_faults):
+    """A port nothing listens on: CI 0x26 / TX 0x80 (D-CI, D-89; the family's `refused`)."""
+    url = _fault_url(xbee, "server-down")
+    start = time.monotonic()
+    result = xbee.get(url)
+    _within_bound(xbee, time.monotonic() - start)
+    assert result.status is None, result.summary()
+    code = _code_of(xbee, result)
+    assert _is(xbee, code, codes.Reason.REFUSED), result.summary()
+    assert "refused" in str(code).lower(), str(code)
+    _recovered_and_next_request_passes(xbee, xbee_faults)
+
+
+@pytest.mark.xbee_modes("transparent", "api")
+def test_host_server_reset_mid_response_is_incomplete(xbee, xbee_faults):
+    """Part of a 200, then an RST: the response is incomplete, the harness says where it
+    stopped; in transparent mode CI says the connection was lost (D-CI 0x27)."""
+    url = _fault_url(xbee, "server-reset")
+    start = time.monotonic()
+    result = xbee.get(url)
+    _within_bound(xbee, time.monotonic() - start)
+    assert not result.complete, result.summary()
+    assert result.error and "stalled after" in result.error, result.summary()
+    code = _code_of(xbee, result)
+    if xbee.mode == "transparent":
+        assert _is(xbee, code, codes.Reason.CLOSED_BY_PEER), result.summary()
+        assert "lost" in str(code).lower(), str(code)
+    _recovered_and_next_request_passes(xbee, xbee_faults)
+
+
+@pytest.mark.xbee_modes("transparent", "api")
+def test_host_slow_server_is_reported_within_the_bound(xbee, xbee_faults):
+    """A server that answers later than anyone waits: no response, reported within the
+    harness's first-byte wait, with the code the module gave."""
+    url = _fault_url(xbee, "slow-server")
+    start = time.monotonic()
+    result = xbee.get(url)
+    _within_bound(xbee, time.monotonic() - start)
+    assert result.status is None, result.summary()
+    assert result.error and "no response within" in result.error, result.summary()
+    _code_of(xbee, result)
+    _recovered_and_next_request_passes(xbee, xbee_faults)
+
+
+@pytest.mark.xbee_modes("transparent", "api")
+def test_unresolvable_name_is_reported(xbee, xbee_faults):
+    """A name no DNS knows (RFC 2606 .invalid, or the profile's): CI 0x25 in transparent
+    mode (the name goes in DL); in API mode the harness's ATLA lookup fails."""
+    url = _fault_url(xbee, "unresolvable")
+    start = time.monotonic()
+    result = xbee.get(url)
+    _within_bound(xbee, time.monotonic() - start)
+    assert result.status is None, result.summary()
+    if xbee.mode == "transparent":
+        ci = _code_of(xbee, result)
+        assert _is(xbee, ci, codes.Reason.DNS), result.summary()
+        assert "dns" in str(ci).lower(), str(ci)
+    else:
+        assert "ATLA" in (result.error or ""), result.summary()
+    _recovered_and_next_request_passes(xbee, xbee_faults)

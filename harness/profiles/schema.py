@@ -69,7 +69,7 @@ HARNESS_OWNED: dict[str, str] = {
 AT_NAME = re.compile(r"^[A-Z0-9$%#]{2}$")  # D-CMD: AT + two-character command
 SECRET_KEYS = frozenset({"apn_user", "apn_password"})
 # target files, relative to their profile file
-PATH_KEYS = ("ca", "client_cert", "client_key", "leaf", "intermediate")
+PATH_KEYS = ("ca", "client_cert", "client_key", "leaf", "intermediate", "client_cert_v1")
 # The targets the harness reads (harness/pytest_plugin/devices.py, the `server` of
 # harness/variants.py): a profile naming another one would be ignored without a word, so it
 # is refused.
@@ -199,12 +199,29 @@ class CommandReset(_Strict):
         return shlex.split(value) if isinstance(value, str) else value
 
 
+class PowerReset(_Strict):
+    """Reset by the device's own power switch (the simulator's; a bench names a command)."""
+
+    method: Literal["power"]
+
+
+class NoReset(_Strict):
+    """Never reset this module: a run that needs a reset stops with one reason."""
+
+    method: Literal["none"]
+
+
 def _reset_shorthand(value: Any) -> Any:
     return {"method": value} if isinstance(value, str) else value
 
 
+# How the harness resets the module, also when it recovers one (A-BENCH-RECOVER): `at` (FR;
+# a silent module cannot take it), `command` or `power` (a power switch: FR while the module
+# answers, the switch when it does not), `none` (never: the run stops with one reason).
 Reset = Annotated[
-    AtReset | CommandReset, Field(discriminator="method"), BeforeValidator(_reset_shorthand)
+    AtReset | CommandReset | PowerReset | NoReset,
+    Field(discriminator="method"),
+    BeforeValidator(_reset_shorthand),
 ]
 
 
@@ -260,6 +277,10 @@ class Target(_Strict):
     ca: HostFile | None = None
     client_cert: HostFile | None = None
     client_key: HostFile | None = None
+    # The same key's certificate as X.509 v1 (no extensions), for `client-cert-v1`: LTE-M
+    # takes no v3 client certificate (D-TLS-101); `openssl x509 -req` without extensions
+    # makes one. Unset: that variant is skipped, naming the key.
+    client_cert_v1: HostFile | None = None
     # The server's own leaf and intermediate for `leaf-as-ca` / `intermediate-as-ca` on a
     # bench; when absent the harness fetches the chain from the host (harness/chain.py).
     leaf: HostFile | None = None
@@ -280,7 +301,8 @@ class Target(_Strict):
 
     @model_validator(mode="after")
     def _tls_files(self) -> Target:
-        files = (self.ca, self.client_cert, self.client_key, self.leaf, self.intermediate)
+        files = (self.ca, self.client_cert, self.client_key, self.leaf, self.intermediate,
+                 self.client_cert_v1)
         if self.scheme == "http" and any(files):
             raise ValueError(
                 "ca / client_cert / client_key / leaf / intermediate only make sense for an "
@@ -288,7 +310,36 @@ class Target(_Strict):
             )
         if (self.client_cert is None) != (self.client_key is None):
             raise ValueError("client_cert and client_key go together (D-TLS p.100)")
+        if self.client_cert_v1 is not None and self.client_key is None:
+            raise ValueError("client_cert_v1 needs the client_key it certifies (D-TLS p.100)")
         return self
+
+
+def _check_url(value: str) -> str:
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+# RFC 2606 reserves .invalid: no DNS resolves it, on a bench or in the simulator.
+UNRESOLVABLE_URL = "http://no-such-host.invalid/"
+
+
+class FaultTargets(_Strict):
+    """Endpoints the resilience suite's host-side faults fail against on a bench
+    (suites/test_faults.py; `python -m harness.servers.faulty` serves the first three).
+    Unset: that fault's test is skipped, naming the key. The simulator has its own."""
+
+    server_down: Url | None = None  # a port nothing listens on (refused)
+    server_reset: Url | None = None  # sends part of a response, then resets (RST)
+    slow_server: Url | None = None  # answers later than device.first_byte_timeout
+    unresolvable: Url = UNRESOLVABLE_URL  # a name no DNS resolves
+
+    def urls(self) -> dict[str, str]:
+        """By the name the suite asks `port.urls` for ("server-down", …)."""
+        return {k.replace("_", "-"): v for k, v in self.model_dump().items() if v is not None}
 
 
 class Nvm(_Strict):
@@ -321,6 +372,7 @@ class Profile(_Strict):
         default_factory=lambda: list(TLS_VARIANTS)
     )
     nvm: Nvm = Nvm()
+    fault_targets: FaultTargets = FaultTargets()
 
     _source: Path | None = PrivateAttr(default=None)
     _chain: tuple[Path, ...] = PrivateAttr(default=())

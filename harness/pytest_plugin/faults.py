@@ -2,19 +2,24 @@
 fixture, which puts them on the simulated module after the test's configuration, takes them
 off after the test and leaves the module as the next test needs it.
 
-Recovery (A-FAULT-RECOVER) is what a bench would do, in order: `FR`; a power cycle where
-the device has a switch (the simulator has one); otherwise the run stops with one reason
-(`ModuleBroken`).
+Recovery (A-FAULT-RECOVER, A-BENCH-RECOVER) is what the profile's `device.reset` says a bench
+can do: `FR` while the module answers; a power cycle where the profile names a switch
+(`power`: the device's own, the simulator's; `command`: a relay or PDU); otherwise, and
+always with `none`, the run stops with one reason (`ModuleBroken`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shlex
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from harness.device.errors import ConfigureError, DeviceError
+from harness.device.leftovers import close_leftover_connections
+from harness.profiles import AtReset, CommandReset, NoReset, PowerReset
 from harness.pytest_plugin.configured import XBee
 from harness.pytest_plugin.session import ModuleBroken
 from harness.sim.core import faults as faults_mod
@@ -51,7 +56,8 @@ class FaultControl:
         self.active = list(faults)
 
     def clear(self) -> None:
-        self.xbee.port.device.clear_faults()
+        if self.active:
+            self.xbee.port.device.clear_faults()
         self.active = []
 
     def _silent(self, probe: float) -> str | None:
@@ -67,12 +73,51 @@ class FaultControl:
             return str(exc)
         return None
 
+    def reconfigure(self) -> None:
+        """After a reset: the profile's baseline and the test's mode again (unsaved values
+        went back to flash, AP with them), so the test's next request meets its set-up."""
+        session = self.xbee.session
+        wanted = dict(session.profile.baseline) if session is not None else {}
+        self.xbee.port.configurator.apply(wanted, self.xbee.mode)
+
+    def reset_method(self) -> Any:
+        """The profile's `device.reset` (ATFR when the test has no session)."""
+        session = self.xbee.session
+        return session.profile.device.reset if session is not None else AtReset()
+
+    def _switch(self, reset: Any) -> tuple[str | Callable[[], None], float] | None:
+        """The profile's power switch and how long it may take; None when it names none."""
+        if isinstance(reset, CommandReset):
+            return shlex.join(reset.command), reset.timeout
+        if isinstance(reset, PowerReset):
+            return self.xbee.port.device.power_cycle, RECOVER_RESET_TIMEOUT
+        return None
+
+    def settle(self, *, probe: float = PROBE_TIMEOUT) -> str:
+        """After a far end failed (host-side faults): a module that answers and whose
+        connections close (A-LEFTOVER) needs no reset ("settled"); any other is recovered
+        as `recover` does. Returns how."""
+        if self._silent(probe) is None:
+            try:
+                close_leftover_connections(self.xbee.port.configurator)
+            except (DeviceError, ConfigureError):
+                pass
+            else:
+                return "settled"
+        return self.recover(probe=probe)
+
     def recover(self, *, reset_timeout: float = RECOVER_RESET_TIMEOUT,
                 probe: float = PROBE_TIMEOUT) -> str:
-        """Bring the module back: FR, else a power cycle, then registration. Returns how
-        ("FR" or "power cycle"); raises ModuleBroken with one reason when neither works."""
+        """Bring the module back the way the profile's `device.reset` says (A-BENCH-RECOVER):
+        FR while it answers; a silent one by the profile's power switch (`power`, a
+        `command`); `none`, or a silent module with only `at`, stops the run with one reason
+        (ModuleBroken). Then registration. Returns how ("FR" or "power cycle")."""
         port = self.xbee.port
+        reset = self.reset_method()
         port.forget()
+        if isinstance(reset, NoReset):
+            raise ModuleBroken("the module needs a reset and the profile forbids one "
+                               "(device.reset: none)")
         why = self._silent(probe)
         how = "FR"
         if why is None:
@@ -81,12 +126,19 @@ class FaultControl:
             except DeviceError as exc:
                 why = str(exc)
         if why is not None:
+            switch = self._switch(reset)
+            if switch is None:
+                raise ModuleBroken(
+                    f"module does not answer ({why}) and the profile resets it by ATFR only "
+                    "(device.reset: at), which a silent module cannot take; name a power "
+                    "switch (device.reset: power, or method: command)")
             how = "power cycle"
+            command, timeout = switch
             try:
-                port.configurator.reset(port.device.power_cycle, timeout=reset_timeout)
+                port.configurator.reset(command, timeout=timeout)
             except NotImplementedError as exc:
                 raise ModuleBroken(f"module does not answer ({why}) and {exc}") from None
-            except DeviceError as exc:
+            except (DeviceError, ConfigureError) as exc:
                 raise ModuleBroken(f"module does not answer ({why}), not even after a power "
                                    f"cycle: {exc}") from None
         try:
@@ -100,10 +152,11 @@ class FaultControl:
 @pytest.fixture
 def xbee_faults(request: pytest.FixtureRequest, xbee: XBee) -> Iterator[FaultControl]:
     """The test's `xbee_fault` faults put on the module once it is configured; taken off
-    (and the module's remembered values forgotten) after the test."""
+    (and the module's remembered values forgotten) after the test. Without faults (a
+    host-side fault: a server down, a name that does not resolve) it serves any device."""
     texts = marked_faults(request.node)
     why = xbee.port.device.faults_unsupported()
-    if why is not None:
+    if why is not None and texts:  # a host-side fault needs none: its recovery runs anywhere
         pytest.skip(why)
     control = FaultControl(xbee, [])
     if texts:

@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.device.module import ModuleTiming
 from harness.servers import ECDHE_ONLY, HttpServer, HttpsServer, Pki
+from harness.servers.faulty import ClosedPort, ResetServer, SlowServer
 from harness.sim.core.modem import Modem
 from harness.sim.host.flashfs import FlashFS
 from harness.sim.host.netconfig import NetworkConfig
@@ -37,7 +39,19 @@ HOSTS = {
     "ecdhe.google.com": "203.0.113.12",
     "longcn.google.com": "203.0.113.13",
     "sni.google.com": "203.0.113.14",
+    # the resilience suite's host-side faults (harness/servers/faulty.py), port 80
+    "down.google.com": "203.0.113.15",
+    "reset.google.com": "203.0.113.16",
+    "slow.google.com": "203.0.113.17",
 }
+# The host-side faults' endpoints by the name the suite asks for (`port.urls`), as a bench
+# profile's `fault_targets:` names them; the unresolvable one needs no server (RFC 2606).
+FAULT_SERVERS = {
+    "server-down": "down.google.com",
+    "server-reset": "reset.google.com",
+    "slow-server": "slow.google.com",
+}
+UNRESOLVABLE_URL = "http://no-such-host.invalid/"
 LIMIT_SERVERS = {
     "ecdhe": "ecdhe.google.com",
     "long-cn": "longcn.google.com",
@@ -124,6 +138,7 @@ class SimRig:
     urls: dict[str, str] = field(default_factory=dict)
     time_scale: float = 1.0
     timing: Timing = TIMINGS[DEFAULT_TIMING]
+    fault_servers: dict[str, Any] = field(default_factory=dict)  # harness.servers.faulty
 
     @property
     def guard_time(self) -> float:
@@ -165,7 +180,7 @@ class SimRig:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.server.stop()
-        for srv in self.servers.values():
+        for srv in [*self.servers.values(), *self.fault_servers.values()]:
             with contextlib.suppress(Exception):
                 srv.stop()
 
@@ -213,13 +228,17 @@ def start_rig(
         "long-cn": HttpsServer(pki, long_cn=True).start(),
         "sni": HttpsServer(pki, require_sni=True).start(),
     }
+    faulty: dict[str, Any] = {}
     try:
+        faulty = start_fault_servers()
         routes = {
             f"{HOSTS['google.com']}:80": f"{servers['http'].host}:{servers['http'].port}",
             f"{HOSTS['google.com']}:443": f"{servers['https'].host}:{servers['https'].port}",
             f"{HOSTS['mtls.google.com']}:443": f"{servers['mutual'].host}:{servers['mutual'].port}",
             **{f"{HOSTS[host]}:443": f"{servers[kind].host}:{servers[kind].port}"
                for kind, host in LIMIT_SERVERS.items()},
+            **{f"{HOSTS[host]}:80": f"{faulty[kind].host}:{faulty[kind].port}"
+               for kind, host in FAULT_SERVERS.items()},
         }  # fmt: skip
         config = NetworkConfig(
             hosts=HOSTS,
@@ -236,7 +255,7 @@ def start_rig(
                            clock=clock if clock is not None else time.monotonic)  # fmt: skip
         path = server.start_pty()
     except BaseException:
-        for srv in servers.values():
+        for srv in [*servers.values(), *faulty.values()]:
             srv.stop()
         raise
     urls = {
@@ -244,5 +263,21 @@ def start_rig(
         "https": "https://google.com/",
         "mutual": "https://mtls.google.com/",
         **{kind: f"https://{host}/" for kind, host in LIMIT_SERVERS.items()},
+        **{kind: f"http://{host}/" for kind, host in FAULT_SERVERS.items()},
+        "unresolvable": UNRESOLVABLE_URL,
     }
-    return SimRig(personality, path, pki, server, network, servers, urls, scale, chosen)
+    return SimRig(personality, path, pki, server, network, servers, urls, scale, chosen,
+                  fault_servers=faulty)
+
+
+def start_fault_servers() -> dict[str, Any]:
+    """The host-side faults' loopback servers, by the suite's name for each."""
+    started: dict[str, Any] = {}
+    try:
+        for srv in (ClosedPort(), ResetServer(), SlowServer()):
+            started[srv.name] = srv.start()
+    except BaseException:
+        for srv in started.values():
+            srv.stop()
+        raise
+    return started

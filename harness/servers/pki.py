@@ -3,8 +3,9 @@
 `Pki.create(dir)` makes the chain the forum thread met (F-HTTPS): a self-signed root (like
 GlobalSign) → an intermediate (like Google's issuing CA) → a leaf for `google.com`; the HTTPS
 server presents leaf + intermediate, as google.com does. Also a second unrelated root ("wrong
-CA"), a self-signed server certificate, and a client CA with a client certificate and a PKCS#1
-key (D-TLS p.101), plus keys in the forms the module refuses.
+CA"), a self-signed server certificate, and a client CA with a client certificate (v3, and the
+same as v1 for LTE-M, D-TLS-101) and a PKCS#1 key (D-TLS p.101), plus keys in the forms the
+module refuses.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from harness.servers.x509v1 import build_v1
 
 SERVER_NAMES = ("google.com", "www.google.com")  # F-HTTPS: DL=google.com
 KEY_BITS = 2048
@@ -36,6 +39,8 @@ FILES = {
     "selfsigned_key": "selfsigned.key",
     "client_ca": "client-ca.crt",
     "client_cert": "client.crt",
+    # the same key's certificate as X.509 v1 (no extensions): what LTE-M takes (D-TLS-101)
+    "client_cert_v1": "client-v1.crt",
     "client_key": "client.key",  # PKCS#1, unencrypted: what the module takes (D-TLS p.101)
     # same key as PKCS#8: D-TLS-101 guarantees only PKCS#1; whether a firmware reads PKCS#8
     # is its family's `key_formats` (A-TLS-KEY-PKCS1)
@@ -135,6 +140,10 @@ class Pki:
         files["selfsigned_key"] = _key_pem(ss_key)
         files["client_ca"] = _pem(cca)
         files["client_cert"] = _pem(client)
+        files["client_cert_v1"] = _pem(build_v1(
+            _name("xbee3-sim-device", "xbee-hil Devices"), client_key.public_key(),
+            cca.subject, cca_key, now, now + dt.timedelta(days=VALID_DAYS),
+        ))  # fmt: skip
         files["client_key"] = _key_pem(client_key)
         files["client_key_pkcs8"] = _key_pem(client_key, pkcs8=True)
         files["client_key_encrypted"] = _key_pem(client_key, password=ENCRYPTED_KEY_PASSWORD)

@@ -53,6 +53,11 @@ class Codes:
 
 
 KEY_FORMATS = ("pkcs1", "pkcs8")
+# What an X.509 v3 client certificate does where the firmware takes none (D-TLS-101 says "not
+# supported", not how it fails): refused before connecting, a TLS configuration failure. One
+# value for the simulator (harness/sim/host/tlsrules.py) and the `client-cert` variant's
+# expectation. ASSUMPTION A-TLS-CLIENT-V3.
+CLIENT_V3_FAILURE = "tls_config"
 
 
 @dataclass(frozen=True)

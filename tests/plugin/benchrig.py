@@ -15,9 +15,11 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from harness.pytest_plugin.simrig import start_fault_servers
 from harness.servers import HttpServer, HttpsServer, Pki
 from harness.sim.core import personality as personality_mod
 from harness.sim.core.modem import Modem
@@ -28,6 +30,9 @@ from harness.sim.host.server import SimServer
 HOST = "bench.example"
 MTLS_HOST = "mtls.bench.example"
 ADDRESSES = {HOST: "203.0.113.20", MTLS_HOST: "203.0.113.21"}  # TEST-NET-3, never routed
+# The resilience suite's host-side faults on the bench target's host, one port each (the
+# profile's `fault_targets:`), served by harness/servers/faulty.py on loopback.
+FAULT_PORTS = {"server-down": 81, "server-reset": 82, "slow-server": 83}
 # Registration in real seconds (the rig runs the module's clock at real time, as a bench):
 # short, so a run does not wait 8 s to attach.
 REGISTRATION_S = 0.1
@@ -42,6 +47,7 @@ class BenchRig:
     pki: Pki
     server: SimServer | None  # in-process; None when the simulator is `process`
     servers: dict[str, HttpServer] = field(default_factory=dict)
+    fault_servers: dict[str, Any] = field(default_factory=dict)  # harness.servers.faulty
     process: subprocess.Popen[str] | None = None  # `xbee-sim --rfc2217` in its own process
 
     def args(self, *more: str) -> list[str]:
@@ -62,7 +68,7 @@ class BenchRig:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-        for srv in self.servers.values():
+        for srv in [*self.servers.values(), *self.fault_servers.values()]:
             with contextlib.suppress(Exception):
                 srv.stop()
 
@@ -80,7 +86,7 @@ def _personality(name: str, workdir: Path) -> Path:
     return path
 
 
-def _routes(servers: dict[str, HttpServer]) -> dict[str, str]:
+def _routes(servers: dict[str, Any]) -> dict[str, str]:
     """Each target's simulated address and port → the loopback server that answers it."""
 
     def at(name: str) -> str:
@@ -90,17 +96,24 @@ def _routes(servers: dict[str, HttpServer]) -> dict[str, str]:
         f"{ADDRESSES[HOST]}:80": at("http"),
         f"{ADDRESSES[HOST]}:443": at("https"),
         f"{ADDRESSES[MTLS_HOST]}:443": at("mutual"),
+        **{f"{ADDRESSES[HOST]}:{port}": at(name) for name, port in FAULT_PORTS.items()},
     }
 
 
-def _start_servers(workdir: Path) -> tuple[Pki, dict[str, HttpServer]]:
+def _start_servers(workdir: Path) -> tuple[Pki, dict[str, HttpServer], dict[str, Any]]:
     pki = Pki.create(workdir / "pki", hostnames=(HOST, MTLS_HOST))
     servers: dict[str, HttpServer] = {
         "http": HttpServer().start(),
         "https": HttpsServer(pki).start(),
         "mutual": HttpsServer(pki, mutual=True).start(),
     }
-    return pki, servers
+    try:
+        faulty = start_fault_servers()
+    except BaseException:
+        for srv in servers.values():
+            srv.stop()
+        raise
+    return pki, servers, faulty
 
 
 def _write_profile(
@@ -111,7 +124,7 @@ def _write_profile(
     profile_extra: dict | None,
 ) -> Path:
     ca = str(pki.path("root_ca"))
-    profile = {
+    profile: dict[str, Any] = {
         "name": "bench-rehearsal",
         "description": "the simulator over RFC 2217, seen as a real module "
         "(tests/plugin/benchrig.py)",
@@ -131,7 +144,14 @@ def _write_profile(
                 "url": f"https://{MTLS_HOST}/", "ca": ca,
                 "client_cert": str(pki.path("client_cert")),
                 "client_key": str(pki.path("client_key")),
+                "client_cert_v1": str(pki.path("client_cert_v1")),
             },
+        },
+        # the resilience suite's host-side faults (suites/test_faults.py), as a bench names them
+        "fault_targets": {
+            **{name.replace("-", "_"): f"http://{HOST}:{port}/"
+               for name, port in FAULT_PORTS.items()},
+            "unresolvable": "http://no-such-host.invalid/",
         },
         "modes": list(modes),
         **({"tls_variants": list(tls_variants)} if tls_variants is not None else {}),
@@ -159,20 +179,20 @@ def start_bench(
     `resolvable=False`: the simulated DNS does not know the targets' host names."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    pki, servers = _start_servers(workdir)
+    pki, servers, faulty = _start_servers(workdir)
     try:
         hosts = dict(ADDRESSES) if resolvable else {}
-        network = Network(NetworkConfig(hosts=hosts, routes=_routes(servers),
+        network = Network(NetworkConfig(hosts=hosts, routes=_routes({**servers, **faulty}),
                                         no_route_timeout=3.0))  # fmt: skip
         modem = Modem(str(_personality(personality, workdir)))
         server = SimServer(modem, network, time_scale=1.0, uart_pacing=False)
         host, port = server.start_rfc2217("127.0.0.1", 0)
     except BaseException:
-        for srv in servers.values():
+        for srv in [*servers.values(), *faulty.values()]:
             srv.stop()
         raise
     path = _write_profile(workdir, pki, modes, tls_variants, profile_extra)
-    return BenchRig(f"rfc2217://{host}:{port}", path, pki, server, servers)
+    return BenchRig(f"rfc2217://{host}:{port}", path, pki, server, servers, faulty)
 
 
 def start_bench_process(
@@ -189,21 +209,22 @@ def start_bench_process(
     file. Its first line of output is the URL to open."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    pki, servers = _start_servers(workdir)
+    pki, servers, faulty = _start_servers(workdir)
     cmd = [str(Path(sys.executable).parent / "xbee-sim"), "--rfc2217", "127.0.0.1:0",
            "--personality", str(_personality(personality, workdir)),
            "--no-route-timeout", "3", "--log-level", "ERROR"]  # fmt: skip
     if resolvable:
         cmd += [arg for name, ip in ADDRESSES.items() for arg in ("--host", f"{name}={ip}")]
-    cmd += [arg for src, dst in _routes(servers).items() for arg in ("--route", f"{src}={dst}")]
+    cmd += [arg for src, dst in _routes({**servers, **faulty}).items()
+            for arg in ("--route", f"{src}={dst}")]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     if not url.startswith("rfc2217://"):
         proc.kill()
         proc.wait(10)
-        for srv in servers.values():
+        for srv in [*servers.values(), *faulty.values()]:
             srv.stop()
         raise RuntimeError(f"xbee-sim did not print its port: {url!r} (exit {proc.poll()})")
     path = _write_profile(workdir, pki, modes, tls_variants, profile_extra)
-    return BenchRig(url, path, pki, None, servers, process=proc)
+    return BenchRig(url, path, pki, None, servers, faulty, process=proc)

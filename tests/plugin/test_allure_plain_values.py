@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.profiles import BUILTIN_PROFILE_DIR
+
 ROOT = Path(__file__).resolve().parents[2]
 
 BODY = r"""
@@ -42,7 +44,7 @@ def shown(result: dict) -> dict[str, str]:
 def run(pytester: pytest.Pytester, *args: str) -> dict[str, dict]:
     pytester.makepyfile(test_plain=BODY)
     got = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--profile", str(ROOT / "harness" / "profiles" / "builtin" / "sim.yaml"),
+        "-p", "no:cacheprovider", "--profile", str(BUILTIN_PROFILE_DIR / "sim.yaml"),
         "--alluredir", "allure", *args, timeout=240,
     )  # fmt: skip
     assert got.ret == 0, got.stdout.str()[-3000:]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.profiles import BUILTIN_PROFILE_DIR
+
 ROOT = Path(__file__).resolve().parents[2]
 
 BODY = r"""
@@ -25,7 +27,7 @@ def test_junit_xml_has_xbee_properties_per_test(pytester: pytest.Pytester) -> No
     pytester.makepyfile(test_junit=BODY)
     got = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:allure_pytest",
-        "--profile", str(ROOT / "harness" / "profiles" / "builtin" / "sim.yaml"),
+        "--profile", str(BUILTIN_PROFILE_DIR / "sim.yaml"),
         "--mode", "api", "--mode", "transparent", "--tls-variant", "leaf-as-ca",
         "--junitxml", "junit.xml", timeout=240,
     )  # fmt: skip

@@ -46,7 +46,7 @@ def test_the_example_profiles_mutual_block_uses_a_name_the_harness_reads(tmp_pat
     assert block is not None, "cat1-att.yaml has no commented mutual-TLS target"
     assert block.group(1) in TARGET_NAMES
     uncommented = text.replace(block.group(0), re.sub(r"^  # ?", "  ", block.group(0), flags=re.M))
-    for name in ("mtls-root.pem", "client.crt", "client.key"):
+    for name in ("mtls-root.pem", "client.crt", "client.key", "client-v1.crt"):
         (tmp_path / "certs").mkdir(exist_ok=True)
         (tmp_path / "certs" / name).write_text("x", encoding="utf-8")
     path = tmp_path / "cat1-att.yaml"

@@ -3,6 +3,7 @@ simulator from power-up, refused on a real module with one line."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,8 @@ from harness.profiles import BUILTIN_PROFILE_DIR, load_profile
 
 def _profile(tmp_path: Path, faults: str) -> Path:
     text = (BUILTIN_PROFILE_DIR / "sim.yaml").read_text(encoding="utf-8")
-    text = text.replace("  reset: at             # ATFR\n",
-                        f"  reset: at             # ATFR\n  faults: {faults}\n")
+    text = re.sub(r"^(  reset: .*\n)", rf"\g<1>  faults: {faults}\n", text, count=1,
+                  flags=re.M)
     text = text.replace("registration_timeout: 30", "registration_timeout: 1")  # fail fast
     path = tmp_path / "faulty.yaml"
     path.write_text(text, encoding="utf-8")

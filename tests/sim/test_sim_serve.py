@@ -139,10 +139,11 @@ def test_rfc2217_port_and_baud_rate():
                                    timeout=0.2) as ser:
             ser.write(api.encode(api.ATCommand(1, "HV")))
             assert one_frame(ser).value == b"\x49\x41"
-            ser.baudrate = 115200  # the module still runs at BD=3 (9600): line noise
-            ser.reset_input_buffer()
+            ser.baudrate = 115200  # the module still runs at BD=3 (9600): its answer is
+            ser.reset_input_buffer()  # garbage (A-BENCH-RFC2217-BAUD)
             ser.write(api.encode(api.ATCommand(2, "HV")))
-            assert ser.read(20) == b""
+            garbage = ser.read(20)
+            assert garbage and not frames.Deframer().feed(garbage), garbage
             ser.baudrate = 9600
             ser.write(api.encode(api.ATCommand(3, "HV")))
             assert one_frame(ser).frame_id == 3

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.profiles import BUILTIN_PROFILE_DIR
 from harness.report import allure3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,7 +128,7 @@ def night(bench: Path, report_command: list[str]) -> None:
     """One nightly run: part of the suites, then tox's report command."""
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--clean-alluredir",
-         "--profile", str(ROOT / "harness" / "profiles" / "builtin" / "sim.yaml"), "--mode", "api",
+         "--profile", str(BUILTIN_PROFILE_DIR / "sim.yaml"), "--mode", "api",
          "test_http.py", "test_deliberate.py"],
         cwd=bench, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
@@ -195,7 +196,7 @@ def test_the_nightly_script_keeps_the_history_outside_a_cleaned_checkout(
         shutil.rmtree(bench / "reports", ignore_errors=True)
         run = subprocess.run(
             ["bash", "examples/nightly/nightly.sh", "-p", "no:cacheprovider", "--mode", "api",
-             "--profile", str(ROOT / "harness" / "profiles" / "builtin" / "sim.yaml"),
+             "--profile", str(BUILTIN_PROFILE_DIR / "sim.yaml"),
              "test_http.py", "test_deliberate.py"],
             cwd=bench, env=env, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip

@@ -46,10 +46,6 @@ from harness.sim.core.personality import Personality
 from harness.xbee import api, at, frames
 
 log = logging.getLogger(__name__)
-# D-TLS-101: no X.509 v3 client certificates on LTE-M. The harness's PKI has only v3 ones
-# (cryptography builds no v1), so enforcing it would leave the mutual target without a
-# control; a personality turns it on with this quirk (A-TLS-CLIENT-V3).
-CLIENT_V3_QUIRK = "enforce_client_cert_v3_limit"
 
 # 0x8A status values (D-8A, D-8A-C1).
 MODEM_POWER_UP = 0x00
@@ -366,9 +362,7 @@ class Modem:
             self._owners[effect.conn_id] = feature
         if isinstance(effect, OpenConnection) and effect.tls is not None \
                 and effect.tls.limits is None:  # the firmware's limits (D-TLS-101, F-SNI)
-            limits = self.personality.family.tls
-            if not self.personality.quirk(CLIENT_V3_QUIRK, False):
-                limits = dataclasses.replace(limits, client_cert_v3=True)  # A-TLS-CLIENT-V3
+            limits = self.personality.family.tls  # v3 client certs too (A-TLS-CLIENT-V3)
             effect = dataclasses.replace(effect, tls=dataclasses.replace(effect.tls, limits=limits))
         faults = self._faults
         if faults is not None and faults.intercept(effect, self._now):

@@ -30,8 +30,10 @@ LOW_WATER = 64 * 1024
 # The longest telnet subnegotiation an RFC 2217 client may send; real ones are a few bytes
 # (a SIGNATURE is a short text). A client over it is dropped, not buffered without end.
 MAX_SUBNEGOTIATION = 1024
-# Over RFC 2217 the client sets a baud rate; bytes at a rate other than BD's are line noise
-# to a real module, so they are dropped (D-BD). One place to turn it off.
+# Over RFC 2217 the client sets a baud rate; at a rate other than BD's the module's bytes
+# reach the host as garbage (`OK\r` as the forum's `1C 1C FC`), not silence, and the host's
+# bytes still reach the module, whose answers the forum saw (forum 20971, D-BD;
+# A-BENCH-RFC2217-BAUD). One place to turn it off.
 ENFORCE_BAUD_OVER_RFC2217 = True
 # Host-bound bytes leave at the module's BD rate (10 bits a byte, 8N1), in real time whatever
 # the time scale: the UART is where the simulated module meets the real host. This is also

@@ -39,6 +39,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import serial.rfc2217
 
+from harness.sim.core import faults as faults_mod
 from harness.sim.core.effects import (
     ConnectionFailed,
     DataReceived,
@@ -423,8 +424,8 @@ class SimServer(Generic[E]):
 
     def _send(self, sink: Sink, data: bytes) -> None:
         if sink.manager is not None:
-            if not self._baud_ok(sink):
-                return
+            if not self._baud_ok(sink):  # re-clocked: garbage, not silence (A-BENCH-RFC2217-BAUD)
+                data = faults_mod.garble(data)
             data = b"".join(sink.manager.escape(data))
         if not self.uart_pacing:
             sink.queue(data)
@@ -512,8 +513,8 @@ class SimServer(Generic[E]):
                 return
             data = cooked
             self._flush(sink)  # negotiation answers
-            if not data or not self._baud_ok(sink):
-                return
+            if not data:  # at a wrong rate too: the module still reads them (forum 20971,
+                return  # A-BENCH-RFC2217-BAUD); its answers go back as garbage (`_send`)
         with self.lock:
             self.account.uart("module", len(data))
             now = self.sim_now()
@@ -546,7 +547,7 @@ class SimServer(Generic[E]):
         want = baud_rate(int(self.modem.param("BD")))
         if sink.settings.baudrate == want:
             return True
-        log.debug("%s: client at %d baud, module at %d: bytes lost", sink.name,
+        log.debug("%s: client at %d baud, module at %d: its answers are garbage", sink.name,
                   sink.settings.baudrate, want)
         return False
 

@@ -33,13 +33,14 @@ from cryptography.x509.oid import NameOID
 
 from harness.sim.core.effects import Failure, TlsSettings
 from harness.sim.core.tlsfiles import TlsConfigError
+from harness.xbee import firmware as fw
 from harness.xbee.firmware import TlsLimits
 
 PKCS1_HEADER = b"-----BEGIN RSA PRIVATE KEY-----"  # D-TLS p.101
 PKCS8_HEADER = b"-----BEGIN PRIVATE KEY-----"  # PKCS#8, unencrypted
 # What a v3 client certificate does where the firmware takes none (D-TLS-101 says "not
 # supported", not how it fails): refused before connecting. ASSUMPTION A-TLS-CLIENT-V3.
-CLIENT_V3_FAILURE = Failure.TLS_CONFIG
+CLIENT_V3_FAILURE = Failure(fw.CLIENT_V3_FAILURE)
 # A server CN over the limit: "the SSL connection fails" (D-TLS-101), after the handshake
 # the module reports as a handshake failure. ASSUMPTION A-TLS-LONG-CN.
 LONG_CN_FAILURE = Failure.TLS_HANDSHAKE
