@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "parallel_devices.json"
 DEVICES = ("--device", "sim", "--device", "sim:ltem-11415")
 # Inner runs: no Allure, no cache, no hypothesis plugin (nothing of theirs is measured).
 QUIET = ("-q", "-p", "no:cacheprovider", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "same_cells": same, "cells": len(serial[0].cells), "counts": serial[0].counts,
         "all_passed": not bad,
     }  # fmt: skip
-    path = Path(args.json) if args.json else ROOT / "benchmarks" / "results" / "parallel_devices.json"
+    path = Path(args.json) if args.json else RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(f"  wrote {path}")
