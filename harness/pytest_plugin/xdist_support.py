@@ -57,6 +57,21 @@ def pytest_cmdline_main(config: pytest.Config) -> Any:
     return (yield)
 
 
+@pytest.hookimpl(trylast=True)  # the session is built by hooks.py's tryfirst configure
+def pytest_configure(config: pytest.Config) -> None:
+    """A dist mode the user chose that spreads a module's tests over workers: one line."""
+    session = session_of(config)
+    dist = getattr(config.option, "dist", "no")
+    if session is None or hasattr(config, "workerinput") or dist in ("no", "loadgroup"):
+        return
+    real = [d.raw for d in session.devices if not d.simulated]
+    if real and getattr(config.option, "numprocesses", None):
+        session.notices.append(
+            f"--dist {dist} may give two workers the same module ({', '.join(real)}): a "
+            "module serves one at a time; leave --dist out (loadgroup: one worker per device)"
+        )
+
+
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown without xdist
 def pytest_configure_node(node: Any) -> None:
     """A loadgroup run: give the worker the folder where it says each test's group."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -77,3 +78,23 @@ def test_node_ids_are_those_of_a_serial_run(pytester: pytest.Pytester):
     assert result.ret == 0
     assert "PASSED test_ids.py::test_a[sim] " in result.stdout.str() + " "
     assert "@" not in "".join(line for line in result.outlines if "PASSED" in line)
+
+
+def test_a_dist_mode_that_spreads_a_real_modules_tests_is_said(pytester: pytest.Pytester):
+    controller, peripheral = os.openpty()
+    try:
+        pytester.makepyfile(test_none="def test_a():\n    pass\n")
+        (pytester.path / "bench.yaml").write_text("name: my-bench\ndevice: {baud: 9600}\n")
+        path = os.ttyname(peripheral)
+        bench = ("--device", path, "--profile", "bench.yaml")
+        result = pytester.runpytest_subprocess(*ARGS, *bench, "-n", "2", "--dist", "load")
+        assert result.ret == 0
+        result.stdout.fnmatch_lines(
+            [f"*warning: --dist load may give two workers the same module ({path})*"]
+        )
+        result = pytester.runpytest_subprocess(*ARGS, *bench, "-n", "2")
+        assert result.ret == 0
+        assert "may give two workers" not in result.stdout.str()
+    finally:
+        os.close(controller)
+        os.close(peripheral)
