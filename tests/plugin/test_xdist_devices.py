@@ -56,19 +56,25 @@ def test_one_device_is_one_workers_even_with_more_workers(pytester: pytest.Pytes
 
 
 def test_a_dist_mode_the_user_chose_is_kept(pytester: pytest.Pytester):
-    """`--dist load` is the user's choice and stays; without one the run is `loadgroup`."""
+    """`--dist load` is the user's choice and stays; without one the run is `loadgroup`,
+    scheduled by the plugin's scheduler."""
     pytester.makepyfile(
-        conftest="def pytest_configure(config):\n    print('dist=' + str(config.option.dist))\n"
+        conftest="def pytest_sessionstart(session):\n"
+        "    if not hasattr(session.config, 'workerinput'):\n"
+        "        print(f'dist={session.config.option.dist};')\n"
     )
     out = pytester.path / "who.jsonl"
     pytester.makepyfile(test_who=WHO_RAN.format(out=str(out), tests=ONE.format(n=0)))
-    result = pytester.runpytest_subprocess(
-        *ARGS, "--device", "sim", "-n", "2", "--dist", "load", "-s"
+    chosen = pytester.runpytest_subprocess(
+        *ARGS, "--device", "sim", "-n", "2", "--dist", "load", "-s", "-v"
     )
-    assert result.ret == 0
-    result.stdout.fnmatch_lines(["*dist=load*"])
-    result = pytester.runpytest_subprocess(*ARGS, "--device", "sim", "-n", "2", "-s")
-    result.stdout.fnmatch_lines(["*dist=loadgroup*"])
+    assert chosen.ret == 0
+    chosen.stdout.fnmatch_lines(["*dist=load;*", "*scheduling tests via LoadScheduling*"])
+    default = pytester.runpytest_subprocess(*ARGS, "--device", "sim", "-n", "2", "-s", "-v")
+    assert default.ret == 0
+    default.stdout.fnmatch_lines(
+        ["*dist=loadgroup;*", "*scheduling tests via DeviceGroupScheduling*"]
+    )
 
 
 def test_node_ids_are_those_of_a_serial_run(pytester: pytest.Pytester):
