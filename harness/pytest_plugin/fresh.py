@@ -32,6 +32,7 @@ REPORT_FILES = ("stats.jsonl", "restore.txt")
 MATRIX_FILES = ("matrix.md", "matrix.html", "matrix.json")  # harness/report/matrix.py
 REPORT_GLOBS = ("stats-gw*.jsonl",)
 CAPTURES = "captures"
+LOOK_ONLY = ("collectonly", "showfixtures", "show_fixtures_per_test")  # pytest's option names
 ALLURE_GLOBS = (
     "*-result.json", "*-container.json", "*-attachment.*", "*-attachment",
     "environment.properties", "categories.json", "executor.json",
@@ -40,7 +41,7 @@ ALLURE_GLOBS = (
 
 def clear_previous_run(config: pytest.Config, hil: HilSession) -> list[Path]:
     """Remove the previous run's reports (see the module docstring); the paths removed."""
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") or not runs_tests(config):
         return []
     reports = hil.reports_dir
     removed = [p for p in (reports / n for n in REPORT_FILES) if p.is_file()]
@@ -57,6 +58,13 @@ def clear_previous_run(config: pytest.Config, hil: HilSession) -> list[Path]:
         else:
             path.unlink(missing_ok=True)
     return removed
+
+
+def runs_tests(config: pytest.Config) -> bool:
+    """False for a run that only looks (`--collect-only`, `--fixtures`, ...): it clears
+    nothing."""
+    option = getattr(config, "option", None)
+    return not any(getattr(option, name, False) for name in LOOK_ONLY)
 
 
 def clear_stale_matrix(hil: HilSession) -> list[Path]:

@@ -105,3 +105,24 @@ def test_a_run_without_a_matrix_removes_the_old_matrix_files(tmp_path: Path):
     _plant(tmp_path, "matrix.md", "matrix.html", "matrix.json", "README.md")
     fresh.clear_stale_matrix(_hil(tmp_path))  # type: ignore[arg-type]
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+
+
+@pytest.mark.parametrize("look", fresh.LOOK_ONLY)
+def test_a_run_that_only_looks_clears_nothing(tmp_path: Path, look: str):
+    _plant(tmp_path / "captures", "old.jsonl")
+    config = SimpleNamespace(option=SimpleNamespace(**{look: True}))
+    assert fresh.clear_previous_run(config, _hil(tmp_path)) == []  # type: ignore[arg-type]
+    assert (tmp_path / "captures" / "old.jsonl").exists()
+
+
+def test_collect_only_keeps_the_last_runs_reports(tmp_path: Path):
+    reports = tmp_path / "reports"
+    _plant(reports / "captures", "test_x.jsonl")
+    _plant(reports, "stats.jsonl")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only",
+         "--reports-dir", str(reports), "suites/test_http.py"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (reports / "captures" / "test_x.jsonl").exists() and (reports / "stats.jsonl").exists()
