@@ -108,7 +108,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = session_of(config)
-    if session is None:
+    if session is None or not hasattr(config, "workerinput"):  # xdist's mark: its workers only
         return
     for item in items:
         device = device_of(item, session.devices[0])

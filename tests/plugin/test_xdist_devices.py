@@ -104,3 +104,10 @@ def test_a_dist_mode_that_spreads_a_real_modules_tests_is_said(pytester: pytest.
     finally:
         os.close(controller)
         os.close(peripheral)
+
+
+def test_a_serial_run_without_xdist_has_no_xdist_marks(pytester: pytest.Pytester):
+    """`-p no:xdist --strict-markers`: xdist's mark is unknown there, so none is added."""
+    pytester.makepyfile(test_one="def test_a(xbee_device_spec):\n    pass\n")
+    result = pytester.runpytest_subprocess(*ARGS, "-p", "no:xdist", "--strict-markers")
+    assert result.ret == 0, result.stdout.str()[-2000:]
