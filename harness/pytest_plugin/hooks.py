@@ -28,7 +28,17 @@ from harness import atomicio, report
 from harness.device import progress
 from harness.device.errors import PortLost
 from harness.profiles import MODES, TLS_VARIANTS
-from harness.pytest_plugin import budget, gate, junit, matrix, options, plugin, restores, stats
+from harness.pytest_plugin import (
+    budget,
+    fresh,
+    gate,
+    junit,
+    matrix,
+    options,
+    plugin,
+    restores,
+    stats,
+)
 from harness.pytest_plugin.controls import failed_controls
 from harness.pytest_plugin.devices import MISMATCH_SHOWN, replay_failure
 from harness.pytest_plugin.matrix import ATTACH_CAPTURE, INCONCLUSIVE, ITEM, REPORTS, ItemState
@@ -56,6 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     options.add_markers(config)
     if config.option.help or config.option.version:
         return
+    fresh.note_run_start(config)  # what is older than this is an earlier run's
     gate.configure(config, _opened)  # the session now, at collection, or never (gate.py)
     for name in plugin.FIXTURE_MODULES:  # the module-facing fixtures (a seam: see plugin.py)
         if importlib.util.find_spec(name) is not None and not config.pluginmanager.has_plugin(name):
@@ -74,6 +85,10 @@ def _opened(config: pytest.Config, session: HilSession) -> None:
     if session.alluredir is not None:
         config.option.allure_report_dir = str(session.alluredir)
         _guard_allure_writes(config)
+    # Each run's reports are its own (fresh.py). The gate may open late (during collection,
+    # or on the xdist controller at a worker's first report): only files older than this
+    # run's start go, so what this run's workers wrote already stays.
+    fresh.clear_previous_run(config, session)
 
 
 def _guard_allure_writes(config: pytest.Config) -> None:
@@ -96,16 +111,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """The item is the one a session-level wait pauses the timer of; its cell goes into the
-    matrix once all its phases are reported."""
+    """The item is the one a session-level wait pauses the timer of. (Its cell and stats
+    line travel on its teardown report: harness/pytest_plugin/handoff.py.)"""
     budget.enter(item)
     try:
-        result = yield
-        session = session_of(item.config)
-        state = item.stash.get(ITEM, None)
-        if session is not None and state is not None:
-            matrix.add_to_matrix(item, session, state)
-        return result
+        return (yield)
     finally:
         budget.leave(item)
 
