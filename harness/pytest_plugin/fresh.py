@@ -4,8 +4,8 @@ Called when the run's gate opens (hooks.py `_opened`), by the process that write
 reports (the xdist controller, never a worker). The gate may open late — during collection,
 or on the xdist controller only at a worker's first report, after workers have written
 Allure results — so only files last written before this run started (`note_run_start` at
-configure, less a clock tick) are removed: an earlier run's, never this run's. It clears only what the harness and allure-pytest write
-(A-XDIST-FRESH-REPORTS):
+configure, less a clock tick) are removed: an earlier run's, never this run's.
+It clears only what the harness and allure-pytest write (A-XDIST-FRESH-REPORTS):
 - in `<reports-dir>`: `stats.jsonl` (and `stats-gw*.jsonl` of older versions),
   `restore.txt`, and everything under `captures/` (not when `--record` points there:
   recordings are the user's);
