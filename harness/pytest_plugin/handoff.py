@@ -56,7 +56,12 @@ def pytest_runtest_makereport(
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if session_of(config) is not None and not hasattr(config, "workerinput"):
+    """The writer sits in every writing process (not in a worker), even before the gate
+    opens: the gate may open during collection, or on the xdist controller only at a
+    worker's first report (gate.py), and the writer must already know the collection's
+    order by then. Without a session (the run does not use xbee-hil) it writes nothing:
+    no report carries anything."""
+    if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Writer(config), "xbee-hil-handoff-writer")
 
 
