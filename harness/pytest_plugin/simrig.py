@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.device.clock import REAL, Clock, WarpClock
 from harness.device.module import ModuleTiming
+from harness.device.transport import Tap, open_device
 from harness.servers import ECDHE_ONLY, HttpServer, HttpsServer, Pki
 from harness.sim.core.modem import Modem
 from harness.sim.host.flashfs import FlashFS
@@ -246,3 +248,23 @@ def start_rig(
         **{kind: f"https://{host}/" for kind, host in LIMIT_SERVERS.items()},
     }
     return SimRig(personality, path, pki, server, network, servers, urls, scale, chosen)
+
+
+@contextlib.contextmanager
+def rig_tap(
+    personality: str, workdir: str | Path, *, warp: bool = True
+) -> Iterator[tuple[SimRig, Tap]]:
+    """A fast-timing rig of its own and a tap on it, both on one warping clock unless
+    `warp` is false (`--clock real`): a test that makes its own simulator skips the waits
+    where nothing can happen, as the run's own fast simulator does (A-CLOCK-WARP).
+    Its own `time.sleep` is real: wait on `tap.clock` instead."""
+    clock: Clock = WarpClock() if warp else REAL
+    with start_rig(personality, workdir, clock=clock.now if warp else None) as rig:
+        tap = open_device(rig.path, rig.baud, clock=clock)
+        try:
+            if isinstance(clock, WarpClock):
+                server = rig.server
+                clock.attach(server.quiet, lambda: (tap.sent, tap.received), server.nudge)
+            yield rig, tap
+        finally:
+            tap.close()
