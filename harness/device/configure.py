@@ -508,7 +508,7 @@ class KnownConfigurator(Configurator):
         self.known: dict[str, Any] = {}
         # What the run keeps on the module beyond any test's wants (the short GT/CT,
         # A-SHORT-GT): after a reset or a `forget()` the next apply puts them back too, in
-        # the same entry (a brownout or FR had reverted them; issue 13). Empty for a replay
+        # the same entry (a brownout or FR had reverted them; A-SPEED-GT-RESET). Empty for a replay
         # or a recording, whose cassettes hold each test's bytes alone.
         self.run_settings: dict[str, Any] = {}
         self._unsure = False  # the run settings may have reverted

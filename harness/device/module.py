@@ -221,7 +221,7 @@ class Module:
     def reverted(self) -> None:
         """After a reset: the module's unsaved GT and CT are back at their flash values, so
         the harness keeps to the ones it opened the port with, not a short GT it wrote since
-        (whose `+++` the module would ignore, costing the longest retry guard; issue 13)."""
+        (whose `+++` the module would ignore, costing the longest retry guard; A-SPEED-GT-RESET)."""
         self._cm.guard_time, self._cm.command_timeout = self._flash_timing
 
     def follow(self, name: str, value: Any) -> None:
