@@ -123,10 +123,16 @@ def main() -> int:
         "fast_wall_s": (fast["wall_s"], FAST_TOTAL),
         "fast_p90_s": (fast["p90_s"], FAST_P90),
     }
+    # the three in one run, as ratios of wall time (machine load cancels out of these)
+    ratios = {"replay_vs_fast": round(ratio, 3)}
     if "recording" in runs:
         rec = runs["recording"].stat()["wall_s"]
+        ratios["replay_vs_recording"] = round(replay["wall_s"] / rec, 4) if rec else None
+        ratios["fast_vs_recording"] = round(fast["wall_s"] / rec, 4) if rec else None
         print(f"recording / replay: {rec / replay['wall_s']:.1f}x   "
-              f"recording / fast simulator: {rec / fast['wall_s']:.1f}x")
+              f"recording / fast simulator: {rec / fast['wall_s']:.1f}x   "
+              f"replay : fast : recording = {ratios['replay_vs_recording']:.3f} : "
+              f"{ratios['fast_vs_recording']:.3f} : 1")
     print(f"{'goal':<20} {'measured':>10} {'goal':>8}")
     for name, (got, want) in goals.items():
         print(f"{name:<20} {got:>10.3f} {'<= ' + format(want, 'g'):>8}  "
@@ -138,6 +144,7 @@ def main() -> int:
     if args.json:
         out = {"benchmark": "replay_speed", "runs": {k: {**r.stat(), "counts": r.counts}
                for k, r in runs.items()},
+               "ratios": ratios,
                "goals": {k: {"measured": g, "goal": w, "met": g <= w}
                          for k, (g, w) in goals.items()}}  # fmt: skip
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")

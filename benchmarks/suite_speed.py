@@ -224,6 +224,25 @@ def guard_summary(records: list[dict[str, Any]]) -> dict[str, float]:
             "entries": entries}
 
 
+def file_summary(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per suite file: tests that ran, their wall time, the simulator's imposed time and its
+    guard times and registrations, command-mode entries. The fault suite imposes resets and
+    registrations by design; the issue's 50 s goal was set before it existed (41 tests of
+    test_http, test_https and test_forum_thread)."""
+    out: dict[str, dict[str, float]] = {}
+    for r in ran(records):
+        sim = r.get("sim") or {}
+        row = out.setdefault(r["test"].split("::", 1)[0], dict.fromkeys(
+            ("tests", "wall_s", "imposed_s", "guard_s", "registration_s", "entries"), 0.0))
+        row["tests"] += 1
+        row["wall_s"] += float(r["wall_s"])
+        row["imposed_s"] += float(sim.get(IMPOSED, 0.0))
+        row["guard_s"] += float(sim.get("guard_time_s", 0.0))
+        row["registration_s"] += float(sim.get("registration_s", 0.0))
+        row["entries"] += int(r["counts"].get("command_mode_entries", 0))
+    return out
+
+
 def count_summary(records: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     """(total, max per test) of each count."""
     out = {}
@@ -311,6 +330,12 @@ def report(
               f"{g['share'] * 100:.1f} % ({g['entries']} command-mode entries)")
         print("  phases (sum over the tests): " + ", ".join(
             f"{p} {v:.2f} s" for p, v in ph["totals"].items()))
+        files = file_summary(records)
+        print("  per suite file (tests, wall, imposed, guard, registration, entries):")
+        for name, row in files.items():
+            print(f"    {name:32s} {row['tests']:3.0f}  {row['wall_s']:7.2f} s  "
+                  f"{row['imposed_s']:7.2f} s  {row['guard_s']:6.2f} s  "
+                  f"{row['registration_s']:6.2f} s  {row['entries']:3.0f}")
         slowest = sorted(ph["per_test"].items(), key=lambda kv: -sum(kv[1].values()))[:5]
         print("  slowest tests by phase (setup/upload/request/ci_poll/body/teardown, s):")
         for test, split in slowest:
@@ -328,6 +353,7 @@ def report(
     if out is not None:
         out.update(
             timing=timing, tests=len(records), wall=w, guard=g, phases=ph,
+            files=file_summary(records),
             counts={k: {"total": t, "max": m} for k, (t, m) in count_summary(records).items()},
             run_wall_s=run_wall,
         )
