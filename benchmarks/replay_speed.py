@@ -34,7 +34,8 @@ FAST_P90 = 0.200
 SHIPPED = "suites/cassettes/cat1-3100C"
 ROOT = Path(__file__).resolve().parents[1]
 # Inner runs: no Allure, no cache, no hypothesis plugin (nothing of theirs is measured).
-QUIET = ("-q", "-p", "no:cacheprovider", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
+QUIET = ("-q", "-rf", "-p", "no:cacheprovider", "-p", "no:allure_pytest",
+         "-p", "no:hypothesispytest")
 _COUNTS = re.compile(r"(\d+) (passed|failed|skipped|error|errors)")
 # Inner runs keep pytest's assertion-rewrite cache (__pycache__, git-ignored): with
 # PYTHONDONTWRITEBYTECODE (tox sets it) every process rewrote and compiled the ~100 harness
@@ -151,6 +152,9 @@ def main() -> int:
     for run in broken:  # a known failing cell is reported, not hidden (the figures stand)
         print(f"\nnote: {run.what} did not fully pass (exit {run.returncode}): "
               f"{(run.tail.strip().splitlines() or [''])[-1]}")
+        for line in run.tail.splitlines():
+            if line.startswith("FAILED "):
+                print(f"  {line[:200]}")
     if args.json:
         out = {"benchmark": "replay_speed", "runs": {k: {**r.stat(), "counts": r.counts}
                for k, r in runs.items()},
