@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUIET = ("-q", "-rf", "-p", "no:cacheprovider", "-p", "no:allure_pytest",
          "-p", "no:hypothesispytest")
 _COUNTS = re.compile(r"(\d+) (passed|failed|skipped|error|errors)")
+_SESSION = re.compile(r" in ([0-9.]+)s")
 # Inner runs keep pytest's assertion-rewrite cache (__pycache__, git-ignored): with
 # PYTHONDONTWRITEBYTECODE (tox sets it) every process rewrote and compiled the ~100 harness
 # modules again, a fixed ~1.5 s per run on a loaded 2-core machine that is neither replay's
@@ -52,11 +53,13 @@ class Run:
     returncode: int
     tail: str
     per_test: list[float]
+    session: float = 0.0  # pytest's own "in N s": the run less interpreter and plugin start
 
     def stat(self) -> dict[str, float]:
         t = sorted(self.per_test) or [0.0]
         p90 = t[min(len(t) - 1, round(0.9 * (len(t) - 1)))]
-        return {"wall_s": round(self.seconds, 3), "tests": len(self.per_test),
+        return {"wall_s": round(self.seconds, 3), "session_s": round(self.session, 3),
+                "tests": len(self.per_test),
                 "sum_s": round(sum(t), 3), "median_s": round(statistics.median(t), 4),
                 "p90_s": round(p90, 4)}  # fmt: skip
 
@@ -82,13 +85,14 @@ def pytest_run(what: str, args: list[str], reports: Path) -> Run:
     seconds = time.perf_counter() - started
     last = (proc.stdout.strip().splitlines() or [""])[-1]
     counts = {kind: int(n) for n, kind in _COUNTS.findall(last)}
+    session = float(m.group(1)) if (m := _SESSION.search(last)) else seconds
     per_test: list[float] = []
     if xml.is_file():
         for case in ET.parse(xml).iter("testcase"):
             if case.find("skipped") is None:
                 per_test.append(float(case.get("time", "0")))
     return Run(what, seconds, counts, proc.returncode, proc.stdout[-3000:] + proc.stderr[-2000:],
-               per_test)
+               per_test, session)
 
 
 def main() -> int:
@@ -136,6 +140,11 @@ def main() -> int:
     }
     # the three in one run, as ratios of wall time (machine load cancels out of these)
     ratios = {"replay_vs_fast": round(ratio, 3)}
+    if fast["session_s"]:  # the same without the fixed start of each process (~1.5-3 s)
+        ratios["replay_vs_fast_session"] = round(replay["session_s"] / fast["session_s"], 3)
+        print(f"replay / fast simulator: {ratio:.3f} of the wall time, "
+              f"{ratios['replay_vs_fast_session']:.3f} of pytest's session time "
+              f"({replay['session_s']:.2f} s / {fast['session_s']:.2f} s)")
     if "recording" in runs:
         rec = runs["recording"].stat()["wall_s"]
         ratios["replay_vs_recording"] = round(replay["wall_s"] / rec, 4) if rec else None
