@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,11 +55,14 @@ class Run:
     tail: str
     per_test: list[float]
     session: float = 0.0  # pytest's own "in N s": the run less interpreter and plugin start
+    cpu: float = 0.0  # user + system CPU seconds of the run (all its threads): what load
+    # on a shared machine does not change, unlike its wall time
 
     def stat(self) -> dict[str, float]:
         t = sorted(self.per_test) or [0.0]
         p90 = t[min(len(t) - 1, round(0.9 * (len(t) - 1)))]
         return {"wall_s": round(self.seconds, 3), "session_s": round(self.session, 3),
+                "cpu_s": round(self.cpu, 3),
                 "tests": len(self.per_test),
                 "sum_s": round(sum(t), 3), "median_s": round(statistics.median(t), 4),
                 "p90_s": round(p90, 4)}  # fmt: skip
@@ -71,7 +75,8 @@ class Run:
     def line(self) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in self.counts.items()) or "no summary"
         st = self.stat()
-        return (f"{self.what:<40} {self.seconds:7.2f} s  median {st['median_s'] * 1000:6.0f} ms"
+        return (f"{self.what:<40} {self.seconds:7.2f} s (cpu {self.cpu:5.2f} s)  "
+                f"median {st['median_s'] * 1000:6.0f} ms"
                 f"  p90 {st['p90_s'] * 1000:6.0f} ms  ({counts})")
 
 
@@ -79,10 +84,13 @@ def pytest_run(what: str, args: list[str], reports: Path) -> Run:
     xml = reports / "junit.xml"
     cmd = [sys.executable, "-m", "pytest", "suites/", *QUIET, "--reports-dir", str(reports),
            "--junitxml", str(xml), *args]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False,
                           env=INNER_ENV)  # fmt: skip
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     last = (proc.stdout.strip().splitlines() or [""])[-1]
     counts = {kind: int(n) for n, kind in _COUNTS.findall(last)}
     session = float(m.group(1)) if (m := _SESSION.search(last)) else seconds
@@ -92,7 +100,7 @@ def pytest_run(what: str, args: list[str], reports: Path) -> Run:
             if case.find("skipped") is None:
                 per_test.append(float(case.get("time", "0")))
     return Run(what, seconds, counts, proc.returncode, proc.stdout[-3000:] + proc.stderr[-2000:],
-               per_test, session)
+               per_test, session, cpu)
 
 
 def main() -> int:
@@ -142,9 +150,11 @@ def main() -> int:
     ratios = {"replay_vs_fast": round(ratio, 3)}
     if fast["session_s"]:  # the same without the fixed start of each process (~1.5-3 s)
         ratios["replay_vs_fast_session"] = round(replay["session_s"] / fast["session_s"], 3)
+        ratios["replay_vs_fast_cpu"] = round(replay["cpu_s"] / fast["cpu_s"], 3)
         print(f"replay / fast simulator: {ratio:.3f} of the wall time, "
               f"{ratios['replay_vs_fast_session']:.3f} of pytest's session time "
-              f"({replay['session_s']:.2f} s / {fast['session_s']:.2f} s)")
+              f"({replay['session_s']:.2f} s / {fast['session_s']:.2f} s), "
+              f"{ratios['replay_vs_fast_cpu']:.3f} of the CPU time")
     if "recording" in runs:
         rec = runs["recording"].stat()["wall_s"]
         ratios["replay_vs_recording"] = round(replay["wall_s"] / rec, 4) if rec else None
