@@ -296,20 +296,30 @@ class Tap:
             return True
         if block <= 0:
             return False
-        fileno = getattr(self.port, "fileno", None)
-        if fileno is not None:
+        fd = self._fileno()
+        if fd is not None:
             try:
-                fds = [fileno(), self._wake_r]
-                ready, _, _ = select.select(fds, [], [], min(block, READ_POLL))
+                ready, _, _ = select.select([fd, self._wake_r], [], [], min(block, READ_POLL))
             except (OSError, ValueError, serial.SerialException):
                 ready = []
             if self._wake_r in ready:
                 self.clear_wake()
                 return True  # look now: the reader's stop flag, or bytes
             return bool(ready) and bool(self._waiting())
+        if block < READ_POLL:  # no descriptor (rfc2217://, socket://): no short wait either
+            return False
         chunk = self._read_port(1)  # blocks up to the port's timeout (READ_POLL)
         self._unread += chunk
         return bool(chunk)
+
+    def _fileno(self) -> int | None:
+        """The port's descriptor to select on, or None (pyserial's URL ports have none: their
+        `fileno` raises)."""
+        try:
+            fd = self.port.fileno()
+        except (OSError, ValueError, AttributeError, serial.SerialException):
+            return None
+        return fd if isinstance(fd, int) and fd >= 0 else None
 
     def wake(self) -> None:
         """End the current (or next) poll at once: a background reader told to stop sees its
