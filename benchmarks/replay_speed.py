@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,8 +35,15 @@ FAST_P90 = 0.200
 SHIPPED = "suites/cassettes/cat1-3100C"
 ROOT = Path(__file__).resolve().parents[1]
 # Inner runs: no Allure, no cache, no hypothesis plugin (nothing of theirs is measured).
-QUIET = ("-q", "-p", "no:cacheprovider", "-p", "no:allure_pytest", "-p", "no:hypothesispytest")
+QUIET = ("-q", "-rf", "-p", "no:cacheprovider", "-p", "no:allure_pytest",
+         "-p", "no:hypothesispytest")
 _COUNTS = re.compile(r"(\d+) (passed|failed|skipped|error|errors)")
+_SESSION = re.compile(r" in ([0-9.]+)s")
+# Inner runs keep pytest's assertion-rewrite cache (__pycache__, git-ignored): with
+# PYTHONDONTWRITEBYTECODE (tox sets it) every process rewrote and compiled the ~100 harness
+# modules again, a fixed ~1.5 s per run on a loaded 2-core machine that is neither replay's
+# nor the simulator's. A collect-only run first warms the cache for all of them alike.
+INNER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 @dataclass
@@ -45,11 +54,16 @@ class Run:
     returncode: int
     tail: str
     per_test: list[float]
+    session: float = 0.0  # pytest's own "in N s": the run less interpreter and plugin start
+    cpu: float = 0.0  # user + system CPU seconds of the run (all its threads): what load
+    # on a shared machine does not change, unlike its wall time
 
     def stat(self) -> dict[str, float]:
         t = sorted(self.per_test) or [0.0]
         p90 = t[min(len(t) - 1, round(0.9 * (len(t) - 1)))]
-        return {"wall_s": round(self.seconds, 3), "tests": len(self.per_test),
+        return {"wall_s": round(self.seconds, 3), "session_s": round(self.session, 3),
+                "cpu_s": round(self.cpu, 3),
+                "tests": len(self.per_test),
                 "sum_s": round(sum(t), 3), "median_s": round(statistics.median(t), 4),
                 "p90_s": round(p90, 4)}  # fmt: skip
 
@@ -61,7 +75,8 @@ class Run:
     def line(self) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in self.counts.items()) or "no summary"
         st = self.stat()
-        return (f"{self.what:<40} {self.seconds:7.2f} s  median {st['median_s'] * 1000:6.0f} ms"
+        return (f"{self.what:<40} {self.seconds:7.2f} s (cpu {self.cpu:5.2f} s)  "
+                f"median {st['median_s'] * 1000:6.0f} ms"
                 f"  p90 {st['p90_s'] * 1000:6.0f} ms  ({counts})")
 
 
@@ -69,18 +84,23 @@ def pytest_run(what: str, args: list[str], reports: Path) -> Run:
     xml = reports / "junit.xml"
     cmd = [sys.executable, "-m", "pytest", "suites/", *QUIET, "--reports-dir", str(reports),
            "--junitxml", str(xml), *args]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False,
+                          env=INNER_ENV)  # fmt: skip
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     last = (proc.stdout.strip().splitlines() or [""])[-1]
     counts = {kind: int(n) for n, kind in _COUNTS.findall(last)}
+    session = float(m.group(1)) if (m := _SESSION.search(last)) else seconds
     per_test: list[float] = []
     if xml.is_file():
         for case in ET.parse(xml).iter("testcase"):
             if case.find("skipped") is None:
                 per_test.append(float(case.get("time", "0")))
     return Run(what, seconds, counts, proc.returncode, proc.stdout[-3000:] + proc.stderr[-2000:],
-               per_test)
+               per_test, session, cpu)
 
 
 def main() -> int:
@@ -97,6 +117,9 @@ def main() -> int:
     runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        warm = [sys.executable, "-m", "pytest", "suites/", *QUIET, "--collect-only",
+                "--reports-dir", str(work / "warm-up")]
+        subprocess.run(warm, cwd=ROOT, capture_output=True, env=INNER_ENV, check=False)
         if not args.no_record:
             runs["recording"] = pytest_run(
                 "record, module timing (realistic)",
@@ -123,10 +146,23 @@ def main() -> int:
         "fast_wall_s": (fast["wall_s"], FAST_TOTAL),
         "fast_p90_s": (fast["p90_s"], FAST_P90),
     }
+    # the three in one run, as ratios of wall time (machine load cancels out of these)
+    ratios = {"replay_vs_fast": round(ratio, 3)}
+    if fast["session_s"]:  # the same without the fixed start of each process (~1.5-3 s)
+        ratios["replay_vs_fast_session"] = round(replay["session_s"] / fast["session_s"], 3)
+        ratios["replay_vs_fast_cpu"] = round(replay["cpu_s"] / fast["cpu_s"], 3)
+        print(f"replay / fast simulator: {ratio:.3f} of the wall time, "
+              f"{ratios['replay_vs_fast_session']:.3f} of pytest's session time "
+              f"({replay['session_s']:.2f} s / {fast['session_s']:.2f} s), "
+              f"{ratios['replay_vs_fast_cpu']:.3f} of the CPU time")
     if "recording" in runs:
         rec = runs["recording"].stat()["wall_s"]
+        ratios["replay_vs_recording"] = round(replay["wall_s"] / rec, 4) if rec else None
+        ratios["fast_vs_recording"] = round(fast["wall_s"] / rec, 4) if rec else None
         print(f"recording / replay: {rec / replay['wall_s']:.1f}x   "
-              f"recording / fast simulator: {rec / fast['wall_s']:.1f}x")
+              f"recording / fast simulator: {rec / fast['wall_s']:.1f}x   "
+              f"replay : fast : recording = {ratios['replay_vs_recording']:.3f} : "
+              f"{ratios['fast_vs_recording']:.3f} : 1")
     print(f"{'goal':<20} {'measured':>10} {'goal':>8}")
     for name, (got, want) in goals.items():
         print(f"{name:<20} {got:>10.3f} {'<= ' + format(want, 'g'):>8}  "
@@ -135,9 +171,13 @@ def main() -> int:
     for run in broken:  # a known failing cell is reported, not hidden (the figures stand)
         print(f"\nnote: {run.what} did not fully pass (exit {run.returncode}): "
               f"{(run.tail.strip().splitlines() or [''])[-1]}")
+        for line in run.tail.splitlines():
+            if line.startswith("FAILED "):
+                print(f"  {line[:200]}")
     if args.json:
         out = {"benchmark": "replay_speed", "runs": {k: {**r.stat(), "counts": r.counts}
                for k, r in runs.items()},
+               "ratios": ratios,
                "goals": {k: {"measured": g, "goal": w, "met": g <= w}
                          for k, (g, w) in goals.items()}}  # fmt: skip
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")

@@ -22,8 +22,6 @@ can settle it, so the hardware test reports what the module did.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from harness.verdict import Control, Inconclusive, Verdict, judge, reasons_of
@@ -69,7 +67,7 @@ USER_POLLS = 5  # CI read this many more times, a second apart: "however long th
 
 @pytest.mark.sim_only
 @pytest.mark.own_simulator
-def test_both_seed_failures_side_by_side(tmp_path, capsys):
+def test_both_seed_failures_side_by_side(tmp_path, capsys, pytestconfig):
     """The thread's two failures against a real TLS server, with the leaf as CA in
     transparent mode: what the user sees (no response; CI 0x26 on 3100C, CI 0xFF on LTE-M
     however long they poll) and what the harness reports (the reason it can infer: from the
@@ -78,14 +76,13 @@ def test_both_seed_failures_side_by_side(tmp_path, capsys):
     from harness.device.files import Files
     from harness.device.http import Http
     from harness.device.module import Module
-    from harness.device.transport import open_device
-    from harness.pytest_plugin.simrig import start_rig
+    from harness.pytest_plugin.simrig import rig_tap
     from harness.xbee import firmware
 
     rows = []
+    warp = pytestconfig.getoption("xbee_clock", "warp") == "warp"
     for post, name, want in SEED_FAILURES:
-        with start_rig(name, tmp_path / name) as rig:
-            tap = open_device(rig.path, 9600)
+        with rig_tap(name, tmp_path / name, warp=warp) as (rig, tap):
             module = Module(tap, guard_time=rig.guard_time, **rig.command_timing)
             try:
                 conf = Configurator(module)
@@ -100,11 +97,10 @@ def test_both_seed_failures_side_by_side(tmp_path, capsys):
                 conf.apply({"$0": "wgc.crt;;"}, "transparent")
                 seen = http.get(rig.urls["https"], first_byte_timeout=2.0, read_ci=True)
                 polls = [module.command().get("CI") for _ in range(USER_POLLS)
-                         if time.sleep(1.0) is None]  # fmt: skip
+                         if tap.clock.sleep(1.0) is None]  # fmt: skip
                 module.data()
             finally:
                 module.close()
-                tap.close()
         ci = seen.code("ci")
         assert ok.status == 200, f"{name}: the control (root CA) must answer: {ok.summary()}"
         assert seen.status is None, f"{name}: the forum got no response: {seen.summary()}"
@@ -161,15 +157,14 @@ def test_second_post_api_0x23_with_root_ca_succeeds(xbee, https_target, tls_vari
 @pytest.mark.sim_only
 @pytest.mark.own_simulator
 @pytest.mark.parametrize("quirk", [False, True], ids=["guide", "forum-claim"])
-def test_transparent_tls_without_client_cert_both_answers(quirk, tmp_path):
+def test_transparent_tls_without_client_cert_both_answers(quirk, tmp_path, pytestconfig):
     """What each answer to the third claim looks like, on the simulator: with Digi's guide
     (quirk off) `;;` works; with the forum's claim (quirk on) it fails with the firmware's
     code. Reported as unconfirmed: the hardware test below settles it."""
     from harness.device.configure import Configurator
     from harness.device.http import Http
     from harness.device.module import Module
-    from harness.device.transport import open_device
-    from harness.pytest_plugin.simrig import start_rig
+    from harness.pytest_plugin.simrig import rig_tap
     from harness.sim.core import personality
     from harness.sim.core.effects import Failure
 
@@ -179,8 +174,8 @@ def test_transparent_tls_without_client_cert_both_answers(quirk, tmp_path):
     variant = tmp_path / f"{FORUM_FIRMWARE}.yaml"
     variant.write_text(source.replace(mark, mark.replace("false", str(quirk).lower())))
 
-    with start_rig(str(variant), tmp_path / "rig") as rig:
-        tap = open_device(rig.path, 9600)
+    warp = pytestconfig.getoption("xbee_clock", "warp") == "warp"
+    with rig_tap(str(variant), tmp_path / "rig", warp=warp) as (rig, tap):
         module = Module(tap, guard_time=rig.guard_time, **rig.command_timing)
         try:
             conf = Configurator(module)
@@ -189,7 +184,6 @@ def test_transparent_tls_without_client_cert_both_answers(quirk, tmp_path):
             result = Http(module).get(rig.urls["https"], first_byte_timeout=1.0, read_ci=True)
         finally:
             module.close()
-            tap.close()
     ci = result.code("ci")
     assert ci is not None, result.summary()
     if quirk:

@@ -107,8 +107,10 @@ class ApiClient:
         """Stop the reader (the port stays open: the caller owns it)."""
         self._stop.set()
         if self._thread is not None:
+            self.tap.wake()  # its poll ends now, not after READ_POLL (issue 13)
             self._thread.join(timeout=2.0)
             self._thread = None
+            self.tap.clear_wake()
         if self._errors.dropped:
             self.tap.note("frame_error", dir=RX, **self._errors.tally())
 

@@ -420,6 +420,7 @@ class Configurator:
         self.stats.resets += 1
         mod._stop_api()
         mod._cm.active = False  # a reset leaves command mode
+        mod.reverted()  # GT/CT at their flash values again
         mod.mode = None
         mod.tap.note("reset", how="external" if command else "FR")
         progress.say("reset", f"{'external command' if command else 'ATFR'} done; waiting up "
@@ -505,9 +506,16 @@ class KnownConfigurator(Configurator):
     def __init__(self, module: Module, *, allow_nvm_write: bool = False) -> None:
         super().__init__(module, allow_nvm_write=allow_nvm_write)
         self.known: dict[str, Any] = {}
+        # What the run keeps on the module beyond any test's wants (the short GT/CT,
+        # A-SHORT-GT): after a reset or a `forget()` the next apply puts them back too, in
+        # the same entry (a brownout or FR had reverted them; A-SPEED-GT-RESET). Empty for a replay
+        # or a recording, whose cassettes hold each test's bytes alone.
+        self.run_settings: dict[str, Any] = {}
+        self._unsure = False  # the run settings may have reverted
 
     def forget(self) -> None:
         self.known.clear()
+        self._unsure = True
 
     def snapshot(self, names: list[str]) -> Any:
         snap = super().snapshot(names)
@@ -523,6 +531,9 @@ class KnownConfigurator(Configurator):
         actual: Any = None,
         check_mode: bool = False,
     ) -> Report:
+        resettle = self._unsure and bool(self.run_settings) and not check_mode
+        if resettle:  # a restore (check_mode) puts its own snapshot back instead
+            wanted = {**self.run_settings, **wanted}
         names = self._names(wanted, mode)
         if actual is None and not check_mode and names is not None:
             missing = [n for n in names if n not in self.known]
@@ -541,10 +552,13 @@ class KnownConfigurator(Configurator):
             name = at.spec(key).name
             if not at.spec(name).write_only:
                 self.known[name] = normalize(key, value)
+        if resettle:
+            self._unsure = False
         return result
 
     def reset(self, command: str | Callable[[], None] | None = None, **kw: Any) -> str:
         self.known.clear()  # unsaved values go back to their flash values (FR, §3.2)
+        self._unsure = True
         return super().reset(command, **kw)
 
     @staticmethod

@@ -128,6 +128,8 @@ class Module:
         self.api_timeout = api_timeout
         self._cm = _CountingCommandMode(tap, self.stats, guard_time=guard_time, **command_timing)
         self._api: _CountingApiClient | None = None
+        # GT and CT as the port was opened with: what a reset puts back (unsaved values)
+        self._flash_timing = (self._cm.guard_time, self._cm.command_timeout)
 
     @property
     def clock(self) -> Clock:
@@ -215,6 +217,12 @@ class Module:
         if self._api is not None:
             self._api.close()
             self._api = None
+
+    def reverted(self) -> None:
+        """After a reset: the module's unsaved GT and CT are back at their flash values, so
+        the harness keeps to the ones it opened the port with, not a short GT it wrote since
+        (whose `+++` the module would ignore, costing the longest retry guard; A-SPEED-GT-RESET)."""
+        self._cm.guard_time, self._cm.command_timeout = self._flash_timing
 
     def follow(self, name: str, value: Any) -> None:
         """Keep the host side in step with a parameter just applied (GT, CT, CC, BD)."""

@@ -193,6 +193,9 @@ class Tap:
         self.last_tx = clock.now()
         self._unread = bytearray()  # read from the port (and recorded) but not yet consumed
         self.during = ""  # what the port is in use for (a test), for a `PortLost` message
+        self._wake_r, self._wake_w = os.pipe()  # `wake()`: ends a poll at once (issue 13)
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
 
     # --- recording ---
     def _rx(self, data: bytes) -> bytes:
@@ -293,16 +296,42 @@ class Tap:
             return True
         if block <= 0:
             return False
-        fileno = getattr(self.port, "fileno", None)
-        if fileno is not None and block < READ_POLL:
+        fd = self._fileno()
+        if fd is not None:
             try:
-                ready, _, _ = select.select([fileno()], [], [], block)
+                ready, _, _ = select.select([fd, self._wake_r], [], [], min(block, READ_POLL))
             except (OSError, ValueError, serial.SerialException):
                 ready = []
+            if self._wake_r in ready:
+                self.clear_wake()
+                return True  # look now: the reader's stop flag, or bytes
             return bool(ready) and bool(self._waiting())
+        if block < READ_POLL:  # no descriptor (rfc2217://, socket://): no short wait either
+            return False
         chunk = self._read_port(1)  # blocks up to the port's timeout (READ_POLL)
         self._unread += chunk
         return bool(chunk)
+
+    def _fileno(self) -> int | None:
+        """The port's descriptor to select on, or None (pyserial's URL ports have none: their
+        `fileno` raises)."""
+        try:
+            fd = self.port.fileno()
+        except (OSError, ValueError, AttributeError, serial.SerialException):
+            return None
+        return fd if isinstance(fd, int) and fd >= 0 else None
+
+    def wake(self) -> None:
+        """End the current (or next) poll at once: a background reader told to stop sees its
+        flag now, not after its poll (each API-mode close waited 50 ms for it; issue 13)."""
+        with contextlib.suppress(OSError):  # full (a wake is pending already) or closed
+            os.write(self._wake_w, b"w")
+
+    def clear_wake(self) -> None:
+        """Forget a wake nobody's poll took (the reader stopped between two polls)."""
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_r, 64):
+                pass
 
     def unread(self, data: bytes) -> None:
         """Give bytes back: the next read returns them first (they are recorded already)."""
@@ -357,6 +386,16 @@ class Tap:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.port.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+    def __del__(self) -> None:  # a tap nobody closed keeps no pipe open
+        for fd in (getattr(self, "_wake_r", -1), getattr(self, "_wake_w", -1)):
+            with contextlib.suppress(OSError):
+                if fd >= 0:
+                    os.close(fd)
 
     def __enter__(self) -> Tap:
         return self

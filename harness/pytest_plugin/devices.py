@@ -170,6 +170,8 @@ class _LiveDevice(Device):
             port.snapshot = port.configurator.snapshot(names)
             # the APN and the short GT/CT in the same entry as the snapshot (A-SHORT-GT)
             port.test_snapshot = ports.apply_network(port, {**wanted_net, **guard})
+            if session.record_dir is None:  # back after a reset too (a cassette: its own)
+                port.configurator.run_settings = dict(guard)
             # after an APN change the module attaches again: this wait covers it (L-TG)
             port.configurator.wait_registered(profile.network.registration_timeout)
             if session.record_dir is not None:

@@ -69,94 +69,21 @@ class Pki:
     hostnames: tuple[str, ...] = SERVER_NAMES
 
     @classmethod
-    def create(cls, directory: str | Path, hostnames: Iterable[str] = SERVER_NAMES) -> Pki:
-        """Generate every key and certificate into `directory` (created if needed)."""
+    def create(
+        cls, directory: str | Path, hostnames: Iterable[str] = SERVER_NAMES, *, fresh: bool = False
+    ) -> Pki:
+        """Write every key and certificate into `directory` (created if needed).
+
+        The PKI is generated once per process and host names (11 RSA keys: ~1 s, the largest
+        CPU cost of a fast-simulator run that starts four rigs; issue 13) and written again
+        for the next rig; `fresh=True` generates a new one."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         names = tuple(hostnames)
-        now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-        files: dict[str, bytes] = {}
-
-        root_key, root = _ca("xbee-hil Sim Root R1", "xbee-hil Trust Services", now)
-        inter_key = _rsa()
-        inter = _cert(
-            _name("xbee-hil Sim Issuing CA 1C3", "xbee-hil Trust Services"),
-            inter_key,
-            root.subject,
-            root_key,
-            now,
-            ca=True,
-            path_length=0,
-        )
-        leaf_key = _rsa()
-        leaf = _cert(
-            _name(names[0], "xbee-hil Test Server"),
-            leaf_key,
-            inter.subject,
-            inter_key,
-            now,
-            sans=names,
-            eku=ExtendedKeyUsageOID.SERVER_AUTH,
-        )
-        wrong_key, wrong = _ca("xbee-hil Unrelated Root", "Nobody Here", now)
-        del wrong_key
-        ss_key = _rsa()
-        ss = _cert(
-            _name(names[0], "xbee-hil Self-Signed"),
-            ss_key,
-            None,
-            ss_key,
-            now,
-            sans=names,
-            eku=ExtendedKeyUsageOID.SERVER_AUTH,
-        )
-        cca_key, cca = _ca("xbee-hil Client CA", "xbee-hil Devices", now)
-        client_key = _rsa()
-        client = _cert(
-            _name("xbee3-sim-device", "xbee-hil Devices"),
-            client_key,
-            cca.subject,
-            cca_key,
-            now,
-            eku=ExtendedKeyUsageOID.CLIENT_AUTH,
-        )
-        other_key = _rsa()
-        other = _cert(
-            _name("stranger-device", "Nobody Here"),
-            other_key,
-            None,
-            other_key,
-            now,
-            eku=ExtendedKeyUsageOID.CLIENT_AUTH,
-        )
-
-        files["root_ca"] = _pem(root)
-        files["intermediate_ca"] = _pem(inter)
-        files["server_cert"] = _pem(leaf)
-        files["server_key"] = _key_pem(leaf_key)
-        files["server_chain"] = _pem(leaf) + _pem(inter)
-        files["wrong_ca"] = _pem(wrong)
-        files["selfsigned_cert"] = _pem(ss)
-        files["selfsigned_key"] = _key_pem(ss_key)
-        files["client_ca"] = _pem(cca)
-        files["client_cert"] = _pem(client)
-        files["client_cert_v1"] = _pem(build_v1(
-            _name("xbee3-sim-device", "xbee-hil Devices"), client_key.public_key(),
-            cca.subject, cca_key, now, now + dt.timedelta(days=VALID_DAYS),
-        ))  # fmt: skip
-        files["client_key"] = _key_pem(client_key)
-        files["client_key_pkcs8"] = _key_pem(client_key, pkcs8=True)
-        files["client_key_encrypted"] = _key_pem(client_key, password=ENCRYPTED_KEY_PASSWORD)
-        lc_key = _rsa()
-        long_cn = _cert(
-            _name(LONG_CN, "xbee-hil Test Server"), lc_key, inter.subject, inter_key, now,
-            sans=(LONG_CN, *names), eku=ExtendedKeyUsageOID.SERVER_AUTH,
-        )  # fmt: skip
-        files["long_cn_cert"] = _pem(long_cn)
-        files["long_cn_key"] = _key_pem(lc_key)
-        files["long_cn_chain"] = _pem(long_cn) + _pem(inter)
-        files["other_client_cert"] = _pem(other)
-        files["other_client_key"] = _key_pem(other_key)
+        files = None if fresh else _MADE.get(names)
+        if files is None:
+            files = _generate(names)
+            _MADE[names] = files
         for key, data in files.items():
             path = d / FILES[key]
             path.write_bytes(data)
@@ -178,6 +105,97 @@ class Pki:
         if name in FILES:
             return self.dir / FILES[name]
         raise AttributeError(name)
+
+
+# Generated PKIs of this process by host names (`Pki.create`): a rig reuses the last one.
+_MADE: dict[tuple[str, ...], dict[str, bytes]] = {}
+
+
+def _generate(names: tuple[str, ...]) -> dict[str, bytes]:
+    """Every key and certificate of the PKI, as file contents by `FILES` key."""
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    files: dict[str, bytes] = {}
+    root_key, root = _ca("xbee-hil Sim Root R1", "xbee-hil Trust Services", now)
+    inter_key = _rsa()
+    inter = _cert(
+        _name("xbee-hil Sim Issuing CA 1C3", "xbee-hil Trust Services"),
+        inter_key,
+        root.subject,
+        root_key,
+        now,
+        ca=True,
+        path_length=0,
+    )
+    leaf_key = _rsa()
+    leaf = _cert(
+        _name(names[0], "xbee-hil Test Server"),
+        leaf_key,
+        inter.subject,
+        inter_key,
+        now,
+        sans=names,
+        eku=ExtendedKeyUsageOID.SERVER_AUTH,
+    )
+    wrong_key, wrong = _ca("xbee-hil Unrelated Root", "Nobody Here", now)
+    del wrong_key
+    ss_key = _rsa()
+    ss = _cert(
+        _name(names[0], "xbee-hil Self-Signed"),
+        ss_key,
+        None,
+        ss_key,
+        now,
+        sans=names,
+        eku=ExtendedKeyUsageOID.SERVER_AUTH,
+    )
+    cca_key, cca = _ca("xbee-hil Client CA", "xbee-hil Devices", now)
+    client_key = _rsa()
+    client = _cert(
+        _name("xbee3-sim-device", "xbee-hil Devices"),
+        client_key,
+        cca.subject,
+        cca_key,
+        now,
+        eku=ExtendedKeyUsageOID.CLIENT_AUTH,
+    )
+    other_key = _rsa()
+    other = _cert(
+        _name("stranger-device", "Nobody Here"),
+        other_key,
+        None,
+        other_key,
+        now,
+        eku=ExtendedKeyUsageOID.CLIENT_AUTH,
+    )
+
+    files["root_ca"] = _pem(root)
+    files["intermediate_ca"] = _pem(inter)
+    files["server_cert"] = _pem(leaf)
+    files["server_key"] = _key_pem(leaf_key)
+    files["server_chain"] = _pem(leaf) + _pem(inter)
+    files["wrong_ca"] = _pem(wrong)
+    files["selfsigned_cert"] = _pem(ss)
+    files["selfsigned_key"] = _key_pem(ss_key)
+    files["client_ca"] = _pem(cca)
+    files["client_cert"] = _pem(client)
+    files["client_cert_v1"] = _pem(build_v1(
+        _name("xbee3-sim-device", "xbee-hil Devices"), client_key.public_key(),
+        cca.subject, cca_key, now, now + dt.timedelta(days=VALID_DAYS),
+    ))  # fmt: skip
+    files["client_key"] = _key_pem(client_key)
+    files["client_key_pkcs8"] = _key_pem(client_key, pkcs8=True)
+    files["client_key_encrypted"] = _key_pem(client_key, password=ENCRYPTED_KEY_PASSWORD)
+    lc_key = _rsa()
+    long_cn = _cert(
+        _name(LONG_CN, "xbee-hil Test Server"), lc_key, inter.subject, inter_key, now,
+        sans=(LONG_CN, *names), eku=ExtendedKeyUsageOID.SERVER_AUTH,
+    )  # fmt: skip
+    files["long_cn_cert"] = _pem(long_cn)
+    files["long_cn_key"] = _key_pem(lc_key)
+    files["long_cn_chain"] = _pem(long_cn) + _pem(inter)
+    files["other_client_cert"] = _pem(other)
+    files["other_client_key"] = _key_pem(other_key)
+    return files
 
 
 def _rsa() -> rsa.RSAPrivateKey:
