@@ -198,12 +198,20 @@ class CommandReset(_Strict):
         return shlex.split(value) if isinstance(value, str) else value
 
 
+class PowerReset(_Strict):
+    """Reset by switching the module off and on: a labgrid place's power driver
+    (`labgrid-client power cycle`), or the simulator's power cycle (A-LG-RESET-POWER)."""
+
+    method: Literal["power"]
+
+
 def _reset_shorthand(value: Any) -> Any:
     return {"method": value} if isinstance(value, str) else value
 
 
 Reset = Annotated[
-    AtReset | CommandReset, Field(discriminator="method"), BeforeValidator(_reset_shorthand)
+    AtReset | CommandReset | PowerReset, Field(discriminator="method"),
+    BeforeValidator(_reset_shorthand),
 ]
 
 
