@@ -65,7 +65,11 @@ def check_spec(raw: str, place: str) -> str:
     """The place name of `labgrid:PLACE`; a usage error when it is empty or labgrid is absent."""
     if not place.strip() or re.search(r"\s", place):
         raise DeviceSpecError(f"--device {raw}: give a labgrid place name (labgrid:PLACE)")
-    if importlib.util.find_spec("labgrid") is None:
+    try:
+        found = importlib.util.find_spec("labgrid")
+    except (ImportError, ValueError):  # a broken or blocked install counts as absent
+        found = None
+    if found is None:
         raise DeviceSpecError(f"--device {raw}: labgrid is not installed ({INSTALL_HINT})")
     return place
 

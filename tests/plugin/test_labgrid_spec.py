@@ -1,0 +1,142 @@
+"""`--device labgrid:PLACE` without a lab: the spec, the coordinator's precedence, the one line
+when labgrid is absent, `reset: power` in the profile, and the check that labgrid's pyserial
+fork is the `serial` on disk (the lab itself: tests/plugin/test_labgrid_rig.py)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.profiles import ProfileError, load_profile
+from harness.pytest_plugin import labgrid_place
+from harness.pytest_plugin.devices import BenchDevice
+from harness.pytest_plugin.session import (
+    DeviceKind,
+    DeviceSpecError,
+    HilSession,
+    ModuleBroken,
+    parse_device,
+)
+
+HAVE_LABGRID = labgrid_place.importlib.util.find_spec("labgrid") is not None
+
+
+def test_a_place_is_its_own_kind_with_a_label() -> None:
+    if not HAVE_LABGRID:
+        pytest.skip("labgrid is not installed (pip install 'xbee-hil[labgrid]')")
+    spec = parse_device("labgrid:bench-3/a")
+    assert spec.kind is DeviceKind.LABGRID
+    assert spec.target == "bench-3/a"
+    assert spec.label == "labgrid-bench-3-a"
+    assert not spec.simulated  # a real module: a hardware profile is required
+
+
+@pytest.mark.parametrize("raw", ["labgrid:", "labgrid: ", "labgrid:two words"])
+def test_a_place_needs_a_name(raw: str) -> None:
+    with pytest.raises(DeviceSpecError, match="give a labgrid place name"):
+        parse_device(raw)
+
+
+def test_without_labgrid_one_line_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "labgrid", None)  # what find_spec sees when it is absent
+    with pytest.raises(DeviceSpecError) as err:
+        parse_device("labgrid:rig1")
+    assert str(err.value) == (
+        "--device labgrid:rig1: labgrid is not installed (pip install 'xbee-hil[labgrid]')"
+    )
+
+
+def test_without_labgrid_the_run_is_a_usage_error_of_one_line(tmp_path: Path) -> None:
+    """A real pytest process where `labgrid` cannot be imported: exit 4, one line, no trace."""
+    (tmp_path / "test_one.py").write_text("def test_one(xbee_port):\n    pass\n")
+    code = textwrap.dedent(f"""
+        import sys
+
+        class NoLabgrid:  # as if it were not installed: no finder finds it
+            @staticmethod
+            def find_spec(name, path=None, target=None):
+                if name == "labgrid" or name.startswith("labgrid."):
+                    raise ModuleNotFoundError(f"No module named {{name!r}}")
+                return None
+
+        sys.meta_path.insert(0, NoLabgrid)
+        import pytest
+        sys.exit(pytest.main(["-p", "no:labgrid", "-p", "no:cacheprovider", "-q", "--assert=plain",
+                              "--device", "labgrid:rig1", "--profile", "cat1-att",
+                              "--reports-dir", {str(tmp_path / "reports")!r}, "test_one.py"]))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if "labgrid" in line]
+    assert lines == [
+        "ERROR: xbee-hil: --device labgrid:rig1: labgrid is not installed "
+        "(pip install 'xbee-hil[labgrid]')"
+    ], done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_coordinator_is_labgrids_option_then_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LG_COORDINATOR", raising=False)
+    assert labgrid_place.coordinator(None) == "127.0.0.1:20408"  # labgrid-client's default
+    monkeypatch.setenv("LG_COORDINATOR", "lab.example:20408")
+    assert labgrid_place.coordinator(None) == "lab.example:20408"
+    assert labgrid_place.coordinator("other:1") == "other:1"  # --lg-coordinator wins
+
+
+def test_reset_power_is_a_profile_reset(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("name: rig\ndevice:\n  reset: power\n", encoding="utf-8")
+    assert load_profile(path).device.reset.method == "power"
+    path.write_text("name: rig\ndevice:\n  reset: relay\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"device\.reset"):
+        load_profile(path)
+
+
+def test_reset_power_on_a_port_without_a_switch_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("name: rig\ndevice:\n  reset: power\n", encoding="utf-8")
+    profile = load_profile(path)
+    spec = parse_device("rfc2217://127.0.0.1:7000")
+    session = HilSession((spec,), profile, ("transparent",), (), 9600, tmp_path)
+    with pytest.raises(ModuleBroken, match=r"`reset: power` needs a power switch: a labgrid"):
+        BenchDevice.start(spec, profile, session, tmp_path, "fast")
+
+
+def _fake_fork(root: Path, content: bytes, recorded: bytes) -> None:
+    """A `pyserial-labgrid` distribution whose RECORD hashes `recorded`, and a
+    serial/rfc2217.py holding `content` (what another install may have written over it)."""
+    info = root / "pyserial_labgrid-3.5.0.2.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pyserial-labgrid\n"
+                                   "Version: 3.5.0.2\n")  # fmt: skip
+    digest = base64.urlsafe_b64encode(hashlib.sha256(recorded).digest()).rstrip(b"=").decode()
+    (info / "RECORD").write_text(f"serial/rfc2217.py,sha256={digest},{len(recorded)}\n")
+    (root / "serial").mkdir()
+    (root / "serial" / "rfc2217.py").write_bytes(content)
+
+
+def test_the_fork_overwritten_by_pyserial_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_fork(tmp_path, b"# pyserial 3.5\n", b"# the fork\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert labgrid_place.serial_fork_issue() == (
+        "pyserial-labgrid is installed but serial/rfc2217.py is not its file (pyserial was "
+        "installed over it): labgrid's RFC 2217 fixes are off; "
+        "pip install --force-reinstall --no-deps pyserial-labgrid"
+    )
+
+
+def test_the_forks_own_files_are_no_issue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_fork(tmp_path, b"# the fork\n", b"# the fork\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert labgrid_place.serial_fork_issue() is None
