@@ -428,7 +428,8 @@ class Configurator:
         mod.mode = None
         how = "FR" if command is None else "power" if callable(command) else "external"
         mod.tap.note("reset", how=how)
-        progress.say("reset", f"{'external command' if command else 'ATFR'} done; waiting up "
+        said = {"FR": "ATFR", "power": "power cycle", "external": "external command"}[how]
+        progress.say("reset", f"{said} done; waiting up "
                      f"to {timeout:g} s for the module to answer")  # fmt: skip
         return self._wait_back(timeout, listen=was_api)
 

@@ -112,7 +112,9 @@ class Place:
             ) from None
         if done.returncode != 0:
             why = _last_line(done.stderr) or _last_line(done.stdout) or f"exit {done.returncode}"
-            why = re.sub(r"^labgrid-client: (error: )?", "", why)
+            # "client.py: error: …" (its argparse prog under -m), "Server error: Error: …"
+            why = re.sub(r"^((labgrid-client|client\.py): )?(server error: )?(error: )?", "",
+                         why, flags=re.I)  # fmt: skip
             raise PlaceError(f"{self}: labgrid-client {' '.join(args)}: {why}")
         return done.stdout
 
