@@ -122,8 +122,9 @@ class Place:
         self.client("acquire")
         self.acquired = True
 
-    def serial_url(self) -> str:
-        """The pyserial URL of the place's one `NetworkSerialPort` (`labgrid-client env`)."""
+    def serial_url(self) -> tuple[str, int | None]:
+        """The pyserial URL of the place's one `NetworkSerialPort` (`labgrid-client env`),
+        and the speed the exporter gives it."""
         try:
             env = yaml.safe_load(self.client("env"))
             resources: list[Any] = env["targets"][self.name]["resources"] or []
@@ -149,7 +150,8 @@ class Place:
         host = str(port["host"])
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
-        return f"{scheme}://{host}:{int(port['port'])}"
+        speed = port.get("speed")
+        return f"{scheme}://{host}:{int(port['port'])}", int(speed) if speed else None
 
     def power_cycle(self) -> None:
         """Off and on by the place's power driver (labgrid's own delay between)."""
@@ -215,7 +217,7 @@ class LabgridDevice(BenchDevice):
         place = Place(spec.target or "", coordinator(session.labgrid_coordinator))
         try:
             place.acquire()
-            url = place.serial_url()
+            url, speed = place.serial_url()
             device = super().start(spec, profile, session, workdir, timing, warp=warp)
         except PlaceError as exc:
             _released(place)
@@ -226,9 +228,11 @@ class LabgridDevice(BenchDevice):
         assert isinstance(device, LabgridDevice)
         device.place = place
         device.path = url
-        issue = serial_fork_issue()
-        if issue is not None and issue not in session.notices:
-            session.notices.append(issue)
+        notices = [serial_fork_issue()]
+        if speed is not None and speed != session.baud:  # A-LG-SPEED
+            notices.append(f"{place}: its NetworkSerialPort's speed is {speed}, the run's baud "
+                           f"{session.baud}: the harness opens it at {session.baud}")  # fmt: skip
+        session.notices.extend(n for n in notices if n and n not in session.notices)
         return device
 
     def open(self, session: HilSession, profile: Profile, baud: int) -> Port:
