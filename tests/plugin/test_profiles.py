@@ -239,7 +239,7 @@ def test_the_console_script_checks_profiles(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    bad = write(tmp_path / "bad.yaml", "device:\n  reset: power\n")
+    bad = write(tmp_path / "bad.yaml", "device:\n  reset: relay\n")  # power is a method (labgrid)
     cmd = [sys.executable, "-m", "harness.cli", "profile", "check"]
     good = subprocess.run([*cmd, "sim"], capture_output=True, text=True, timeout=60)
     assert good.returncode == 0 and good.stdout.startswith("sim: OK (sim: sim.yaml;")
