@@ -140,3 +140,27 @@ def test_the_forks_own_files_are_no_issue(tmp_path: Path, monkeypatch: pytest.Mo
     _fake_fork(tmp_path, b"# the fork\n", b"# the fork\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert labgrid_place.serial_fork_issue() is None
+
+
+def test_reset_power_on_the_simulator_is_its_power_cycle(tmp_path: Path) -> None:
+    """The simulator has a switch too: with `reset: power` the harness's reset is the
+    simulator's power cycle, not `ATFR` (the session capture says which)."""
+    from harness.capture import read_capture
+    from harness.profiles import find_profile
+    from harness.pytest_plugin.devices import SimulatorDevice
+
+    text = find_profile("sim").read_text(encoding="utf-8").replace("reset: at", "reset: power")
+    path = tmp_path / "sim-power.yaml"
+    path.write_text(text, encoding="utf-8")
+    profile = load_profile(path)
+    spec = parse_device("sim")
+    session = HilSession((spec,), profile, ("transparent",), (), 9600, tmp_path / "reports")
+    device = SimulatorDevice.start(spec, profile, session, tmp_path, "fast")
+    port = device.open(session, profile, 9600)
+    try:
+        port.configurator.reset()
+    finally:
+        port.close()
+    assert port.session_capture is not None
+    resets = [e for e in read_capture(port.session_capture.path).events if e.get("ev") == "reset"]
+    assert [e.get("how") for e in resets] == ["power"]
