@@ -12,7 +12,8 @@ protocol}` (`labgrid/resource/serialport.py`), and opens `rfc2217://host:port` f
 The harness talks to the coordinator only through labgrid's documented command,
 `labgrid-client` (run as `python -m labgrid.remote.client` of this interpreter, so the one
 installed beside the harness answers): `acquire`, `env` (the acquired place's resources as
-an environment YAML, `ClientSession.print_env`), `power cycle` (the place's power resource
+an environment YAML, `ClientSession.print_env`: the resources a `RemotePlace` expands
+into, `labgrid/resource/remote.py` `RemotePlaceManager`), `power cycle` (the place's power resource
 and the driver labgrid picks for it, `ClientSession.power`) and `release`. Its messages
 are one line ("labgrid-client: Error: place pattern X matches nothing") and are passed on
 as they are. None of labgrid is imported: the place's user is this host/user, as for any

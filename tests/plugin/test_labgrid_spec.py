@@ -164,3 +164,17 @@ def test_reset_power_on_the_simulator_is_its_power_cycle(tmp_path: Path) -> None
     assert port.session_capture is not None
     resets = [e for e in read_capture(port.session_capture.path).events if e.get("ev") == "reset"]
     assert [e.get("how") for e in resets] == ["power"]
+
+
+def test_a_run_without_a_place_never_imports_the_labgrid_module() -> None:
+    """The plugin, the device kinds and a `sim` spec leave labgrid_place (and labgrid) alone."""
+    code = (
+        "import sys\n"
+        "import harness.pytest_plugin.plugin, harness.pytest_plugin.devices\n"
+        "from harness.pytest_plugin.session import parse_device\n"
+        "parse_device('sim'); parse_device('rfc2217://127.0.0.1:7000')\n"
+        "print(sorted(m for m in sys.modules if 'labgrid' in m))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"
