@@ -26,7 +26,7 @@ from harness import atomicio, report
 from harness.device import progress
 from harness.device.errors import PortLost
 from harness.profiles import MODES, TLS_VARIANTS, ProfileError
-from harness.pytest_plugin import budget, matrix, options, plugin, restores, stats
+from harness.pytest_plugin import budget, fresh, matrix, options, plugin, restores, stats
 from harness.pytest_plugin.controls import failed_controls
 from harness.pytest_plugin.devices import MISMATCH_SHOWN, replay_failure
 from harness.pytest_plugin.matrix import ATTACH_CAPTURE, INCONCLUSIVE, ITEM, REPORTS, ItemState
@@ -73,6 +73,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(progress.install(lambda line: budget.terminal_line(config, line)))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's controller starts its workers
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Each run's reports are its own: the previous run's are cleared (harness/pytest_plugin/
+    fresh.py; by the process that writes the reports, never by an xdist worker)."""
+    hil = session_of(session.config)
+    if hil is not None:
+        fresh.clear_previous_run(session.config, hil)
+
+
 def _guard_allure_writes(config: pytest.Config) -> None:
     """allure-commons' file writes on a full disk: one line, never a traceback (#8)."""
     import allure_commons
@@ -93,16 +102,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """The item is the one a session-level wait pauses the timer of; its cell goes into the
-    matrix once all its phases are reported."""
+    """The item is the one a session-level wait pauses the timer of. (Its cell and stats
+    line travel on its teardown report: harness/pytest_plugin/handoff.py.)"""
     budget.enter(item)
     try:
-        result = yield
-        session = session_of(item.config)
-        state = item.stash.get(ITEM, None)
-        if session is not None and state is not None:
-            matrix.add_to_matrix(item, session, state)
-        return result
+        return (yield)
     finally:
         budget.leave(item)
 

@@ -194,10 +194,12 @@ def inconclusive(rep: pytest.TestReport) -> bool:
     return any(name == INCONCLUSIVE for name, _ in getattr(rep, "user_properties", ()))
 
 
-def add_to_matrix(item: pytest.Item, session: HilSession, state: ItemState) -> None:
+def cell_of(item: pytest.Item, session: HilSession, state: ItemState) -> dict[str, Any] | None:
+    """The test's cell as `Matrix.add`'s keyword arguments, or None when it has none. The
+    process that writes the reports adds it (harness/pytest_plugin/handoff.py)."""
     own = item.get_closest_marker("own_simulator") is not None
     if state.outcome is None or (state.mode is None and state.variant is None and not own):
-        return
+        return None
     group = f"{Path(item.location[0]).name}::{item.location[2].split('[')[0]}"
     if len(session.devices) > 1:
         group += f" @ {state.device.label}"
@@ -205,11 +207,12 @@ def add_to_matrix(item: pytest.Item, session: HilSession, state: ItemState) -> N
     if own and mode is None and variant is None:  # a row per parameter set: its own module
         variant = getattr(getattr(item, "callspec", None), "id", None) or item.name
     judgement = item.stash.get(JUDGEMENT, None)
-    session.matrix.add(
-        group, mode, variant, state.outcome, state.codes, state.detail, item.nodeid,
-        verdict=judgement.cell if judgement is not None else "", status=state.status,
-        note="own simulator" if own else "",
-    )  # fmt: skip
+    return {
+        "group": group, "mode": mode, "variant": variant, "outcome": state.outcome,
+        "codes": dict(state.codes), "detail": state.detail, "test": item.nodeid,
+        "verdict": judgement.cell if judgement is not None else "", "status": state.status,
+        "note": "own simulator" if own else "",
+    }  # fmt: skip
 
 
 # ----- fixtures --------------------------------------------------------------------------------

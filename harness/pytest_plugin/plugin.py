@@ -12,6 +12,7 @@ pytest_plugins = (  # hooks last: it imports the other two, which must be regist
     "harness.pytest_plugin.matrix",
     "harness.pytest_plugin.faults",
     "harness.pytest_plugin.xdist_support",
+    "harness.pytest_plugin.handoff",
     "harness.pytest_plugin.hooks",
 )
 FIXTURE_MODULES = ("harness.pytest_plugin.fixtures",)

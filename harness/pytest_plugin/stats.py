@@ -35,6 +35,7 @@ SIM_KEYS = (
 # The harness's work per test: configure's `Stats` and the certificate uploads.
 COUNT_KEYS = (*Stats().as_dict(), "uploads", "uploads_skipped", "uploads_known", "upload_bytes")
 _BEFORE = pytest.StashKey["_Before"]()
+RECORD = pytest.StashKey[dict[str, Any]]()  # a test's line, from its teardown on
 _STATS_OUT = pytest.StashKey[atomicio.LineFile | None]()
 
 
@@ -57,12 +58,13 @@ def start(item: pytest.Item) -> None:
 
 
 def finish(item: pytest.Item) -> None:
-    """The test's line, to stats.jsonl and (as a courtesy) to its Allure result."""
+    """The test's line: kept for its teardown report (the process that writes the reports
+    puts it in stats.jsonl, harness/pytest_plugin/handoff.py) and, as a courtesy, attached
+    to its Allure result."""
     before = item.stash.get(_BEFORE, None)
     if before is None:
         return
-    record = stats_line(item, before)
-    write_stats(item.config, record)
+    record = item.stash[RECORD] = stats_line(item, before)
     with contextlib.suppress(Exception):  # the report is a courtesy, never a failure
         allure.attach(
             json.dumps(record, indent=2), name="xbee-hil stats",
@@ -131,8 +133,7 @@ def write_stats(config: pytest.Config, record: dict[str, Any]) -> None:
     reports_dir = reports_dir_of(config)
     if _STATS_OUT not in config.stash:  # first line of the run: open the file (or warn once)
         out: atomicio.LineFile | None = None
-        worker = getattr(config, "workerinput", {}).get("workerid")
-        name = STATS_FILE if worker is None else f"stats-{worker}.jsonl"
+        name = STATS_FILE  # one file: xdist workers hand their lines to the controller
         try:
             reports_dir.mkdir(parents=True, exist_ok=True)
             out = atomicio.LineFile(reports_dir / name)

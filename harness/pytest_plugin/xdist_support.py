@@ -13,8 +13,11 @@ pytest 9.2's structured node ids ignore, so the groups silently vanish (pytest-x
 #1386; its maintainers want the groups carried beside the ids, not in them). So the groups
 travel beside the ids, and node ids stay exactly those of a serial run:
 - controller, `pytest_cmdline_main` (a wrapper: its first half runs before xdist's own
-  tryfirst implementation, which would turn `dist == "no"` into `"load"`): `-n N` without
-  `--dist` becomes `--dist loadgroup`.
+  tryfirst implementation, which turns `dist == "no"` into `"load"` when `-n` is given)
+  notes whether the user chose a `--dist`; `pytest_configure` (after the harness's session
+  is built, so a run that does not use the plugin keeps xdist's default) makes an unchosen
+  `load` `loadgroup`. xdist reads `dist` again only when its session starts the workers
+  and when it makes the scheduler.
 - controller, `pytest_configure_node` (an xdist hook, before each worker starts): the
   worker's `workerinput` gets a folder for the groups. A worker parses the command line
   afresh, so `workerinput` is the channel xdist gives the controller.
@@ -42,19 +45,40 @@ GROUP_MARK = "xdist_group"
 DEVICE_FIXTURE = "xbee_device_spec"
 GROUPS_KEY = "xbee_hil_groups"  # in each worker's workerinput: the folder for its groups
 _GROUPS_DIR = pytest.StashKey[Path]()
+_DIST_CHOSEN = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Any:
-    """`-n N` without `--dist`: `loadgroup`, before xdist would make it `load`."""
+    """Note whether the user chose a `--dist`, before xdist turns "none" into `load`."""
     option = config.option
-    if (
+    config.stash[_DIST_CHOSEN] = not (
         getattr(option, "numprocesses", None)
         and getattr(option, "dist", None) == "no"
         and not getattr(option, "distload", False)
-    ):
-        option.dist = "loadgroup"
+    )
     return (yield)
+
+
+@pytest.hookimpl(trylast=True)  # the session is built by hooks.py's tryfirst configure
+def pytest_configure(config: pytest.Config) -> None:
+    """A run of the harness with `-n N` and no `--dist`: `loadgroup` (a run the plugin has
+    no session for keeps xdist's own default). A `--dist` the user chose that spreads a real
+    module's tests over workers: one line."""
+    session = session_of(config)
+    if session is None or hasattr(config, "workerinput"):
+        return
+    dist = getattr(config.option, "dist", "no")
+    if not config.stash.get(_DIST_CHOSEN, True) and dist == "load":
+        config.option.dist = dist = "loadgroup"  # before the workers start (session start)
+    if dist in ("no", "loadgroup"):
+        return
+    real = [d.raw for d in session.devices if not d.simulated]
+    if real and getattr(config.option, "numprocesses", None):
+        session.notices.append(
+            f"--dist {dist} may give two workers the same module ({', '.join(real)}): a "
+            "module serves one at a time; leave --dist out (loadgroup: one worker per device)"
+        )
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown without xdist
@@ -84,7 +108,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = session_of(config)
-    if session is None:
+    if session is None or not hasattr(config, "workerinput"):  # xdist's mark: its workers only
         return
     for item in items:
         device = device_of(item, session.devices[0])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -55,19 +56,25 @@ def test_one_device_is_one_workers_even_with_more_workers(pytester: pytest.Pytes
 
 
 def test_a_dist_mode_the_user_chose_is_kept(pytester: pytest.Pytester):
-    """`--dist load` is the user's choice and stays; without one the run is `loadgroup`."""
+    """`--dist load` is the user's choice and stays; without one the run is `loadgroup`,
+    scheduled by the plugin's scheduler."""
     pytester.makepyfile(
-        conftest="def pytest_configure(config):\n    print('dist=' + str(config.option.dist))\n"
+        conftest="def pytest_sessionstart(session):\n"
+        "    if not hasattr(session.config, 'workerinput'):\n"
+        "        print(f'dist={session.config.option.dist};')\n"
     )
     out = pytester.path / "who.jsonl"
     pytester.makepyfile(test_who=WHO_RAN.format(out=str(out), tests=ONE.format(n=0)))
-    result = pytester.runpytest_subprocess(
-        *ARGS, "--device", "sim", "-n", "2", "--dist", "load", "-s"
+    chosen = pytester.runpytest_subprocess(
+        *ARGS, "--device", "sim", "-n", "2", "--dist", "load", "-s", "-v"
     )
-    assert result.ret == 0
-    result.stdout.fnmatch_lines(["*dist=load*"])
-    result = pytester.runpytest_subprocess(*ARGS, "--device", "sim", "-n", "2", "-s")
-    result.stdout.fnmatch_lines(["*dist=loadgroup*"])
+    assert chosen.ret == 0
+    chosen.stdout.fnmatch_lines(["*dist=load;*", "*scheduling tests via LoadScheduling*"])
+    default = pytester.runpytest_subprocess(*ARGS, "--device", "sim", "-n", "2", "-s", "-v")
+    assert default.ret == 0
+    default.stdout.fnmatch_lines(
+        ["*dist=loadgroup;*", "*scheduling tests via DeviceGroupScheduling*"]
+    )
 
 
 def test_node_ids_are_those_of_a_serial_run(pytester: pytest.Pytester):
@@ -77,3 +84,30 @@ def test_node_ids_are_those_of_a_serial_run(pytester: pytest.Pytester):
     assert result.ret == 0
     assert "PASSED test_ids.py::test_a[sim] " in result.stdout.str() + " "
     assert "@" not in "".join(line for line in result.outlines if "PASSED" in line)
+
+
+def test_a_dist_mode_that_spreads_a_real_modules_tests_is_said(pytester: pytest.Pytester):
+    controller, peripheral = os.openpty()
+    try:
+        pytester.makepyfile(test_none="def test_a():\n    pass\n")
+        (pytester.path / "bench.yaml").write_text("name: my-bench\ndevice: {baud: 9600}\n")
+        path = os.ttyname(peripheral)
+        bench = ("--device", path, "--profile", "bench.yaml")
+        result = pytester.runpytest_subprocess(*ARGS, *bench, "-n", "2", "--dist", "load")
+        assert result.ret == 0
+        result.stdout.fnmatch_lines(
+            [f"*warning: --dist load may give two workers the same module ({path})*"]
+        )
+        result = pytester.runpytest_subprocess(*ARGS, *bench, "-n", "2")
+        assert result.ret == 0
+        assert "may give two workers" not in result.stdout.str()
+    finally:
+        os.close(controller)
+        os.close(peripheral)
+
+
+def test_a_serial_run_without_xdist_has_no_xdist_marks(pytester: pytest.Pytester):
+    """`-p no:xdist --strict-markers`: xdist's mark is unknown there, so none is added."""
+    pytester.makepyfile(test_one="def test_a(xbee_device_spec):\n    pass\n")
+    result = pytester.runpytest_subprocess(*ARGS, "-p", "no:xdist", "--strict-markers")
+    assert result.ret == 0, result.stdout.str()[-2000:]
