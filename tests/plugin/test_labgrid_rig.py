@@ -11,6 +11,7 @@ the place's power driver (labgrid's `simplerest` model, a PDU on loopback).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import signal
@@ -96,6 +97,11 @@ def test_the_suites_run_over_two_places_one_worker_each(
         assert "PASSED" in outcomes[place] and outcomes[place] <= {"PASSED", "SKIPPED"}
         assert lab.changed(place) != before[place]  # acquired and released during the run
         assert lab.acquired_by(place) is None
+    # the controller's matrix has both places' cells, passed where the test ran
+    cells = json.loads((tmp_path / "reports" / "matrix.json").read_text(encoding="utf-8"))
+    by_place = {p: {c["outcome"] for c in cells["cells"] if c["group"].endswith(f"@ labgrid-{p}")}
+                for p in lab.places}  # fmt: skip
+    assert all("passed" in outcomes for outcomes in by_place.values()), by_place
     reasons = set(re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", run.stdout, re.M))
     assert not [r for r in reasons if "module broken" in r], reasons
 
