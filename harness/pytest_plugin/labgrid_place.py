@@ -38,8 +38,7 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
-
+from harness import yamlmarks
 from harness.device.errors import DeviceError
 from harness.profiles import Profile
 from harness.pytest_plugin.devices import BenchDevice
@@ -127,9 +126,11 @@ class Place:
         """The pyserial URL of the place's one `NetworkSerialPort` (`labgrid-client env`),
         and the speed the exporter gives it."""
         try:
-            env = yaml.safe_load(self.client("env"))
-            resources: list[Any] = env["targets"][self.name]["resources"] or []
-        except (yaml.YAMLError, KeyError, TypeError) as exc:
+            env, _ = yamlmarks.load(self.client("env"), "labgrid-client env")
+            targets = env["targets"]  # {the place's own name (PLACE may be an alias): ...}
+            target = targets.get(self.name) or next(iter(targets.values()))
+            resources: list[Any] = target["resources"] or []
+        except (yamlmarks.YamlInputError, KeyError, TypeError, StopIteration) as exc:
             raise PlaceError(f"{self}: labgrid-client env: unexpected output ({exc})") from None
         ports = [args for item in resources for cls, args in dict(item).items()
                  if cls == "NetworkSerialPort"]  # fmt: skip

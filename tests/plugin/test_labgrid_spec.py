@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -178,3 +179,51 @@ def test_a_run_without_a_place_never_imports_the_labgrid_module() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)  # fmt: skip
     assert done.stdout.strip() == "[]"
+
+
+class _EnvPlace(labgrid_place.Place):
+    """A place whose `labgrid-client env` printed `text` (the shape labgrid 26.0.1 prints:
+    `targets: {PLACE: {resources: [{Class: {args}}]}}`); the lab itself is in
+    tests/plugin/test_labgrid_rig.py."""
+
+    def __init__(self, name: str, text: str) -> None:
+        super().__init__(name, "127.0.0.1:20408")
+        self.text = text
+
+    def client(self, *args: str) -> str:
+        assert args == ("env",)
+        return self.text
+
+
+ENV = """targets:
+  rig-a:
+    resources:
+    - NetworkPowerPort: {model: gude, index: 3, host: pdu.example}
+{ports}"""
+RFC2217 = "    - NetworkSerialPort: {host: bench-a, port: 40001, protocol: rfc2217, speed: 9600}\n"
+
+
+@pytest.mark.parametrize(
+    ("ports", "found"),
+    [
+        (RFC2217, ("rfc2217://bench-a:40001", 9600)),
+        ("    - NetworkSerialPort: {host: 'fe80::1', port: 7, protocol: raw, speed: 115200}\n",
+         ("socket://[fe80::1]:7", 115200)),
+    ],
+)  # fmt: skip
+def test_the_places_serial_port_is_a_pyserial_url(ports: str, found: tuple[str, int]) -> None:
+    assert _EnvPlace("a", ENV.replace("{ports}", ports)).serial_url() == found  # "a": an alias
+
+
+@pytest.mark.parametrize(
+    ("ports", "words"),
+    [
+        ("", "no NetworkSerialPort among its resources (NetworkPowerPort); export the module's"),
+        (RFC2217 + RFC2217.replace("{host", "{name: second, host"),
+         "2 NetworkSerialPorts (NetworkSerialPort, second); a place for xbee-hil holds one"),
+        (RFC2217.replace("rfc2217,", "ssh,"), "NetworkSerialPort protocol 'ssh' (rfc2217 or raw)"),
+    ],
+)  # fmt: skip
+def test_a_place_without_one_usable_serial_port_says_what_it_has(ports: str, words: str) -> None:
+    with pytest.raises(labgrid_place.PlaceError, match=re.escape(words)):
+        _EnvPlace("rig-a", ENV.replace("{ports}", ports)).serial_url()
