@@ -17,6 +17,7 @@ modules keep unique basenames: pytest's default import mode puts each folder on 
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,3 +208,17 @@ def _nothing_written_into_reports() -> Iterator[None]:
     after = _reports_state()
     written = sorted(name for name, mtime in after.items() if before.get(name) != mtime)
     assert not written, f"a test wrote into {REPO_REPORTS}: {', '.join(written)}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """labgrid's pytest plugin (installed with the `labgrid` extra, tox -e tests) starts its
+    process-wide StepLogger in `pytest_configure` and asserts it was not started
+    (`labgrid/pytestplugin/hooks.py`, `labgrid/logging.py` `StepLogger.start`): every in-process
+    pytester run of these tests would stop with an internal error. The harness's own tests use
+    no labgrid step log, so the outer run's is stopped here (each inner run starts and stops
+    its own) and started again at the end, for labgrid's own cleanup to stop."""
+    steps = sys.modules.get("labgrid.logging")
+    logger = getattr(steps, "StepLogger", None)
+    if logger is not None and getattr(logger, "_started", False):
+        logger.stop()
+        session.config.add_cleanup(logger.start)

@@ -207,6 +207,9 @@ class Configurator:
     def __init__(self, module: Module, *, allow_nvm_write: bool = False) -> None:
         self.module = module
         self.allow_nvm_write = allow_nvm_write
+        # How `reset()` resets when not told: None is `FR`; the composition root sets the
+        # profile's other way (a place's power driver for `reset: power`, A-LG-RESET-POWER).
+        self.reset_with: str | Callable[[], None] | None = None
 
     @property
     def stats(self) -> Stats:
@@ -406,6 +409,8 @@ class Configurator:
         mod = self.module
         was_api = mod.mode in ("api", "api-escaped") and not mod.in_command_mode
         if command is None:
+            command = self.reset_with
+        if command is None:
             if was_api:
                 mod.api().take_unsolicited()
                 mod.api().execute("FR")
@@ -422,8 +427,10 @@ class Configurator:
         mod._cm.active = False  # a reset leaves command mode
         mod.reverted()  # GT/CT at their flash values again
         mod.mode = None
-        mod.tap.note("reset", how="external" if command else "FR")
-        progress.say("reset", f"{'external command' if command else 'ATFR'} done; waiting up "
+        how = "FR" if command is None else "power" if callable(command) else "external"
+        mod.tap.note("reset", how=how)
+        said = {"FR": "ATFR", "power": "power cycle", "external": "external command"}[how]
+        progress.say("reset", f"{said} done; waiting up "
                      f"to {timeout:g} s for the module to answer")  # fmt: skip
         return self._wait_back(timeout, listen=was_api)
 

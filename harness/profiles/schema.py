@@ -200,7 +200,9 @@ class CommandReset(_Strict):
 
 
 class PowerReset(_Strict):
-    """Reset by the device's own power switch (the simulator's; a bench names a command)."""
+    """Reset by switching the module off and on: a labgrid place's power driver
+    (`labgrid-client power cycle`) or the simulator's power cycle (A-LG-RESET-POWER); a
+    recovery still tries FR first while the module answers (A-BENCH-RECOVER)."""
 
     method: Literal["power"]
 

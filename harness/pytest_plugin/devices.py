@@ -59,6 +59,7 @@ class Device:
 
     source: ClassVar[cassette.Source] = "hardware"  # what --record stamps on its cassettes
     isolated: ClassVar[bool] = False  # each test alone, in its own cassette
+    power_switch: ClassVar[bool] = False  # `power_cycle` works: the profile may say `reset: power`
     clock: Clock = REAL  # the one clock of the device layer's waits
 
     def __init__(
@@ -155,6 +156,8 @@ class _LiveDevice(Device):
             raise ModuleBroken(ports.kept(cap, session, self.stop_reason(str(exc)))) from None
         module = Module(tap, guard_time=self.guard_time, **self.timing)
         configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
+        if profile.device.reset.method == "power":  # resets switch it off and on (A-LG-RESET-POWER)
+            configurator.reset_with = self.power_cycle
         port = Port(self, tap, module, configurator, session_capture=cap)
         try:
             port.firmware = ports.read_firmware(module)
@@ -194,6 +197,7 @@ class SimulatorDevice(_LiveDevice):
     """The simulator's bench on a pty: its servers are the targets, its PKI the files."""
 
     source: ClassVar[cassette.Source] = "simulator"
+    power_switch: ClassVar[bool] = True
 
     def __init__(self, spec: DeviceSpec, personality: str | None, rig: Any) -> None:
         files: dict[str, bytes | None] = {name: rig.pki.read(name) for name in SIM_FILES}
@@ -281,6 +285,9 @@ class BenchDevice(_LiveDevice):
             raise ModuleBroken(f"{spec}: the profile's device.faults "
                                f"({', '.join(profile.device.faults)}) need the simulator "
                                "(--device sim); a real module's faults are its own")
+        if profile.device.reset.method == "power" and not cls.power_switch:
+            raise ModuleBroken(f"{spec}: the profile's `reset: power` needs a power switch: "
+                               "a labgrid place's (--device labgrid:PLACE) or the simulator's")
         urls = {**profile.fault_targets.urls(),  # the resilience suite's host-side faults
                 **{name: t.url for name, t in profile.targets.items()}}
         files, missing = _hardware_files(profile, workdir, session.tls_variants)
@@ -405,11 +412,22 @@ class ReplayDevice(Device):
         raise ReplayMismatch(verdict.report)
 
 
+class _LabgridKind:
+    """`labgrid:PLACE`: its module is imported only by a run that names a place."""
+
+    @staticmethod
+    def start(*args: Any, **kwargs: Any) -> Device:
+        from harness.pytest_plugin.labgrid_place import LabgridDevice
+
+        return LabgridDevice.start(*args, **kwargs)
+
+
 KINDS: dict[DeviceKind, Any] = {
     DeviceKind.SIM: SimulatorDevice,
     DeviceKind.REPLAY: ReplayDevice,
     DeviceKind.SERIAL: BenchDevice,
     DeviceKind.URL: BenchDevice,
+    DeviceKind.LABGRID: _LabgridKind,
 }
 
 

@@ -211,6 +211,7 @@ def build_session(config: pytest.Config) -> HilSession:
         record_dir=record_dir,
         allow_nvm_write=bool(opt.xbee_allow_nvm_write),
         alluredir=alluredir,
+        labgrid_coordinator=getattr(opt, "lg_coordinator", None),  # labgrid's pytest option
     )
     session.matrix.mode_order = MODES
     session.matrix.variant_order = TLS_VARIANTS

@@ -31,6 +31,7 @@ URL_SCHEMES = ("rfc2217", "socket", "spy", "hwgrep", "alt")
 HOST_PORT_SCHEMES = ("rfc2217", "socket")  # the ones whose URL is HOST:PORT
 SIM_PREFIX = "sim"
 REPLAY_PREFIX = "replay:"
+LABGRID_PREFIX = "labgrid:"  # a labgrid place (harness/pytest_plugin/labgrid_place.py)
 
 
 class DeviceKind(enum.Enum):
@@ -38,6 +39,7 @@ class DeviceKind(enum.Enum):
     REPLAY = "replay"  # a capture served back (harness.replay)
     SERIAL = "serial"  # a serial device path on this machine
     URL = "url"  # a pyserial URL: rfc2217://, socket://, …
+    LABGRID = "labgrid"  # a labgrid place: acquired, its NetworkSerialPort opened
 
 
 class DeviceSpecError(ValueError):
@@ -65,6 +67,8 @@ class DeviceSpec:
             return f"replay-{Path(self.target or '').stem}"
         if self.kind is DeviceKind.SERIAL:
             return Path(self.target or self.raw).name
+        if self.kind is DeviceKind.LABGRID:
+            return "labgrid-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", self.target or "").strip("-")
         return re.sub(r"[^A-Za-z0-9_.:-]+", "-", self.raw.split("://", 1)[1]).strip("-")
 
     def __str__(self) -> str:
@@ -72,7 +76,8 @@ class DeviceSpec:
 
 
 def parse_device(raw: str) -> DeviceSpec:
-    """`sim`, `sim:PERSONALITY`, `replay:PATH`, `rfc2217://…` / `socket://…`, or a path."""
+    """`sim`, `sim:PERSONALITY`, `replay:PATH`, `labgrid:PLACE`, `rfc2217://…` /
+    `socket://…`, or a path."""
     spec = raw.strip()
     if not spec:
         raise DeviceSpecError("--device is empty")
@@ -95,6 +100,10 @@ def parse_device(raw: str) -> DeviceSpec:
         if path.is_file():  # one cassette: read it now, so a wrong file is a usage error
             _check_cassette(raw, path)
         return DeviceSpec(raw, DeviceKind.REPLAY, str(path.resolve()))
+    if spec.startswith(LABGRID_PREFIX):
+        from harness.pytest_plugin.labgrid_place import check_spec  # only labgrid runs
+
+        return DeviceSpec(raw, DeviceKind.LABGRID, check_spec(raw, spec[len(LABGRID_PREFIX) :]))
     if "://" in spec:
         scheme = spec.split("://", 1)[0].lower()
         if scheme not in URL_SCHEMES:
@@ -108,7 +117,7 @@ def parse_device(raw: str) -> DeviceSpec:
     if not path.exists():
         raise DeviceSpecError(
             f"--device {raw}: no such serial device (use sim, sim:PERSONALITY, replay:PATH, "
-            "a device path or rfc2217://HOST:PORT)"
+            "labgrid:PLACE, a device path or rfc2217://HOST:PORT)"
         )
     return DeviceSpec(raw, DeviceKind.SERIAL, str(path))
 
@@ -158,6 +167,9 @@ class HilSession:
     record_dir: Path | None = None
     allow_nvm_write: bool = False
     alluredir: Path | None = None
+    # labgrid's coordinator for `labgrid:PLACE` devices: labgrid's own `--lg-coordinator`,
+    # else its `LG_COORDINATOR` (harness/pytest_plugin/labgrid_place.py `coordinator`)
+    labgrid_coordinator: str | None = None
     matrix: Matrix = field(default_factory=Matrix)
     # learned during the run, by device label
     firmware: dict[str, dict[str, str]] = field(default_factory=dict)
