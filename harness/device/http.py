@@ -39,6 +39,9 @@ DEFAULT_TIMEOUT = 15.0  # for the whole response
 IDLE_END = 2.0  # a response without a length ends after this much silence (no close signal)
 CI_TIMEOUT = 10.0  # how long CI may stay 0xFF before we give up (D-CI: "No known status")
 CI_POLL = 0.25
+# A count, not a deadline: the same CI reads on the wire at any speed (a module-timed
+# recording and its replay on a warping clock read CI as often; A-CI-POLL-COUNT).
+CI_POLLS = round(CI_TIMEOUT / CI_POLL)
 CI_NO_STATUS = codes.CiStatus.NO_KNOWN_STATUS  # D-CI
 TLS_PROFILE_OPTION = 0x00  # 0x41 option "TLS Profile" (D-SF p.268)
 PROTOCOL_TCP = codes.IpProtocol.TCP  # D-20
@@ -151,14 +154,13 @@ class Http:
         """CI in command mode until it leaves 0xFF or CI_TIMEOUT (D-CI, D-TRANSP)."""
         mod = self.module
         clock = mod.tap.clock
-        deadline = clock.now() + CI_TIMEOUT
         value = None
         read = False
         try:
             cm = mod.command()
-            while True:
+            for n in range(CI_POLLS):
                 value = cm.get("CI")
-                if value != CI_NO_STATUS or clock.now() + CI_POLL > deadline:
+                if value != CI_NO_STATUS or n == CI_POLLS - 1:
                     break
                 clock.sleep(CI_POLL)
             read = True

@@ -211,7 +211,10 @@ def read_info(path: str | Path) -> CassetteInfo:
 PKI_DIR = "pki"  # next to the cassettes: DIR/pki/<digest>/<file>
 PKI_DIGEST_LEN = 12
 # The PKI files the TLS variants upload (names of `harness.servers.FILES`, its file names).
-PKI_NAMES = ("root_ca", "server_cert", "intermediate_ca", "wrong_ca", "client_cert", "client_key")
+PKI_NAMES = (
+    "root_ca", "server_cert", "intermediate_ca", "wrong_ca", "client_cert", "client_key",
+    "client_cert_v1", "client_key_pkcs8",
+)  # fmt: skip
 _PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 
