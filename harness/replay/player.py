@@ -137,6 +137,7 @@ class Player:
         self._history: deque[tuple[Step, bytes | None]] = deque(maxlen=HISTORY)
         self._receiver: ymodem.YmodemReceiver | None = None  # an `upload` step under way
         self._received = hashlib.sha256()  # the wire bytes the receiver took
+        self._last_exchange: tuple[int, int] | None = None  # a repeatable one: [first, end)
 
     # --- state ---
     @property
@@ -200,6 +201,10 @@ class Player:
                 break
             assert isinstance(got, _Live)
             if got.problem is not None:
+                again = self._repeat(now)
+                if again is not None:
+                    out += again
+                    continue
                 self._fail(step, got, [got.problem, *got.details])
                 break
             if got.fid is not None:
@@ -212,7 +217,33 @@ class Player:
         self._history.append((step, live))  # described only if a report is needed
         self._anchor = when
         self._last_t = step.t
+        if step.action == "expect":
+            self._last_exchange = (self.pos, self.pos + 1) if step.repeatable else None
+        elif self._last_exchange is not None and self._last_exchange[1] == self.pos:
+            self._last_exchange = (self._last_exchange[0], self.pos + 1)
         self.pos += 1
+
+    def _repeat(self, now: float) -> bytes | None:
+        """The live host repeats the last exchange, which the recording repeated too (a
+        folded poll, `Step.repeatable`): its recorded answers again; None when it does not."""
+        if self._last_exchange is None:
+            return None
+        first, end = self._last_exchange
+        if end != self.pos:  # something else was played since
+            return None
+        step = self.steps[first]
+        fid = frame_id_of(step.data) if step.kind == "frame" else None
+        before = self.fid_map.pop(fid, None) if fid is not None else None  # a new ID each time
+        got = self._take(step)
+        if not isinstance(got, _Live) or got.problem is not None:
+            if fid is not None and before is not None:
+                self.fid_map[fid] = before
+            return None
+        if got.fid is not None:
+            self.fid_map[got.fid[0]] = got.fid[1]
+        del self.live[: got.consumed]
+        self._history.append((step, got.raw))
+        return b"".join(self._emit(step) for step in self.steps[first + 1 : end])
 
     # --- re-entries into command mode decided by the clock ---
     def _escape_slack(self, step: Step, now: float) -> bytes | None:

@@ -12,6 +12,7 @@ script back.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable
@@ -57,6 +58,9 @@ class Step:
     # content when the harness named it, else the wire bytes, like `size`/`sha256`)
     file_size: int = 0
     file_sha256: str = ""
+    # an `expect` step whose exchange the recording repeated (fold_repeats kept one): the
+    # player answers it again as often as the live harness repeats it
+    repeatable: bool = False
 
     @property
     def direction(self) -> str:
@@ -146,20 +150,29 @@ def build_script(capture: Capture, *, by_time: bool = True) -> list[Step]:
 def fold_repeats(steps: list[Step], matchers: Matchers | None = None) -> list[Step]:
     """The script with runs of identical exchanges (a request and its answers, frame IDs and
     dates aside) cut to one: a harness polling AI until registered then asks once per state,
-    as fast as the answers allow, instead of as often as the recording's clock made it."""
+    as fast as the answers allow, instead of as often as the recording's clock made it. The
+    kept exchange is marked `repeatable`: a harness that polls until its own limit (CI staying
+    0xFF, A-CI-POLL-COUNT) gets the same answer as often as it asks."""
     canon = Canon(matchers or Matchers())
     out: list[Step] = []
     block: list[Step] = []
     last: tuple[bytes, list[bytes]] | None = None
+    kept: int | None = None  # where in `out` the exchange a run of repeats was cut to is
 
     def close() -> None:
-        nonlocal last
+        nonlocal last, kept
         if not block:
             return
         key = (canon.request(block[0]), [k for k, _, _ in canon.answers(block[1:])])
         if block[0].action != "expect" or key != last:
             out.extend(block)
+        elif kept is not None:  # a repeat: the kept exchange plays as often as asked
+            out[kept] = dataclasses.replace(out[kept], repeatable=True)
+        if block[0].action == "expect" and key != last:
+            kept = len(out) - len(block)
         last = key if block[0].action == "expect" else None
+        if last is None:
+            kept = None
         block.clear()
 
     for step in steps:

@@ -322,3 +322,32 @@ def test_fold_polls_plays_a_run_of_identical_polls_once(tmp_path: Path) -> None:
     assert player.finish().ok
     _out, report = _play(path, live)  # strict: every recorded poll is expected
     assert "not fully used" in report
+
+
+def test_a_folded_poll_is_answered_as_often_as_the_harness_repeats_it(tmp_path: Path) -> None:
+    """A poll the recording repeated until the harness gave up (CI staying 0xFF, A-CI-POLL-
+    COUNT) folds to one exchange, which the player answers again each time the live harness
+    repeats it; anything else after it still has to match the next step."""
+
+    def poll(fid: int, t: float) -> list[tuple[float, str, bytes]]:
+        return [(t, TX, frame(api.ATCommand(fid, "CI"))),
+                (t + 0.01, RX, frame(api.ATCommandResponse(fid, "CI", 0, b"\xff")))]  # fmt: skip
+
+    def vr(fid: int) -> tuple[bytes, bytes]:
+        return (frame(api.ATCommand(fid, "VR")),
+                frame(api.ATCommandResponse(fid, "VR", 0, bytes.fromhex("11415"+"0"))))  # fmt: skip
+
+    recorded_vr = [(0.9, TX, vr(4)[0]), (0.91, RX, vr(4)[1])]
+    path = craft(tmp_path / "c.jsonl", poll(1, 0.0) + poll(2, 0.25) + poll(3, 0.5) + recorded_vr)
+    folded = fold_repeats(build_script(read_capture(path)))
+    assert len(folded) == 4 and folded[0].repeatable and not folded[2].repeatable
+    player = Player(folded, cassette=path)
+    asked = [frame(api.ATCommand(n, "CI")) for n in (1, 2, 3, 4, 5)]
+    out = b"".join(player.feed(f, 0.0) for f in asked)
+    assert out == b"".join(frame(api.ATCommandResponse(n, "CI", 0, b"\xff")) for n in range(1, 6))
+    assert player.feed(vr(6)[0], 0.0) == vr(6)[1]  # renumbered as usual
+    assert player.finish().ok
+    again = Player(folded, cassette=path)  # the repeat is of the poll only: HV is no match
+    again.feed(asked[0], 0.0)
+    again.feed(frame(api.ATCommand(2, "HV")), 0.0)
+    assert not again.finish().ok
