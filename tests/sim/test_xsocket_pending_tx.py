@@ -122,3 +122,46 @@ def test_past_the_pending_limit_a_socket_send_gets_0x32(start_sim, stalled_peer)
         assert [(a.frame_id, a.status) for a in acks] == [(f, 0) for f in held]
         reader.join(35)
         assert stalled_peer.received == want  # the refused frame's data never left
+
+
+def test_digi_xbee_sendall_times_out_while_data_waits_then_gets_0x32(
+    start_sim, stalled_peer
+) -> None:
+    """digi-xbee 1.5.0's `xsocket.sendall` waits for each 0x89: a held 0x44 is its
+    TimeoutException, the one past the limit its XBeeSocketException with status 0x32
+    (`send` swallows both and returns None: the caller cannot tell)."""
+    from digi.xbee.devices import CellularDevice
+    from digi.xbee.exception import TimeoutException, XBeeSocketException
+    from digi.xbee.models.protocol import IPProtocol
+    from digi.xbee.xsocket import socket as xsocket
+
+    n = int(personality_mod.load("ltem-11415").sockets.pending_tx.value)  # type: ignore[union-attr]
+    port = stalled_peer.lsock.getsockname()[1]
+    sim = start_sim("ltem-11415", ap=1, registering_s=0.05, uart_pacing=False,
+                    routes={f"{PEER}:80": f"127.0.0.1:{port}"})
+    dev = CellularDevice(sim.path, 9600)
+    dev.open()
+    try:
+        deadline = time.monotonic() + 10
+        while sim.server.call(lambda m: m.ai) != 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        sock = xsocket(dev, IPProtocol.TCP)
+        sock.settimeout(HELD_WAIT_S)
+        sock.connect((PEER, 80))
+        for _ in range(MAX_FRAMES):
+            try:
+                sock.sendall(CHUNK)
+            except TimeoutException:
+                break  # the first that waits in the module
+        else:
+            pytest.fail("every 0x44 accepted at once: nothing ever waits")
+        for _ in range(n - 1):
+            with pytest.raises(TimeoutException):
+                sock.sendall(CHUNK)
+        with pytest.raises(XBeeSocketException) as refused:
+            sock.sendall(CHUNK)
+        assert refused.value.status.code == 0x32  # D-SOCKLIM-147
+        assert sock.send(CHUNK) is None  # digi-xbee's send: no count, no error
+    finally:
+        dev.close()
