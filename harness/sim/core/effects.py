@@ -158,6 +158,16 @@ class ClientAccepted:
 
 
 @dataclass(frozen=True, slots=True)
+class SendBacklog:
+    """The peer stopped taking a TCP/TLS connection's data (its window closed: the host's
+    socket refused more), or took it all again; a module holds new data meanwhile
+    (A-XS-PENDING-TX)."""
+
+    conn_id: int
+    waiting: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Resolved:
     conn_id: int
     address: str | None  # dotted quad, or None when the name is unknown
@@ -170,4 +180,5 @@ Event = (
     | DataReceived
     | ConnectionClosed
     | ClientAccepted
+    | SendBacklog
 )

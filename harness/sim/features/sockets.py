@@ -11,6 +11,12 @@ the outcome; a non-zero 0xCF closes the socket for good), send / sendto (0x89), 
 A peer's close after data is reported as 0xCF no sooner than the personality's
 `close_after_data_s` after the last 0xCD (A-SIM-CLOSE-SPACING): a deadline of the Modem's
 clock, so a warping clock skips it and a real one waits it.
+
+0x89 for a 0x44 (or a 0x45 on a connected socket) reports "acceptance of the data for
+transmit" (D-XS): at once while the network takes the data; while the peer takes no more
+(its TCP window closed: `SendBacklog`), the data waits in the module and its 0x89 comes when
+the network takes it again. A socket holds at most the personality's `pending_tx` such
+requests; one more gets 0x89 0x32 (D-SOCKLIM-147; A-XS-PENDING-TX).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from harness.sim.core.effects import (
     Listen,
     OpenConnection,
     Protocol,
+    SendBacklog,
     SendData,
 )
 from harness.sim.core.feature import Feature
@@ -65,6 +72,7 @@ TX_CONNECTION_NOT_FOUND = TxStatus.CONNECTION_NOT_FOUND  # unknown socket ID
 TX_TOO_LONG = TxStatus.PAYLOAD_TOO_LARGE
 TX_NOT_CONNECTED = TxStatus.SOCKET_NOT_CONNECTED  # D-89 "Socket not connected"
 TX_NOT_BOUND = TxStatus.SOCKET_NOT_BOUND  # D-SF p.275: sendto needs 0x46
+TX_RESOURCE = TxStatus.RESOURCE_ERROR  # D-SOCKLIM-147: too many pending TX requests
 
 OPTION_TLS_PROFILE = 0x00  # D-SF p.268 (byte, default 0, valid only for TLS sockets)
 PROFILES = 3
@@ -82,6 +90,8 @@ class _Sock:
     last_data: float | None = None  # when its last 0xCD / 0xCE went out
     close_due: float | None = None  # a peer close held back until then (A-SIM-CLOSE-SPACING)
     close_failure: Failure | None = None
+    backlog: bool = False  # the peer takes no more data for now (A-XS-PENDING-TX)
+    waiting: list[tuple[int, bytes]] | None = None  # (frame ID, payload) held back
 
 
 class ExtendedSockets(Feature):
@@ -222,9 +232,39 @@ class ExtendedSockets(Feature):
         elif sock.state != "connected":
             self._tx(f.frame_id, TX_NOT_CONNECTED)  # D-SF p.274: needs a successful connect
         else:
-            assert sock.conn_id is not None
-            self.modem.emit(SendData(sock.conn_id, bytes(f.payload)))
-            self._tx(f.frame_id, TX_SUCCESS)
+            self._stream(sock, f.frame_id, bytes(f.payload))
+
+    def _stream(self, sock: _Sock, frame_id: int, payload: bytes) -> None:
+        """Hand data to the network and acknowledge it, or hold it while the peer takes no
+        more (A-XS-PENDING-TX)."""
+        assert sock.conn_id is not None
+        if not sock.backlog and not sock.waiting:
+            self.modem.emit(SendData(sock.conn_id, payload))
+            self._tx(frame_id, TX_SUCCESS)
+        elif len(sock.waiting or ()) >= self._pending_limit():
+            self._tx(frame_id, TX_RESOURCE)  # D-SOCKLIM-147: too many pending TX requests
+        else:
+            sock.waiting = [*(sock.waiting or ()), (frame_id, payload)]
+
+    def _pending_limit(self) -> int:
+        """TX requests one socket may hold unsent (personality `sockets.pending_tx`)."""
+        row = self.modem.personality.sockets.pending_tx
+        return int(row.value) if row is not None else 1 << 30
+
+    def _release_waiting(self, sock: _Sock) -> None:
+        """The peer takes data again: what waited goes out, each with its 0x89."""
+        held, sock.waiting = sock.waiting or [], None
+        assert sock.conn_id is not None
+        for frame_id, payload in held:
+            self.modem.emit(SendData(sock.conn_id, payload))
+            self._tx(frame_id, TX_SUCCESS)
+
+    def _fail_waiting(self, sock: _Sock, failure: Failure) -> None:
+        held, sock.waiting = sock.waiting or [], None
+        if held:
+            code = self.modem.code_for(failure, "tx_status")
+            for frame_id, _ in held:
+                self._tx(frame_id, code)
 
     def _sendto(self, f: api.SocketSendTo) -> None:
         sock = self._socks.get(f.socket_id)
@@ -238,9 +278,9 @@ class ExtendedSockets(Feature):
             # D-SF p.275: address and port ignored for TCP, SSL or connected UDP
             if sock.state != "connected":
                 self._tx(f.frame_id, TX_NOT_CONNECTED)
-                return
-            assert sock.conn_id is not None
-            self.modem.emit(SendData(sock.conn_id, bytes(f.payload)))
+            else:
+                self._stream(sock, f.frame_id, bytes(f.payload))
+            return
         elif sock.state != "bound":
             self._tx(f.frame_id, TX_NOT_BOUND)  # D-SF p.275: bind with 0x46 first
             return
@@ -292,6 +332,10 @@ class ExtendedSockets(Feature):
                 self.modem.send_frame(api.SocketStatus(sock.sid, OK))  # D-SF p.281
         elif isinstance(event, ConnectionFailed):
             self._fatal(sock, event.failure, event.detail)
+        elif isinstance(event, SendBacklog):
+            sock.backlog = event.waiting
+            if not event.waiting:
+                self._release_waiting(sock)
         elif isinstance(event, DataReceived):
             self._received(sock, event)
             sock.last_data = now
@@ -332,12 +376,14 @@ class ExtendedSockets(Feature):
     def _fatal(self, sock: _Sock, failure: Failure, detail: str) -> None:
         """D-SF p.281: any non-zero 0xCF closes the socket; its ID is invalid afterwards."""
         log.info("socket %d: %s (%s)", sock.sid, failure.value, detail)
+        self._fail_waiting(sock, failure)
         self._forget(sock)
         self.modem.send_frame(
             api.SocketStatus(sock.sid, self.modem.code_for(failure, "socket_status"))
         )
 
     def _release(self, sock: _Sock) -> None:
+        self._fail_waiting(sock, Failure.CLOSED_BY_HOST)
         if sock.conn_id is not None:
             self.modem.emit(CloseConnection(sock.conn_id))
         self._forget(sock)

@@ -54,6 +54,7 @@ from harness.sim.core.effects import (
     Reset,
     Resolve,
     Resolved,
+    SendBacklog,
     SendData,
 )
 from harness.sim.core.tlsfiles import TlsConfigError
@@ -95,6 +96,7 @@ class _Conn:
     deadline: float | None = None
     listener: bool = False  # made by Listen (TCP: accepts; UDP: bound socket)
     ready_at: float = 0.0  # when ConnectionOpened is posted (events for it come after)
+    backlogged: bool = False  # SendBacklog(waiting=True) posted and not yet lifted
 
 
 class Network:
@@ -587,7 +589,16 @@ class Network:
         if not conn.out and conn.closing:
             self._drain(conn)
             return
+        self._report_backlog(conn)
         self._update(conn)
+
+    def _report_backlog(self, conn: _Conn) -> None:
+        """Tell the module when the peer stops taking data and when it takes it all again
+        (A-XS-PENDING-TX): 0x44 data waits meanwhile."""
+        waiting = bool(conn.out) and conn.state == "open" and not conn.closing
+        if waiting != conn.backlogged:
+            conn.backlogged = waiting
+            self._emit_after_open(conn, SendBacklog(conn.conn_id, waiting), 0.0)
 
     def _drain(self, conn: _Conn) -> None:
         """Host close with everything sent: half-close and read to EOF before closing, so
