@@ -12,7 +12,7 @@ import shlex
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -27,24 +27,21 @@ from pydantic import (
 )
 
 from harness.profiles.issues import Issue, Mark, Path_
-from harness.variants import VARIANTS
+from harness.profiles.names import (  # re-exported: the light names (names.py)
+    AP_FOR_MODE,  # noqa: F401
+    BUILTIN_PROFILE_DIR,  # noqa: F401
+    DEFAULT_PROFILE,  # noqa: F401
+    MODES,
+    PERSONALITY_DIR,  # noqa: F401
+    PROFILE_SUFFIXES,  # noqa: F401
+    TLS_VARIANTS,
+    Mode,
+    known_personalities,
+)
 from harness.xbee import at
 
-# Where `--profile NAME` and the default profile are looked up when not found in the cwd's
-# `profiles/`: the shipped profiles are package data (issue 14), so a wheel has them too.
-BUILTIN_PROFILE_DIR = Path(__file__).resolve().parent / "builtin"
-DEFAULT_PROFILE = "sim"
-# The simulator's firmware personalities (data files of harness.sim), by file stem.
-PERSONALITY_DIR = Path(__file__).resolve().parents[1] / "sim" / "core" / "personalities"
-PROFILE_SUFFIXES = (".yaml", ".yml")
-
-Mode = Literal["transparent", "api", "api-escaped"]
-MODES: tuple[Mode, ...] = get_args(Mode)
-# The API mode each mode sets (D-AP): AP=0 transparent, AP=1 API, AP=2 API with escapes.
-AP_FOR_MODE: dict[str, int] = {"transparent": 0, "api": 1, "api-escaped": 2}
-
-# TLS variants by name; what each one is (files, $0, expected outcome) is `harness.variants`.
-TLS_VARIANTS: tuple[str, ...] = tuple(VARIANTS)
+# `--profile NAME` and the default profile are looked up, when not found in the cwd's
+# `profiles/`, in BUILTIN_PROFILE_DIR: the shipped profiles are package data (issue 14).
 if TYPE_CHECKING:
     TlsVariant = str  # the names are data (harness.variants): a type checker sees a string
 else:
@@ -121,10 +118,6 @@ def _existing_file(path: Path) -> Path:
     if not path.is_file():
         raise ValueError(f"no such file: {path} (a relative path is relative to its profile)")
     return path
-
-
-def known_personalities() -> list[str]:
-    return sorted(p.stem for p in PERSONALITY_DIR.glob("*.yaml"))
 
 
 def _check_personality(name: str) -> str:

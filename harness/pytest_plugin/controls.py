@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from harness import report, variants
 from harness.device.files import Files
+from harness.pytest_plugin import matrix
 from harness.pytest_plugin.configured import put
 from harness.verdict import OK, Control, Inconclusive, Judgement, Verdict, judge
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 # A variant this firmware is expected to fail (a v3 client certificate on LTE-M, D-TLS-101) is
 # no control: the next one is (client-cert-v1).
 CONTROL_VARIANTS = {"tls": ("root-ca", "no-ca"), "mutual": ("client-cert", "client-cert-v1")}
-JUDGEMENT = pytest.StashKey[Judgement]()
+JUDGEMENT = matrix.JUDGEMENT  # defined there: matrix must not import this (device layer)
 
 
 def _key(xbee: XBee, server: str) -> tuple[str, str, str]:

@@ -13,16 +13,26 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness import profiles  # its pydantic half loads on first use (A-LAZY-PLUGIN)
 from harness.device.errors import ConfigureError, DeviceError
-from harness.device.leftovers import close_leftover_connections
-from harness.profiles import AtReset, CommandReset, NoReset, PowerReset
-from harness.pytest_plugin.configured import XBee
 from harness.pytest_plugin.session import ModuleBroken
-from harness.sim.core import faults as faults_mod
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from harness.pytest_plugin.configured import XBee
+
+
+def _faults_mod() -> ModuleType:
+    """The simulator's fault grammar, imported when a test first names a fault: the plugin's
+    import stays light in runs that use none (A-LAZY-PLUGIN)."""
+    from harness.sim.core import faults
+
+    return faults
 
 # How long the module gets to come back after FR or a power cycle, and to register again,
 # in real seconds on the simulator (fast timing: a module second is 10 ms).
@@ -35,6 +45,9 @@ PROBE_TIMEOUT = 1.0
 def marked_faults(item: pytest.Item) -> list[str]:
     """The faults of every `xbee_fault` marker on the test, checked (one clear line)."""
     texts = [str(a) for m in item.iter_markers("xbee_fault") for a in m.args]
+    if not texts:
+        return texts
+    faults_mod = _faults_mod()
     try:
         faults_mod.parse_all(texts, where=f"{item.nodeid}: xbee_fault")
     except faults_mod.FaultError as exc:
@@ -51,7 +64,7 @@ class FaultControl:
 
     def set(self, *faults: str) -> None:
         """Replace the module's faults (deadlines count from now)."""
-        faults_mod.parse_all(faults)
+        _faults_mod().parse_all(faults)
         self.xbee.port.device.set_faults(list(faults))
         self.active = list(faults)
 
@@ -83,13 +96,13 @@ class FaultControl:
     def reset_method(self) -> Any:
         """The profile's `device.reset` (ATFR when the test has no session)."""
         session = self.xbee.session
-        return session.profile.device.reset if session is not None else AtReset()
+        return session.profile.device.reset if session is not None else profiles.AtReset()
 
     def _switch(self, reset: Any) -> tuple[str | Callable[[], None], float] | None:
         """The profile's power switch and how long it may take; None when it names none."""
-        if isinstance(reset, CommandReset):
+        if isinstance(reset, profiles.CommandReset):
             return shlex.join(reset.command), reset.timeout
-        if isinstance(reset, PowerReset):
+        if isinstance(reset, profiles.PowerReset):
             return self.xbee.port.device.power_cycle, RECOVER_RESET_TIMEOUT
         return None
 
@@ -99,6 +112,8 @@ class FaultControl:
         as `recover` does. Returns how."""
         if self._silent(probe) is None:
             try:
+                from harness.device.leftovers import close_leftover_connections
+
                 close_leftover_connections(self.xbee.port.configurator)
             except (DeviceError, ConfigureError):
                 pass
@@ -115,7 +130,7 @@ class FaultControl:
         port = self.xbee.port
         reset = self.reset_method()
         port.forget()
-        if isinstance(reset, NoReset):
+        if isinstance(reset, profiles.NoReset):
             raise ModuleBroken("the module needs a reset and the profile forbids one "
                                "(device.reset: none)")
         why = self._silent(probe)

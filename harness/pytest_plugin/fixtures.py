@@ -17,24 +17,27 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness import capture, report, variants
+from harness import report, variants
 from harness.device.errors import ConfigureError, DeviceError
-from harness.device.files import Files
-from harness.device.http import Http
-from harness.device.leftovers import close_leftover_connections
-from harness.profiles import Profile
 from harness.pytest_plugin import restores
 from harness.pytest_plugin.budget import session_wait
-from harness.pytest_plugin.configured import XBee, put, variant_files
-from harness.pytest_plugin.devices import open_port
 from harness.pytest_plugin.matrix import ATTACH_CAPTURE, REPORTS
-from harness.pytest_plugin.port import PORTS, Port, restore_loudly
+from harness.pytest_plugin.openports import PORTS
 from harness.pytest_plugin.session import DeviceSpec, HilSession, ModuleBroken
-from harness.replay import cassette
+
+if TYPE_CHECKING:
+    from harness import capture
+    from harness.profiles import Profile
+    from harness.pytest_plugin.configured import XBee
+    from harness.pytest_plugin.port import Port
+
+# This module is registered in every run (plugin.FIXTURE_MODULES); the device layer, the
+# capture format and the replay it uses are imported inside the fixtures, when a test first
+# asks for one (A-LAZY-PLUGIN).
 
 # ----- the port, the capture, the configured module -------------------------------------------
 
@@ -50,6 +53,9 @@ def xbee_port(
 ) -> Iterator[Port]:
     """The opened module. A module that cannot be opened or does not register stops the run
     (`ModuleBroken`): one reason, the remaining tests skipped with it."""
+    from harness.pytest_plugin.devices import open_port
+    from harness.pytest_plugin.port import restore_loudly
+
     workdir = tmp_path_factory.mktemp(f"port-{xbee_device_spec.label}")
     timing = request.config.getoption("xbee_sim_timing", "fast")
     budget = xbee_profile.device.open_timeout + xbee_profile.network.registration_timeout
@@ -95,6 +101,9 @@ def xbee_capture(
     With `--record DIR` it is the test's cassette; with `--device replay:` the test's
     cassette is loaded first and checked at the end. Either way the test starts with no
     memory of earlier tests (mode, parameters, files), so each cassette replays alone."""
+    from harness import capture
+    from harness.replay import cassette
+
     session = xbee_hil_session
     port = xbee_port
     port.device.begin_test(port, request.node.nodeid)
@@ -161,6 +170,12 @@ def xbee(
 ) -> Iterator[XBee]:
     """The module configured for this test: the profile's baseline, the test's mode, and
     (for tests that use `tls_variant`) `$0` with its certificates uploaded."""
+    from harness.device.files import Files
+    from harness.device.http import Http
+    from harness.device.leftovers import close_leftover_connections
+    from harness.pytest_plugin.configured import XBee, put, variant_files
+    from harness.pytest_plugin.port import restore_loudly
+
     variant = None
     if "tls_variant" in request.fixturenames:
         variant = variants.get(request.getfixturevalue("tls_variant"))

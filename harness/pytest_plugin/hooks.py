@@ -19,7 +19,7 @@ import sys
 import warnings
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -34,13 +34,12 @@ from harness.pytest_plugin import (
     gate,
     junit,
     matrix,
+    openports,
     options,
     plugin,
     restores,
     stats,
 )
-from harness.pytest_plugin.controls import failed_controls
-from harness.pytest_plugin.devices import MISMATCH_SHOWN, replay_failure
 from harness.pytest_plugin.matrix import ATTACH_CAPTURE, INCONCLUSIVE, ITEM, REPORTS, ItemState
 from harness.pytest_plugin.session import (
     SESSION,
@@ -49,12 +48,17 @@ from harness.pytest_plugin.session import (
     ModuleBroken,
     session_of,
 )
-from harness.report.allure_disk import AllureDiskGuard
 from harness.verdict import Inconclusive
+
+if TYPE_CHECKING:
+    from harness.report.allure_disk import AllureDiskGuard  # noqa: F401 (quoted below)
+
+# What only a run that uses the plugin needs (the device layer, allure-commons) is imported
+# where it is used: the plugin's import stays light for every other pytest run (A-LAZY-PLUGIN).
 
 BROKEN_PREFIX = "module broken: "  # categories.json groups skips by this text
 _WRITTEN = pytest.StashKey[list[Path]]()
-_ALLURE_DISK = pytest.StashKey[AllureDiskGuard]()
+_ALLURE_DISK = pytest.StashKey["AllureDiskGuard"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -94,6 +98,8 @@ def _opened(config: pytest.Config, session: HilSession) -> None:
 def _guard_allure_writes(config: pytest.Config) -> None:
     """allure-commons' file writes on a full disk: one line, never a traceback (#8)."""
     import allure_commons
+
+    from harness.report.allure_disk import AllureDiskGuard
 
     guard = config.stash[_ALLURE_DISK] = AllureDiskGuard()
     name = allure_commons.plugin_manager.register(guard)
@@ -189,10 +195,15 @@ def pytest_runtest_makereport(
             addsection("xbee-hil: module codes", "\n".join(lines))
         matrix.fold_outcome(state, rep, call)
         junit.add_properties(rep, item, session, state)  # --junitxml: xbee_device, xbee_ci, …
-    if rep.failed and rep.when != "teardown" and (why := replay_failure(item.config)):
-        seen = call.excinfo.exconly().splitlines()[0] if call.excinfo is not None else ""
-        rep.longrepr = f"{why}\n\n(after that the device answered nothing; the test saw: {seen})"
-        item.stash[MISMATCH_SHOWN] = True
+    if rep.failed and rep.when != "teardown" and openports.ports(item.config):
+        from harness.pytest_plugin.devices import MISMATCH_SHOWN, replay_failure
+
+        if why := replay_failure(item.config):
+            seen = call.excinfo.exconly().splitlines()[0] if call.excinfo is not None else ""
+            rep.longrepr = (
+                f"{why}\n\n(after that the device answered nothing; the test saw: {seen})"
+            )
+            item.stash[MISMATCH_SHOWN] = True
     return rep
 
 
@@ -290,6 +301,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(f"wrote {path}")
     for line in hil.notices:
         terminalreporter.write_line(f"xbee-hil: warning: {line}", yellow=True)
+    from harness.pytest_plugin.controls import failed_controls
+
     for line in failed_controls(hil):
         terminalreporter.write_line(f"xbee-hil: {line}", red=True)
     if hil.broken:

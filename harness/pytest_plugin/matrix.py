@@ -20,14 +20,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness import report
 from harness.profiles import MODES, TLS_VARIANTS
-from harness.pytest_plugin.controls import JUDGEMENT
 from harness.pytest_plugin.session import DeviceSpec, HilSession, session_of
+
+if TYPE_CHECKING:
+    from harness.verdict import Judgement  # noqa: F401 (the StashKey's type, quoted)
+
+# The test's control judgement (controls.py sets it); here, so that reading it does not import
+# the device layer before the gate opens (A-LAZY-PLUGIN).
+JUDGEMENT = pytest.StashKey["Judgement"]()
 
 ITEM = pytest.StashKey["ItemState"]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()  # a test's reports, by phase

@@ -13,20 +13,12 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.profiles import (
-    DEFAULT_PROFILE,
-    MODES,
-    TLS_VARIANTS,
-    Profile,
-    ProfileError,
-    check_baud,
-    find_profile,
-    load_profile,
-)
+from harness import profiles  # its pydantic half loads on first use (A-LAZY-PLUGIN)
+from harness.profiles import DEFAULT_PROFILE, MODES, TLS_VARIANTS, ProfileError
 from harness.pytest_plugin.session import (
     DeviceSpec,
     DeviceSpecError,
@@ -34,6 +26,9 @@ from harness.pytest_plugin.session import (
     parse_device,
     session_of,
 )
+
+if TYPE_CHECKING:
+    from harness.profiles import Profile
 
 ENV_DEVICE = "XBEE_DEVICE"
 ENV_PROFILE = "XBEE_PROFILE"
@@ -183,7 +178,7 @@ def build_session(config: pytest.Config) -> HilSession:
                 f"simulator's profile is not a bench's; see the example --profile cat1-att"
             )
         profile_ref = DEFAULT_PROFILE
-    profile = load_profile(find_profile(profile_ref, (base / "profiles", base)))
+    profile = profiles.load_profile(profiles.find_profile(profile_ref, (base / "profiles", base)))
     if real and (issue := profile.local_targets_issue(real[0].raw)) is not None:
         raise ProfileError([issue])  # the simulator's loopback names on a real network
     modes = _narrow("--mode", profile.modes, opt.xbee_mode, profile)
@@ -191,7 +186,7 @@ def build_session(config: pytest.Config) -> HilSession:
     baud = profile.device.baud
     if opt.xbee_baud is not None:
         try:
-            baud = check_baud(opt.xbee_baud)
+            baud = profiles.check_baud(opt.xbee_baud)
         except ValueError as exc:
             raise DeviceSpecError(f"--baud: {exc}") from None
     reports_dir = _writable_dir("--reports-dir", opt.xbee_reports_dir, base)

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from harness import capture, report
 from harness.device.command import DEFAULT_CT
 from harness.device.configure import KnownConfigurator, Snapshot, network_params
 from harness.device.module import CommandTiming, Module
 from harness.device.transport import Tap
 from harness.profiles import Profile
+from harness.pytest_plugin.openports import PORTS, ports  # noqa: F401 (re-exported: openports.py)
 from harness.pytest_plugin.session import DeviceSpec, HilSession
 from harness.replay import cassette
 
@@ -27,12 +26,6 @@ if TYPE_CHECKING:
 
 # Parameters a test may change beyond the profile's baseline; snapshot and restore them.
 TEST_PARAMS = ("IP", "DL", "DE", "$0")
-PORTS = pytest.StashKey[dict[str, "Port"]]()
-
-
-def ports(config: pytest.Config) -> dict[str, Port]:
-    """The ports opened so far this run, by device label."""
-    return config.stash.get(PORTS, {})
 
 
 @dataclass

@@ -17,14 +17,17 @@ import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from harness import yamlmarks
-from harness.profiles import PERSONALITY_DIR, Profile, known_personalities
+from harness.profiles import PERSONALITY_DIR, known_personalities
 from harness.report import Matrix
 from harness.verdict import Control
 from harness.xbee import firmware as fw
+
+if TYPE_CHECKING:
+    from harness.profiles import Profile
 
 # pyserial URL handlers a --device may use (pyserial `serial_for_url`).
 URL_SCHEMES = ("rfc2217", "socket", "spy", "hwgrep", "alt")
@@ -298,6 +301,8 @@ def session_of(config: pytest.Config) -> HilSession | None:
 def personality_features(name: str) -> frozenset[str] | None:
     """The features of a simulator personality: those of the firmware family it names
     (`family:`, harness.xbee.firmware), or None when it names none."""
+    from harness import yamlmarks  # PyYAML: when a session needs it (A-LAZY-PLUGIN)
+
     path = PERSONALITY_DIR / f"{name}.yaml"
     try:
         data, _ = yamlmarks.read(path)  # no aliases, bounded nesting (A-YAML-SAFE)

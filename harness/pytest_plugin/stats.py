@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import allure
 import pytest
 
 from harness import atomicio
-from harness.device.module import Stats
 from harness.pytest_plugin.matrix import REPORTS
-from harness.pytest_plugin.port import ports
+from harness.pytest_plugin.openports import ports
 
 STATS_FILE = "stats.jsonl"  # in --reports-dir: one JSON object per test
 # Keys of the simulator's account copied into a test's stats line (all real seconds or counts).
@@ -32,8 +30,6 @@ SIM_KEYS = (
     "network_delay_s", "tls_handshake_delay_s", "network_wait_s", "escapes", "resets",
     "bytes_to_module", "bytes_to_host", "connections_opened", "connections_failed",
 )  # fmt: skip
-# The harness's work per test: configure's `Stats` and the certificate uploads.
-COUNT_KEYS = (*Stats().as_dict(), "uploads", "uploads_skipped", "uploads_known", "upload_bytes")
 _BEFORE = pytest.StashKey["_Before"]()
 RECORD = pytest.StashKey[dict[str, Any]]()  # a test's line, from its teardown on
 _STATS_OUT = pytest.StashKey[atomicio.LineFile | None]()
@@ -46,6 +42,14 @@ class _Before:
     t0: float
     counts: dict[str, dict[str, int]]
     sim: dict[str, dict[str, float] | None]
+
+
+def count_keys() -> tuple[str, ...]:
+    """The harness's work per test: configure's `Stats` and the certificate uploads. (The
+    device layer is imported once a test runs with the plugin: A-LAZY-PLUGIN.)"""
+    from harness.device.module import Stats
+
+    return (*Stats().as_dict(), "uploads", "uploads_skipped", "uploads_known", "upload_bytes")
 
 
 def start(item: pytest.Item) -> None:
@@ -66,6 +70,8 @@ def finish(item: pytest.Item) -> None:
         return
     record = item.stash[RECORD] = stats_line(item, before)
     with contextlib.suppress(Exception):  # the report is a courtesy, never a failure
+        import allure  # here: the plugin's import stays light (A-LAZY-PLUGIN)
+
         allure.attach(
             json.dumps(record, indent=2), name="xbee-hil stats",
             attachment_type=allure.attachment_type.JSON,
@@ -76,7 +82,7 @@ def stats_line(item: pytest.Item, before: _Before) -> dict[str, Any]:
     """One test's line: its wall time, the harness's work on each module it touched (summed),
     and the simulator's account of imposed time over the same span."""
     wall = time.monotonic() - before.t0
-    counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
+    counts: dict[str, int] = dict.fromkeys(count_keys(), 0)
     sim: dict[str, float] | None = None
     devices = []
     for label, port in ports(item.config).items():

@@ -11,20 +11,8 @@ and failing tests carry that text so `categories.json` can group them by family.
 Secrets (APN credentials, private keys, IMEI/ICCID) are masked before anything is written.
 """
 
-from harness.report.attach import (
-    BODY_PREVIEW,
-    HttpResultLike,
-    attach_capture,
-    attach_http,
-    attach_text,
-    firmware_labels,
-    hide_parameter,
-    http_text,
-    record_codes,
-    set_labels,
-    set_parameters,
-    step,
-)
+from typing import TYPE_CHECKING, Any
+
 from harness.report.codes import (
     CODE_FAMILIES,
     CODE_KINDS,
@@ -59,6 +47,52 @@ from harness.report.matrix import (
     render_text,
     write_matrix,
 )
+
+if TYPE_CHECKING:
+    from harness.report.attach import (
+        BODY_PREVIEW,
+        HttpResultLike,
+        attach_capture,
+        attach_http,
+        attach_text,
+        firmware_labels,
+        hide_parameter,
+        http_text,
+        record_codes,
+        set_labels,
+        set_parameters,
+        step,
+    )
+
+# `attach` imports allure: on first use only (PEP 562), so the pytest plugin's import stays
+# light in runs that do not use it (A-LAZY-PLUGIN).
+_LAZY_ATTACH = frozenset(
+    (
+        "BODY_PREVIEW",
+        "HttpResultLike",
+        "attach_capture",
+        "attach_http",
+        "attach_text",
+        "firmware_labels",
+        "hide_parameter",
+        "http_text",
+        "record_codes",
+        "set_labels",
+        "set_parameters",
+        "step",
+    )
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY_ATTACH:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from harness.report import attach
+
+    value = getattr(attach, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BODY_PREVIEW",
