@@ -209,6 +209,15 @@ class Http:
         ip = resolve or target.ipv4 or self._lookup(target.host, result, wait)
         if ip is None:
             return
+
+        def theirs(f: Any) -> bool:
+            return bool(f.src_addr == ip and f.src_port == target.port)
+
+        # 0xB0 names no request: what came from there before this one was sent is an earlier
+        # request's late answer (A-STALE-CLOSE)
+        stale = client.discard(0xB0, theirs)
+        if stale:
+            self.module.tap.note("stale", discarded_frames=stale, source=f"{ip}:{target.port}")
         for piece in chunks(ex.request_bytes(), MAX_PAYLOAD):
             fid = client.next_frame_id()
             if target.tls and not use_0x20:
@@ -234,11 +243,7 @@ class Http:
 
         def read(left: float) -> bytes:
             try:
-                rec = client.wait_for(
-                    0xB0,
-                    timeout=left,
-                    where=lambda f: f.src_addr == ip and f.src_port == target.port,
-                )
+                rec = client.wait_for(0xB0, timeout=left, where=theirs)
             except PortLost:  # the port is gone: not the module's answer
                 raise
             except DeviceError:

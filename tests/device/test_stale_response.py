@@ -17,7 +17,7 @@ import pytest
 from harness.device.configure import Configurator
 from harness.device.http import CI_POLL, CI_POLLS, Http
 from harness.device.module import Module
-from harness.pytest_plugin.simrig import rig_tap
+from harness.pytest_plugin.simrig import HOSTS, rig_tap
 
 LTEM = "ltem-11415"
 URL = "http://google.com/"
@@ -55,3 +55,36 @@ def test_a_late_answer_is_not_the_next_requests(bench: tuple[Any, Module]) -> No
     assert [r.body for r in web.requests] == [b"second"]  # the first never left the module
     # closed while its lookup was held, the first connection never opened at all
     assert len(web._conns) == 1, f"{len(web._conns)} connections reached the server"
+
+
+@pytest.fixture
+def api_bench(tmp_path: Any) -> Iterator[tuple[Any, Module]]:
+    with rig_tap(LTEM, tmp_path) as (rig, tap):
+        module = Module(tap, guard_time=rig.guard_time, **rig.command_timing)
+        try:
+            conf = Configurator(module)
+            conf.wait_registered(10)
+            conf.apply({}, "api")
+            yield rig, module
+        finally:
+            module.close()
+
+
+def test_an_earlier_requests_frames_are_not_the_next_answer(
+    api_bench: tuple[Any, Module],
+) -> None:
+    """API mode, 0x20 frames: 0xB0 carries no request id, only the far end's address and
+    port, so an answer that came after the harness gave up on its request sits in the
+    queue with the same address as the next request's. It must not be taken for it."""
+    _rig, module = api_bench
+    http = Http(module)
+    ip = HOSTS["google.com"]
+    first = http.post(URL, b"first", resolve=ip, first_byte_timeout=0)  # gives up at once
+    assert first.status is None, first.summary()
+    client = module.api()
+    # the precondition of the bug, waited for on the device's clock: the late answer is queued
+    client._await(lambda: any(r.type == 0xB0 for r in client._queue), 10.0)
+    assert any(r.type == 0xB0 for r in client._queue), "the first answer never came"
+    second = http.post(URL, b"second", resolve=ip)
+    assert second.status == 200, second.summary()
+    assert second.body == b"second", f"got another request's answer: {second.summary()}"
