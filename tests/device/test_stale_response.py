@@ -82,9 +82,14 @@ def test_an_earlier_requests_frames_are_not_the_next_answer(
     first = http.post(URL, b"first", resolve=ip, first_byte_timeout=0)  # gives up at once
     assert first.status is None, first.summary()
     client = module.api()
-    # the precondition of the bug, waited for on the device's clock: the late answer is queued
-    client._await(lambda: any(r.type == 0xB0 for r in client._queue), 10.0)
-    assert any(r.type == 0xB0 for r in client._queue), "the first answer never came"
+    # the precondition of the bug, waited for on the device's clock: the whole late answer
+    # is queued (a late frame that comes after the next request is sent is another matter:
+    # A-STALE-CLOSE names it as not covered)
+    def late() -> bytes:
+        return b"".join(bytes(r.frame.payload) for r in list(client._queue) if r.type == 0xB0)
+
+    client._await(lambda: late().endswith(b"first"), 10.0)
+    assert late().endswith(b"first"), f"the first answer never came whole: {late()!r}"
     second = http.post(URL, b"second", resolve=ip)
     assert second.status == 200, second.summary()
     assert second.body == b"second", f"got another request's answer: {second.summary()}"
