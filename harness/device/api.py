@@ -269,6 +269,17 @@ class ApiClient:
 
         self.tap.clock.wait_bytes(poll, self.tap.clock.now() + wait)
 
+    def discard(self, types: int | set[int], where: Predicate | None = None) -> int:
+        """Drop queued frames of `types` (matching `where(frame)`); how many were dropped.
+        For answers that came before a request was sent: they cannot be its (A-STALE-CLOSE)."""
+        wanted = {types} if isinstance(types, int) else set(types)
+        with self._cond:
+            stale = [r for r in self._queue
+                     if r.type in wanted and (where is None or where(r.frame))]
+            for r in stale:
+                self._queue.remove(r)
+        return len(stale)
+
     def take_unsolicited(self) -> list[Received]:
         """Everything queued so far, oldest first; the queue is emptied."""
         with self._cond:

@@ -19,7 +19,7 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.device.errors import DeviceError, PortLost
+from harness.device.errors import DeviceError, LeftoverConnection, PortLost
 from harness.device.http_exchange import (
     Clock,
     HttpExchange,
@@ -29,6 +29,7 @@ from harness.device.http_exchange import (
     module_code,
     parse_url,
 )
+from harness.device.leftovers import close_transparent
 from harness.device.module import Module
 from harness.xbee import api, codes
 
@@ -148,10 +149,17 @@ class Http:
         tap.write(ex.request_bytes())  # the first data opens the connection (D-TRANSP)
         self._pump(ex, result, clock, wait, first, lambda left: tap.read_available(left))
         if not ex.complete or read_ci:
-            self._poll_ci(result)
+            self._poll_ci(result, close_after=not ex.complete)
+            if not ex.complete:
+                late = tap.read_available(0)  # what came for it is not the next one's answer
+                if late:
+                    tap.note("stale", discarded=len(late))  # A-STALE-CLOSE
 
-    def _poll_ci(self, result: HttpResult) -> None:
-        """CI in command mode until it leaves 0xFF or CI_TIMEOUT (D-CI, D-TRANSP)."""
+    def _poll_ci(self, result: HttpResult, *, close_after: bool = False) -> None:
+        """CI in command mode until it leaves 0xFF or CI_TIMEOUT (D-CI, D-TRANSP).
+        `close_after`: the request failed; close its connection whatever CI says (CI is not
+        rewritten while a connection opens, so it may be an older one's code) by writing TM
+        back (L-TG), so no late answer to it reaches the next request (A-STALE-CLOSE)."""
         mod = self.module
         clock = mod.tap.clock
         value = None
@@ -164,7 +172,10 @@ class Http:
                     break
                 clock.sleep(CI_POLL)
             read = True
-        except PortLost:  # the port is gone: not the module's answer
+            if close_after:
+                mod.tap.note("stale", action="close (TM written back)")
+                close_transparent(mod)
+        except (PortLost, LeftoverConnection):  # the port is gone / the connection stays
             raise
         except DeviceError as exc:  # the result says so
             result.error = (result.error or "no response") + f"; CI unreadable: {exc}"
@@ -198,6 +209,15 @@ class Http:
         ip = resolve or target.ipv4 or self._lookup(target.host, result, wait)
         if ip is None:
             return
+
+        def theirs(f: Any) -> bool:
+            return bool(f.src_addr == ip and f.src_port == target.port)
+
+        # 0xB0 names no request: what came from there before this one was sent is an earlier
+        # request's late answer (A-STALE-CLOSE)
+        stale = client.discard(0xB0, theirs)
+        if stale:
+            self.module.tap.note("stale", discarded_frames=stale, source=f"{ip}:{target.port}")
         for piece in chunks(ex.request_bytes(), MAX_PAYLOAD):
             fid = client.next_frame_id()
             if target.tls and not use_0x20:
@@ -223,11 +243,7 @@ class Http:
 
         def read(left: float) -> bytes:
             try:
-                rec = client.wait_for(
-                    0xB0,
-                    timeout=left,
-                    where=lambda f: f.src_addr == ip and f.src_port == target.port,
-                )
+                rec = client.wait_for(0xB0, timeout=left, where=theirs)
             except PortLost:  # the port is gone: not the module's answer
                 raise
             except DeviceError:

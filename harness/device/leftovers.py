@@ -42,8 +42,17 @@ def _transparent(module: Any, timeout: float) -> int:
     cm = module.command()
     if cm.get("OD") == NO_DESTINATION:
         return 0
-    tm = cm.get("TM")
     module.tap.note("leftover", mode="transparent", action="close (TM written back)")
+    close_transparent(module, timeout)
+    return 1
+
+
+def close_transparent(module: Any, timeout: float = LEFTOVER_TIMEOUT) -> None:
+    """Close the transparent connection whatever OD says (one still opening, e.g. waiting
+    on a slow name lookup, has OD 0.0.0.0 yet: A-STALE-CLOSE), then poll OD; leaves the
+    module in command mode. Writing TM closes it even unchanged (L-TG)."""
+    cm = module.command()
+    tm = cm.get("TM")
     cm.run(("TM", tm), "AC")  # L-TG: writing TM closes the connection, even unchanged
     clock = module.tap.clock
     deadline = clock.now() + timeout
@@ -54,7 +63,6 @@ def _transparent(module: Any, timeout: float) -> int:
                 f"{timeout:g} s after writing TM (L-TG)"
             )
         clock.sleep(POLL)
-    return 1
 
 
 def _socket_ids(module: Any) -> list[str] | None:

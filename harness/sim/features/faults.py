@@ -127,6 +127,8 @@ class Faults(Feature):
         """True when the fault takes `effect` instead of the world (DNS faults)."""
         if isinstance(effect, OpenConnection) and effect.tls is not None:
             self._tls_conns.add(effect.conn_id)
+        if isinstance(effect, CloseConnection) and self._drop_held_open(effect.conn_id):
+            return True  # closed while its slow lookup was held: it never opens (A-STALE-CLOSE)
         lookup = isinstance(effect, Resolve) or (
             isinstance(effect, OpenConnection) and _is_name(effect.host))
         if not lookup:
@@ -145,6 +147,15 @@ class Faults(Feature):
             self._later.append((now + self._arg("dns-slow"), ("emit", effect)))
             return True
         return False
+
+    def _drop_held_open(self, conn_id: int) -> bool:
+        """Forget a held (dns-slow) OpenConnection of `conn_id`; True when there was one."""
+        keep = [item for item in self._later
+                if not (item[1][0] == "emit" and isinstance(item[1][1], OpenConnection)
+                        and item[1][1].conn_id == conn_id)]
+        dropped = len(keep) != len(self._later)
+        self._later = keep
+        return dropped
 
     def filter_event(self, event: Event, now: float) -> list[Event]:
         """The world's event as the module sees it with the faults in place."""
