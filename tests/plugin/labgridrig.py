@@ -22,10 +22,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from harness.servers import HttpServer, Pki
+from harness.servers import Pki
 from tests.plugin.benchrig import ADDRESSES, _personality, _routes, _start_servers, _write_profile
 
 EXPORTER = "xbee-hil-test"
@@ -86,7 +87,7 @@ class LabgridLab:
     places: list[str] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)  # place -> the simulator's rfc2217://
     pki: Pki | None = None
-    servers: dict[str, HttpServer] = field(default_factory=dict)
+    servers: dict[str, Any] = field(default_factory=dict)  # HttpServer and faulty servers
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
     pdu: Pdu | None = None  # each place's NetworkPowerPort (index = the place's number)
 
@@ -204,7 +205,8 @@ def start_lab(
     lab = LabgridLab(Path(workdir))
     lab.workdir.mkdir(parents=True, exist_ok=True)
     try:
-        lab.pki, lab.servers = _start_servers(lab.workdir)
+        lab.pki, servers, faulty = _start_servers(lab.workdir)
+        lab.servers = {**servers, **faulty}  # the host-side faults' servers are routed too
         lab.pdu = Pdu()
         path = _personality(personality, lab.workdir)
         urls = {f"xbee-{n}": _start_simulator(lab, path, n) for n in range(places)}
