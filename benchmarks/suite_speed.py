@@ -46,6 +46,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.device.command import guard_silence
+
 ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = ("fast", "realistic")
 FAST_MEDIAN_GOAL = 0.150  # seconds per test
@@ -57,7 +59,6 @@ RESULTS = ROOT / "benchmarks" / "results"  # git-ignored
 # costs every process a rewrite and compile of the harness's ~100 modules, ~1.5 s).
 INNER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 PHASES = ("setup", "upload", "request", "ci_poll", "body", "teardown")
-GUARD_MARGIN = 1.1  # the host's silence is 10 % over GT (harness/device/command.py)
 COUNT_KEYS = (
     "command_mode_entries", "at_round_trips", "mode_probes", "resets", "nvm_writes",
     "uploads", "uploads_skipped", "uploads_known", "upload_bytes",
@@ -174,7 +175,7 @@ def capture_phases(path: Path, guard: float = 0.0) -> dict[str, float]:
                 out["upload"] += max(0.0, t - upload_start)
             upload_start = None
         elif kind == "mode" and ev.get("mode") == "command":
-            entries.append(t - GUARD_MARGIN * guard * 2)  # the silence before `+++` on
+            entries.append(t - guard_silence(guard) * 2)  # the silence before `+++` on
         elif kind == "http":
             total = float((ev.get("timings") or {}).get("total") or 0.0)
             start = t - total

@@ -22,6 +22,15 @@ DEFAULT_GT = 1.0  # GT default 0x3E8 ms (D-GT)
 MAX_GT = 0x6D3 / 1000  # GT range 0x2-0x6D3 ms (D-GT): the longest guard a module can want
 DEFAULT_CT = 10.0  # CT default 0x64 × 100 ms (D-ENTER)
 GUARD_MARGIN = 1.1  # wait 10 % longer than GT on each side of +++
+# ... and at least this much longer: the module counts the silence from when the last byte
+# reached it, which a loaded host, a USB adapter or RFC 2217 delays by some ms; 10 % of a
+# short GT (100 ms) is less than that (ASSUMPTION A-GUARD-JITTER, docs/assumptions.md).
+GUARD_JITTER = 0.05
+
+
+def guard_silence(guard: float) -> float:
+    """The host's silence on each side of `+++` for a module whose GT is `guard` seconds."""
+    return guard + max(guard * (GUARD_MARGIN - 1), GUARD_JITTER)
 ESCAPE_REPLY = 1.0  # OK is due GT after +++; allow this much more (A-AT-REPLY-TIME)
 REPLY_TIMEOUT = 2.0  # per AT line; ASSUMPTION A-AT-REPLY-TIME (docs/assumptions.md)
 # Slow commands (MY, N1, AI, TM, FS, WR, SD, LA, RE) wait their own time: the AT catalogue's
@@ -80,18 +89,18 @@ class CommandMode:
         )
 
     def _escape(self, guard: float) -> bool:
-        if 2 * guard * GUARD_MARGIN >= progress.WORTH_SAYING and guard != getattr(
+        if 2 * guard_silence(guard) >= progress.WORTH_SAYING and guard != getattr(
             self, "_guard_said", None
         ):  # one line per guard time in use, not per entry
             self._guard_said = guard
             progress.say("command mode", f"guard time {guard:g} s of silence each side of +++")
         self.tap.reset_input_buffer()  # what our own earlier exchanges left
-        self._silence(guard * GUARD_MARGIN)
+        self._silence(guard_silence(guard))
         self._stray += len(self.tap.read_available(0.0))  # came while we said nothing
         self.tap.write(self.cc * 3)  # no CR after +++ (D-ENTER)
         try:
             self.tap.read_until(
-                b"OK\r", guard * GUARD_MARGIN + min(ESCAPE_REPLY, self.reply_timeout), what="OK"
+                b"OK\r", guard_silence(guard) + min(ESCAPE_REPLY, self.reply_timeout), what="OK"
             )
         except DeviceTimeout:
             self._stray += len(self.tap.read_available(0.0))  # an answer, but not OK

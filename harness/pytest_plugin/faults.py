@@ -108,17 +108,25 @@ class FaultControl:
 
     def settle(self, *, probe: float = PROBE_TIMEOUT) -> str:
         """After a far end failed (host-side faults): a module that answers and whose
-        connections close (A-LEFTOVER) needs no reset ("settled"); any other is recovered
-        as `recover` does. Returns how."""
+        connections close (A-LEFTOVER) needs no reset ("settled"); one whose leftover socket
+        only a reset closes is "FR"; any other is recovered as `recover` does. Returns how
+        (a caller reconfigures unless "settled")."""
         if self._silent(probe) is None:
+            configurator = self.xbee.port.configurator
+            resets = configurator.stats.resets
             try:
                 from harness.device.leftovers import close_leftover_connections
 
-                close_leftover_connections(self.xbee.port.configurator)
+                close_leftover_connections(configurator)
             except (DeviceError, ConfigureError):
                 pass
             else:
-                return "settled"
+                if configurator.stats.resets == resets:
+                    return "settled"
+                # API mode cannot close a 0x20/0x23 socket (a slow server's, still open): the
+                # check reset the module, so its set-up went back to flash like any reset's
+                self.xbee.port.forget()
+                return "FR"
         return self.recover(probe=probe)
 
     def recover(self, *, reset_timeout: float = RECOVER_RESET_TIMEOUT,
