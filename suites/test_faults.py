@@ -12,11 +12,13 @@ loopback servers of harness/servers/faulty.py on the simulator.
 
 from __future__ import annotations
 
+import math
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
+from harness.device.command import guard_silence
 from harness.device.errors import DeviceError, NetworkNotReady
 from harness.xbee import api, codes
 
@@ -256,14 +258,19 @@ def test_wrong_baud_shows_the_garbage_and_is_recovered(xbee, xbee_faults):
 @pytest.mark.xbee_fault("command-mode-overflow:16", "dns-slow:5")
 def test_command_mode_overflow_loses_the_rest(xbee, xbee_faults):
     """MS-396: a reply that comes while the host sits in command mode is lost past the
-    module's buffer. The slow DNS (50 ms) lets the host be in command mode when it comes."""
+    module's buffer. The slow DNS lets the host be in command mode when it comes: at least
+    5 s of the module's time, and longer than the host's way into command mode (a guard
+    silence each side of `+++` and its answer, in real time) at any time scale."""
     url = urlsplit(_http_url(xbee, "google.com"))
     module = xbee.port.module
+    entry = 2 * guard_silence(module.guard_time) + 0.2  # real s; 0.2 for the OK and slack
+    lookup = max(5, math.ceil(entry / _module_s(xbee, 1.0)))  # module s
+    xbee_faults.set("command-mode-overflow:16", f"dns-slow:{lookup}")  # the marker's, longer
     xbee.port.configurator.apply({"IP": 1, "DL": url.hostname, "DE": url.port})
     module.data()
     module.tap.write(b"GET / HTTP/1.1\r\nHost: google.com\r\nConnection: close\r\n\r\n")
     clock = module.tap.clock
-    end = clock.now() + _module_s(xbee, 10.0)  # past the 5 s lookup and the reply's trip
+    end = clock.now() + _module_s(xbee, lookup + 5.0)  # past the lookup and the reply's trip
     while clock.now() < end:  # the host stays in command mode (each query renews CT)
         module.command().run("AI")
         clock.sleep(0.02)

@@ -186,6 +186,11 @@ class Module:
         return self._cm.command_timeout
 
     @property
+    def guard_time(self) -> float:
+        """The GT the harness keeps to, in real seconds."""
+        return self._cm.guard_time
+
+    @property
     def in_command_mode(self) -> bool:
         return self._cm.active
 
