@@ -7,8 +7,10 @@ shipped cassettes (or `--deck DIR`); with `--clock real`, 2 and 3 run again on r
 for the before/after of the warping clock (A-CLOCK-WARP). Printed as ratios, median and p90
 per test, with the goals (measured, not asserted): replay <= 0.3x the fast simulator and
 median <= 50 ms; fast simulator 44 tests <= 6 s, p90 <= 200 ms. `--json FILE` for a plot.
+The goals are judged on the issue's set of tests (`--set issue`, the default;
+benchmarks/testsets.py); `--set all` runs the whole of suites/.
 
-    python benchmarks/replay_speed.py [--no-record] [--also-real] [--json F] [-k EXPR]
+    python benchmarks/replay_speed.py [--no-record] [--also-real] [--set all] [--json F] [-k EXPR]
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/testsets.py
+import testsets
 
 GOAL = 5.0  # replay vs a realistic recording (the earlier goal, still printed)
 REPLAY_VS_FAST = 0.3
@@ -80,9 +85,9 @@ class Run:
                 f"  p90 {st['p90_s'] * 1000:6.0f} ms  ({counts})")
 
 
-def pytest_run(what: str, args: list[str], reports: Path) -> Run:
+def pytest_run(what: str, args: list[str], reports: Path, targets: list[str]) -> Run:
     xml = reports / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", "suites/", *QUIET, "--reports-dir", str(reports),
+    cmd = [sys.executable, "-m", "pytest", *targets, *QUIET, "--reports-dir", str(reports),
            "--junitxml", str(xml), *args]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -111,9 +116,13 @@ def main() -> int:
     p.add_argument("--also-real", action="store_true",
                    help="also run the fast simulator and the replay with --clock real (before)")
     p.add_argument("-k", dest="keyword", help="only the suites' tests matching this expression")
+    p.add_argument("--set", choices=testsets.NAMES, default="issue", dest="test_set",
+                   help="the issue's set of tests (default; its goals are judged on it) or "
+                   "all of suites/ (benchmarks/testsets.py)")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON here")
     args = p.parse_args()
-    extra = ["-k", args.keyword] if args.keyword else []
+    extra: list[str] = []
+    targets = testsets.pytest_args(args.test_set, args.keyword)
     runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -124,18 +133,20 @@ def main() -> int:
             runs["recording"] = pytest_run(
                 "record, module timing (realistic)",
                 ["--device", args.device, "--record", str(work / "rec"),
-                 "--sim-timing", "realistic", *extra], work / "r1")  # fmt: skip
+                 "--sim-timing", "realistic", *extra], work / "r1", targets)  # fmt: skip
         runs["fast"] = pytest_run("fast simulator", ["--device", args.device, *extra],
-                                  work / "r2")  # fmt: skip
+                                  work / "r2", targets)  # fmt: skip
         runs["replay"] = pytest_run("replay, shipped cassettes",
-                                    ["--device", f"replay:{args.deck}", *extra], work / "r3")
+                                    ["--device", f"replay:{args.deck}", *extra], work / "r3",
+                                    targets)  # fmt: skip
         if args.also_real:
             runs["fast_real"] = pytest_run("fast simulator, --clock real",
                                            ["--device", args.device, "--clock", "real", *extra],
-                                           work / "r4")  # fmt: skip
+                                           work / "r4", targets)  # fmt: skip
             runs["replay_real"] = pytest_run(
                 "replay, shipped cassettes, --clock real",
-                ["--device", f"replay:{args.deck}", "--clock", "real", *extra], work / "r5")
+                ["--device", f"replay:{args.deck}", "--clock", "real", *extra], work / "r5",
+                targets)  # fmt: skip
     for run in runs.values():
         print(run.line())
     fast, replay = runs["fast"].stat(), runs["replay"].stat()

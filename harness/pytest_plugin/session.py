@@ -11,6 +11,7 @@ of the run with one reason.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import threading
 import urllib.parse
@@ -316,7 +317,17 @@ def personality_features(name: str) -> frozenset[str] | None:
 
 def replay_personality(target: str) -> str | None:
     """The personality stamped on a replay deck's cassettes; None when unreadable (the
-    replay itself then says what is wrong, test by test)."""
+    replay itself then says what is wrong, test by test). Asked for every test: read once
+    per version of the deck's folder (its mtime changes when a cassette comes or goes)."""
+    try:
+        version = Path(target).stat().st_mtime_ns
+    except OSError:
+        version = None
+    return _replay_personality(target, version)
+
+
+@functools.lru_cache(maxsize=64)
+def _replay_personality(target: str, version: int | None) -> str | None:
     from harness.capture import CaptureError
     from harness.replay.cassette import Deck  # only replay runs need the capture reader
 

@@ -15,6 +15,7 @@ A cassette is an ordinary capture (`harness.capture`, JSON Lines). Two things ma
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -184,7 +185,23 @@ class CassetteInfo:
 
 
 def read_info(path: str | Path) -> CassetteInfo:
-    """Header and stamp of a cassette; a bad line raises `CaptureError` naming file:line."""
+    """Header and stamp of a cassette; a bad line raises `CaptureError` naming file:line.
+
+    Read once per file version: a replay run asks for a deck's stamp for every test (its
+    personality decides skips), and the stamp is the last event of a whole capture."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return _read_info(path)  # says what is wrong with it
+    return _read_info_once(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=512)
+def _read_info_once(path: str, mtime_ns: int, size: int) -> CassetteInfo:
+    return _read_info(path)
+
+
+def _read_info(path: str | Path) -> CassetteInfo:
     header: dict[str, Any] = {}
     stamped: dict[str, Any] | None = None
     try:

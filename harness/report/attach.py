@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import allure
+import allure_commons
 from allure_commons.types import AttachmentType
 
 from harness import atomicio
@@ -118,6 +119,8 @@ def attach_capture(
     """Attach a wire capture: the readable transcript (from the callable, so this module does
     not depend on the capture format) and the raw JSON Lines file, both with secrets masked.
     A transcript that cannot be built is reported as such rather than failing the test."""
+    if not _recording():
+        return  # no Allure results in this run: reading and rendering the capture is waste
     secrets = tuple(secrets)
     if transcript is not None:
         try:
@@ -221,6 +224,11 @@ def _body_preview(body: bytes) -> str:
     shown = body[:BODY_PREVIEW].decode("utf-8", errors="backslashreplace")
     more = len(body) - BODY_PREVIEW
     return shown + (f"\n… ({more} more bytes)" if more > 0 else "")
+
+
+def _recording() -> bool:
+    """Whether an Allure listener takes attachments (allure-pytest with --alluredir)."""
+    return bool(allure_commons.plugin_manager.hook.attach_data.get_hookimpls())
 
 
 def _attach(body: str, **kw: Any) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.device.command import guard_silence
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,8 +47,10 @@ def test_a_tests_wall_time_is_split_by_phase(tmp_path: Path) -> None:
     split = ss.phase_split(record, tmp_path)
     assert split["upload"] == pytest.approx(0.5)
     assert split["setup"] == pytest.approx(0.4)
-    # GT 0.1 s each side: the CI poll starts 0.22 s before the entry's OK
-    assert split["ci_poll"] == pytest.approx(2.30 - (2.22 - 0.22))
+    # GT 0.1 s: the CI poll starts two guard silences (0.15 s each, A-GUARD-JITTER) before
+    # the entry's OK
+    assert guard_silence(0.1) == pytest.approx(0.15)
+    assert split["ci_poll"] == pytest.approx(2.30 - (2.22 - 0.30))
     assert split["request"] == pytest.approx(1.30 - split["ci_poll"])
     assert split["body"] == pytest.approx(1.9 - 1.30)
     assert split["teardown"] == pytest.approx(0.2)
@@ -67,3 +71,35 @@ def test_guard_share_goals_and_json(tmp_path: Path) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["timings"]["realistic"]["guard"]["share"] == pytest.approx(0.2)
     assert set(data["timings"]["realistic"]["phases"]["totals"]) == set(ss.PHASES)
+
+
+def test_unanswered_transparent_requests_are_their_own_share(tmp_path: Path) -> None:
+    """The ratio line names the overhead of requests the module never answered (no first
+    byte, no status, transparent mode), and only theirs."""
+    silent, answered = "suites/x.py::t[transparent-wrong-ca]", "suites/x.py::t[api-wrong-ca]"
+    for test, ev in (
+        (silent, {"ev": "http", "t": 1.6, "path": "transparent", "status": None,
+                  "timings": {"first_byte": None, "total": 1.5}}),
+        (answered, {"ev": "http", "t": 0.4, "path": "tx-tls", "status": None,
+                    "timings": {"first_byte": None, "total": 0.3}}),
+    ):  # fmt: skip
+        (tmp_path / ss.capture_name(test)).write_text(json.dumps(ev) + "\n", encoding="utf-8")
+    records = [
+        {"test": silent, "wall_s": 1.7, "outcome": "passed", "counts": {},
+         "sim": {"imposed_wall_s": 0.5}},
+        {"test": answered, "wall_s": 0.4, "outcome": "passed", "counts": {},
+         "sim": {"imposed_wall_s": 0.3}},
+    ]  # fmt: skip
+    got = ss.unanswered(records, tmp_path)
+    assert got["tests"] == 1
+    assert got["overhead_s"] == pytest.approx(1.2)
+
+
+def test_the_issue_set_is_the_filed_suites_without_later_variants() -> None:
+    args = ss.testsets.pytest_args("issue", "https")
+    assert args[:3] == ["suites/test_http.py", "suites/test_https.py",
+                        "suites/test_forum_thread.py"]
+    assert args[3] == "-k" and args[4].startswith("(https) and not (client-cert-v1 or ")
+    assert ss.testsets.pytest_args("all") == ["suites/"]
+    with pytest.raises(ValueError, match="unknown test set"):
+        ss.testsets.pytest_args("most")
