@@ -30,6 +30,15 @@ def test_a_leaves_a_socket(xbee, http_target):
 def test_b_starts_clean(xbee):
     assert xbee.port.module.api().at("SI").value.strip() == b""
 """
+# settle() after a far end left a socket open: the leftover check had to reset, and settle
+# says how the reset was really done (`{how}`), as recover() would.
+SETTLE = """
+def test_a_settles(xbee, http_target, xbee_faults):
+    assert xbee.get(http_target).status == 200
+    assert xbee_faults.settle() == {how!r}
+    xbee_faults.reconfigure()
+    assert xbee.get(http_target).status == 200
+"""
 
 
 @pytest.fixture
@@ -57,13 +66,15 @@ def relay_bench(tmp_path: Path, stubborn: None) -> Iterator[tuple[BenchRig, Rela
         rig.close()
 
 
-def _run(pytester: pytest.Pytester, rig: BenchRig, reset: object) -> pytest.RunResult:
+def _run(
+    pytester: pytest.Pytester, rig: BenchRig, reset: object, suite: str = SUITE
+) -> pytest.RunResult:
     import yaml
 
     profile = yaml.safe_load(rig.profile.read_text(encoding="utf-8"))
     profile["device"]["reset"] = reset
     rig.profile.write_text(yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
-    pytester.makepyfile(SUITE)
+    pytester.makepyfile(suite)
     return pytester.runpytest(*ARGS, *rig.args("--reports-dir", str(pytester.path / "reports")))
 
 
@@ -90,3 +101,12 @@ def test_the_leftover_check_with_reset_none_stops_the_run(pytester, relay_bench)
                                  "(device.reset: none)*"])  # fmt: skip
     assert _resets(pytester, "test_b_starts_clean") == []
     assert relay.cycles == 0
+
+
+@pytest.mark.parametrize(("switch", "how"), [(True, "power cycle"), (False, "FR")])
+def test_settle_says_how_the_leftover_check_reset(pytester, relay_bench, switch, how):
+    rig, relay = relay_bench
+    reset = {"method": "command", "command": relay.command, "timeout": 20} if switch else "at"
+    result = _run(pytester, rig, reset, SETTLE.format(how=how))
+    result.assert_outcomes(passed=1)
+    assert relay.cycles == (1 if switch else 0)
