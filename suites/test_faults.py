@@ -3,11 +3,12 @@
 For each named fault (`xbee-sim --list-faults`, harness/sim/core/faults.py) the harness must
 report the module's code and a reason a person understands within its bound, bring the module
 back (as every reset of the run, by the profile's `device.reset`: FR with `at`, a power cycle
-where it names a switch, or stop the run with one reason), and leave it so the next test passes. Faults that need the
-simulator are `sim_only`. The faults a host causes by itself run everywhere (the last
-section): a server that is down, one that resets mid-response, one slower than any timeout,
-a name that does not resolve; against the profile's `fault_targets:` on a bench, the
-loopback servers of harness/servers/faulty.py on the simulator.
+where it names a switch, or stop the run with one reason), and leave it so the next test
+passes. Faults that need the simulator are `sim_only`. The faults a host causes by itself
+run everywhere (the last section): a server that is down, one that resets mid-response, one
+slower than any timeout, a name that does not resolve; against the profile's
+`fault_targets:` on a bench, the loopback servers of harness/servers/faulty.py on the
+simulator.
 """
 
 from __future__ import annotations
