@@ -2,12 +2,13 @@
 
 For each named fault (`xbee-sim --list-faults`, harness/sim/core/faults.py) the harness must
 report the module's code and a reason a person understands within its bound, bring the module
-back (as the profile's `device.reset` says: FR, a power cycle where it names a switch, or stop
-the run with one reason), and leave it so the next test passes. Faults that need the
-simulator are `sim_only`. The faults a host causes by itself run everywhere (the last
-section): a server that is down, one that resets mid-response, one slower than any timeout,
-a name that does not resolve; against the profile's `fault_targets:` on a bench, the
-loopback servers of harness/servers/faulty.py on the simulator.
+back (as every reset of the run, by the profile's `device.reset`: FR with `at`, a power cycle
+where it names a switch, or stop the run with one reason), and leave it so the next test
+passes. Faults that need the simulator are `sim_only`. The faults a host causes by itself
+run everywhere (the last section): a server that is down, one that resets mid-response, one
+slower than any timeout, a name that does not resolve; against the profile's
+`fault_targets:` on a bench, the loopback servers of harness/servers/faulty.py on the
+simulator.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _recovered_and_next_request_passes(xbee, xbee_faults) -> None:
     """The module settled (no connection left, A-LEFTOVER) or back by the profile's reset,
     set up for the test again, and answering."""
     how = xbee_faults.settle()
-    assert how in ("settled", "FR", "power cycle"), how
+    assert how in ("settled", xbee_faults.reset_how), how
     if how != "settled":
         xbee_faults.reconfigure()
     ok = xbee.get(xbee.port.urls["http"], record=False)  # the cell keeps the fault's codes
@@ -103,7 +104,7 @@ def test_registration_stuck_is_reported_and_recovered(xbee, xbee_faults):
     assert err.value.ai == 0x22, str(err.value)
     assert "registering" in str(err.value).lower(), str(err.value)
     xbee_faults.clear()
-    assert xbee_faults.recover() == "FR"
+    assert xbee_faults.recover() == xbee_faults.reset_how  # the profile's way: FR or its switch
 
 
 @pytest.mark.sim_only
@@ -193,7 +194,7 @@ def test_brownout_resets_to_saved_settings(xbee, xbee_faults):
         pass  # AP went back to its saved value with the rest: the reset took API mode away
     else:
         assert int.from_bytes(answer.value, "big") != written, "no reset happened"
-    assert xbee_faults.recover() in ("FR", "power cycle")
+    assert xbee_faults.recover() == xbee_faults.reset_how
     # the value the reset went back to is flash's: the DE read at the start may itself be an
     # earlier test's unsaved setting (the fixture does not WR), so only `written` is wrong
     assert module.read(["DE"])["DE"] != written, "DE survived a reset it should not"

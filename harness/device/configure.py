@@ -208,8 +208,13 @@ class Configurator:
         self.module = module
         self.allow_nvm_write = allow_nvm_write
         # How `reset()` resets when not told: None is `FR`; the composition root sets the
-        # profile's other way (a place's power driver for `reset: power`, A-LG-RESET-POWER).
+        # profile's power switch (`reset: power`, the device's own; a `command`, the shell
+        # command), so every reset of the run is a power cycle (A-BENCH-RECOVER). A
+        # command's own bound replaces the caller's `timeout` (`reset_timeout`).
         self.reset_with: str | Callable[[], None] | None = None
+        self.reset_timeout: float | None = None
+        # Why no reset may happen at all (`reset: none`): `reset()` raises it, module untouched.
+        self.reset_forbidden: str | None = None
 
     @property
     def stats(self) -> Stats:
@@ -399,9 +404,10 @@ class Configurator:
     def reset(
         self, command: str | Callable[[], None] | None = None, *, timeout: float = RESET_TIMEOUT
     ) -> str:
-        """Reset the module, `FR` (default) or an external shell command (a power switch,
-        `uhubctl …`) or callable (the simulator's power cycle), then wait until it answers
-        again. Returns the mode it came back in.
+        """Reset the module, by `reset_with` when `command` is None (FR when that is None
+        too), an external shell command (a power switch, `uhubctl …`) or a callable (the
+        simulator's power cycle, a place's power driver), then wait until it answers again.
+        Returns the mode it came back in.
 
         Unsaved parameters revert to their flash values, AP included, so the mode is found
         anew: an 0x8A 0x00 power-up frame (D-8A, API mode) or an OK to `+++`.
@@ -409,7 +415,11 @@ class Configurator:
         mod = self.module
         was_api = mod.mode in ("api", "api-escaped") and not mod.in_command_mode
         if command is None:
+            if self.reset_forbidden is not None:
+                raise ConfigureError(self.reset_forbidden)
             command = self.reset_with
+            if command is not None and self.reset_timeout is not None:
+                timeout = self.reset_timeout
         if command is None:
             if was_api:
                 mod.api().take_unsolicited()

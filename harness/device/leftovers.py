@@ -9,7 +9,9 @@ starts by asking the module, and closing what is left:
   value is unchanged" (L-TG): TM is written back with its own value and applied, then OD is
   polled, bounded.
 - API mode: 0x20/0x23 have no close of their own. `ATSI` lists the open sockets (D-SI);
-  if any is left, the module is reset (FR closes every socket) and SI is read again.
+  if any is left, the module is reset (no socket survives a reset) the way every reset of
+  the run is (`Configurator.reset_with`: FR, or the profile's power switch, A-BENCH-RECOVER)
+  and SI is read again.
   A module that does not answer SI in API mode cannot be checked: noted, not failed.
 
 Each step is bounded; what cannot be closed raises `LeftoverConnection`, naming it.
@@ -82,8 +84,8 @@ def _api(configurator: Any, timeout: float) -> int:
         return 0
     if not ids:
         return 0
-    module.tap.note("leftover", mode="api", sockets=ids, action="reset (FR)")
-    configurator.reset()  # FR: no socket survives a reset; parameters go back to flash
+    module.tap.note("leftover", mode="api", sockets=ids, action="reset")
+    configurator.reset()  # the run's reset (A-BENCH-RECOVER); parameters go back to flash
     configurator.wait_registered()
     if module.ensure_mode() == "transparent":
         return len(ids) + _transparent(module, timeout)

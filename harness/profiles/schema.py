@@ -174,13 +174,16 @@ class _Strict(BaseModel):
 
 
 class AtReset(_Strict):
-    """Reset by `ATFR` (software reset; TinyGSM does the same: L-TG)."""
+    """Reset by `ATFR` (software reset; TinyGSM does the same: L-TG); a module that does not
+    answer cannot take it, so a frozen one stops the run (A-BENCH-RECOVER)."""
 
     method: Literal["at"] = "at"
 
 
 class CommandReset(_Strict):
-    """Reset by an external command (relay, PDU, GPIO), run without a shell."""
+    """The module's power switch is an external command (relay, PDU, GPIO), run without a
+    shell: every reset of the run is that command, never FR (A-BENCH-RECOVER). `timeout`
+    bounds the command and then the module's return."""
 
     method: Literal["command"]
     command: list[str] = Field(min_length=1)
@@ -193,15 +196,16 @@ class CommandReset(_Strict):
 
 
 class PowerReset(_Strict):
-    """Reset by switching the module off and on: a labgrid place's power driver
-    (`labgrid-client power cycle`) or the simulator's power cycle (A-LG-RESET-POWER); a
-    recovery still tries FR first while the module answers (A-BENCH-RECOVER)."""
+    """The module's power switch is the device's own: a labgrid place's power driver
+    (`labgrid-client power cycle`, A-LG-RESET-POWER) or the simulator's power cycle. Every
+    reset of the run switches it off and on, never FR (A-BENCH-RECOVER)."""
 
     method: Literal["power"]
 
 
 class NoReset(_Strict):
-    """Never reset this module: a run that needs a reset stops with one reason."""
+    """Never reset this module: a run that needs a reset (a leftover socket only a reset
+    closes, a recovery) stops with one reason, the module untouched."""
 
     method: Literal["none"]
 
@@ -210,9 +214,10 @@ def _reset_shorthand(value: Any) -> Any:
     return {"method": value} if isinstance(value, str) else value
 
 
-# How the harness resets the module, also when it recovers one (A-BENCH-RECOVER): `at` (FR;
-# a silent module cannot take it), `command` or `power` (a power switch: FR while the module
-# answers, the switch when it does not), `none` (never: the run stops with one reason).
+# How the harness resets the module, every time it does (the leftover check, recovery;
+# A-BENCH-RECOVER): `at` (FR; a silent module cannot take it), `command` or `power` (the
+# module's power switch: always the switch, never FR), `none` (never: the run stops with one
+# reason).
 Reset = Annotated[
     AtReset | CommandReset | PowerReset | NoReset,
     Field(discriminator="method"),

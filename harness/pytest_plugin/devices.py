@@ -14,6 +14,7 @@ byte may take, and what it does around a test. `start` picks the class for a `De
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ from harness.device.module import CommandTiming, Module
 from harness.device.transport import open_device
 from harness.profiles import Profile
 from harness.pytest_plugin import port as ports
+from harness.pytest_plugin.faults import NO_RESET
 from harness.pytest_plugin.matrix import REPORTS
 from harness.pytest_plugin.port import Port
 from harness.pytest_plugin.session import DeviceKind, DeviceSpec, HilSession, ModuleBroken
@@ -131,6 +133,20 @@ class Device:
         raise NotImplementedError(f"--device {self.spec.raw} has no power switch")
 
 
+def set_power_switch(configurator: Any, reset: Any, power_cycle: Any) -> None:
+    """Every reset of the run by the profile's power switch, FR only with `reset: at`
+    (A-BENCH-RECOVER): `power` is the device's own (`power_cycle`: the simulator's, a
+    labgrid place's driver, A-LG-RESET-POWER), `command` the shell command, bounded by its
+    `timeout`; `none` refuses any reset with one reason, the module untouched."""
+    if reset.method == "none":
+        configurator.reset_forbidden = NO_RESET
+    elif reset.method == "power":
+        configurator.reset_with = power_cycle
+    elif reset.method == "command":
+        configurator.reset_with = shlex.join(reset.command)
+        configurator.reset_timeout = reset.timeout
+
+
 class _LiveDevice(Device):
     """A module that answers the session's own traffic: opened once, VR/HV read, snapshot
     taken, the APN written, registration waited for."""
@@ -156,8 +172,7 @@ class _LiveDevice(Device):
             raise ModuleBroken(ports.kept(cap, session, self.stop_reason(str(exc)))) from None
         module = Module(tap, guard_time=self.guard_time, **self.timing)
         configurator = KnownConfigurator(module, allow_nvm_write=session.allow_nvm_write)
-        if profile.device.reset.method == "power":  # resets switch it off and on (A-LG-RESET-POWER)
-            configurator.reset_with = self.power_cycle
+        set_power_switch(configurator, profile.device.reset, self.power_cycle)
         port = Port(self, tap, module, configurator, session_capture=cap)
         try:
             port.firmware = ports.read_firmware(module)

@@ -2,16 +2,16 @@
 fixture, which puts them on the simulated module after the test's configuration, takes them
 off after the test and leaves the module as the next test needs it.
 
-Recovery (A-FAULT-RECOVER, A-BENCH-RECOVER) is what the profile's `device.reset` says a bench
-can do: `FR` while the module answers; a power cycle where the profile names a switch
-(`power`: the device's own, the simulator's; `command`: a relay or PDU); otherwise, and
-always with `none`, the run stops with one reason (`ModuleBroken`).
+Recovery (A-FAULT-RECOVER, A-BENCH-RECOVER) resets the way every reset of the run does, by
+the profile's `device.reset`: `at` by FR, which a silent module cannot take (the run stops
+with one reason); `power` (the device's own switch: the simulator's, a labgrid place's) and
+`command` (a relay or PDU) by that switch, never FR first; `none` stops the run with one
+reason (`ModuleBroken`) before touching the module.
 """
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,10 @@ RECOVER_RESET_TIMEOUT = 3.0
 RECOVER_REGISTRATION_TIMEOUT = 10.0
 # How long an AT query may go unanswered before the module counts as silent (real seconds).
 PROBE_TIMEOUT = 1.0
+# What a run whose profile says `reset: none` stops with when a reset is needed.
+NO_RESET = "the module needs a reset and the profile forbids one (device.reset: none)"
+# How a reset was done, as `settle` and `recover` say it.
+FR, POWER_CYCLE = "FR", "power cycle"
 
 
 def marked_faults(item: pytest.Item) -> list[str]:
@@ -75,7 +79,7 @@ class FaultControl:
 
     def _silent(self, probe: float) -> str | None:
         """Why the module does not answer an AT query within `probe` s (None: it does);
-        FR needs a module that listens, so a silent one goes straight to the power switch."""
+        FR needs a module that listens."""
         module = self.xbee.port.module
         try:
             if module.mode in ("api", "api-escaped") and not module.in_command_mode:
@@ -98,19 +102,18 @@ class FaultControl:
         session = self.xbee.session
         return session.profile.device.reset if session is not None else profiles.AtReset()
 
-    def _switch(self, reset: Any) -> tuple[str | Callable[[], None], float] | None:
-        """The profile's power switch and how long it may take; None when it names none."""
-        if isinstance(reset, profiles.CommandReset):
-            return shlex.join(reset.command), reset.timeout
-        if isinstance(reset, profiles.PowerReset):
-            return self.xbee.port.device.power_cycle, RECOVER_RESET_TIMEOUT
-        return None
+    @property
+    def reset_how(self) -> str:
+        """How any reset of this module is done (A-BENCH-RECOVER): "power cycle" where the
+        profile names a power switch (`power`, a `command`), else "FR"."""
+        return FR if self.xbee.port.configurator.reset_with is None else POWER_CYCLE
 
     def settle(self, *, probe: float = PROBE_TIMEOUT) -> str:
         """After a far end failed (host-side faults): a module that answers and whose
         connections close (A-LEFTOVER) needs no reset ("settled"); one whose leftover socket
-        only a reset closes is "FR"; any other is recovered as `recover` does. Returns how
-        (a caller reconfigures unless "settled")."""
+        only a reset closes was reset the profile's way ("FR" or "power cycle", as
+        `reset_how`); any other is recovered as `recover` does. Returns how (a caller
+        reconfigures unless "settled")."""
         if self._silent(probe) is None:
             configurator = self.xbee.port.configurator
             resets = configurator.stats.resets
@@ -126,44 +129,42 @@ class FaultControl:
                 # API mode cannot close a 0x20/0x23 socket (a slow server's, still open): the
                 # check reset the module, so its set-up went back to flash like any reset's
                 self.xbee.port.forget()
-                return "FR"
+                return self.reset_how
         return self.recover(probe=probe)
 
     def recover(self, *, reset_timeout: float = RECOVER_RESET_TIMEOUT,
                 probe: float = PROBE_TIMEOUT) -> str:
         """Bring the module back the way the profile's `device.reset` says (A-BENCH-RECOVER):
-        FR while it answers; a silent one by the profile's power switch (`power`, a
-        `command`); `none`, or a silent module with only `at`, stops the run with one reason
-        (ModuleBroken). Then registration. Returns how ("FR" or "power cycle")."""
+        by its power switch (`power`, a `command`) whether or not the module answers; by FR
+        (`at`) when it answers an AT query within `probe` s; otherwise, and always with
+        `none`, the run stops with one reason (ModuleBroken). Then registration. Returns how
+        ("FR" or "power cycle")."""
         port = self.xbee.port
         reset = self.reset_method()
         port.forget()
-        if isinstance(reset, profiles.NoReset):
-            raise ModuleBroken("the module needs a reset and the profile forbids one "
-                               "(device.reset: none)")
-        why = self._silent(probe)
-        how = "FR"
-        if why is None:
+        if reset.method == "none":
+            raise ModuleBroken(NO_RESET)
+        how = self.reset_how
+        if how == POWER_CYCLE:
             try:
-                port.configurator.reset(timeout=reset_timeout)
-            except DeviceError as exc:
-                why = str(exc)
-        if why is not None:
-            switch = self._switch(reset)
-            if switch is None:
+                port.configurator.reset(timeout=reset_timeout)  # a command: its own timeout
+            except NotImplementedError as exc:
+                raise ModuleBroken(f"the module needs a power cycle and {exc}") from None
+            except (DeviceError, ConfigureError) as exc:
+                raise ModuleBroken(f"module not back after a power cycle (device.reset: "
+                                   f"{reset.method}): {exc}") from None
+        else:
+            why = self._silent(probe)
+            if why is None:
+                try:
+                    port.configurator.reset(timeout=reset_timeout)
+                except DeviceError as exc:
+                    why = str(exc)
+            if why is not None:
                 raise ModuleBroken(
                     f"module does not answer ({why}) and the profile resets it by ATFR only "
                     "(device.reset: at), which a silent module cannot take; name a power "
                     "switch (device.reset: power, or method: command)")
-            how = "power cycle"
-            command, timeout = switch
-            try:
-                port.configurator.reset(command, timeout=timeout)
-            except NotImplementedError as exc:
-                raise ModuleBroken(f"module does not answer ({why}) and {exc}") from None
-            except (DeviceError, ConfigureError) as exc:
-                raise ModuleBroken(f"module does not answer ({why}), not even after a power "
-                                   f"cycle: {exc}") from None
         try:
             port.configurator.wait_registered(RECOVER_REGISTRATION_TIMEOUT)
         except (DeviceError, ConfigureError) as exc:
