@@ -34,10 +34,12 @@ def _faults_mod() -> ModuleType:
 
     return faults
 
-# How long the module gets to come back after FR or a power cycle, and to register again,
-# in real seconds on the simulator (fast timing: a module second is 10 ms).
-RECOVER_RESET_TIMEOUT = 3.0
-RECOVER_REGISTRATION_TIMEOUT = 10.0
+# How long the module gets to come back after FR or a power cycle (a `command` has its own
+# `timeout`), and to register again when the test has no session profile (with one, its
+# `network.registration_timeout`): bounds, not waits — a simulator is back in ms, a bench
+# module boots in seconds and may take minutes to register (A-FAULT-RECOVER).
+RECOVER_RESET_TIMEOUT = 30.0  # = device.configure.RESET_TIMEOUT (not imported: A-LAZY-PLUGIN)
+RECOVER_REGISTRATION_TIMEOUT = 180.0
 # How long an AT query may go unanswered before the module counts as silent (real seconds).
 PROBE_TIMEOUT = 1.0
 # What a run whose profile says `reset: none` stops with when a reset is needed.
@@ -165,8 +167,11 @@ class FaultControl:
                     f"module does not answer ({why}) and the profile resets it by ATFR only "
                     "(device.reset: at), which a silent module cannot take; name a power "
                     "switch (device.reset: power, or method: command)")
+        session = self.xbee.session
+        bound = (session.profile.network.registration_timeout if session is not None
+                 else RECOVER_REGISTRATION_TIMEOUT)
         try:
-            port.configurator.wait_registered(RECOVER_REGISTRATION_TIMEOUT)
+            port.configurator.wait_registered(bound)
         except (DeviceError, ConfigureError) as exc:
             raise ModuleBroken(f"module back after {how} but not on the network: {exc}"
                                ) from None
