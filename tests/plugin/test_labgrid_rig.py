@@ -48,8 +48,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:serial.rfc22
 
 def _env() -> dict[str, str]:
     """The caller's environment without XBEE_* or LG_* settings (the command line says it),
-    nor PYTEST_ADDOPTS (tox's tests env keeps labgrid's pytest plugin out of the other
-    tests' runs; these run as a labgrid user does, with it: `--lg-coordinator`)."""
+    nor PYTEST_ADDOPTS (a caller's `-p no:labgrid` would take labgrid's pytest plugin away;
+    these run as a labgrid user does, with it: `--lg-coordinator`)."""
     return {k: v for k, v in os.environ.items()
             if not k.startswith(("XBEE_", "LG_")) and k != "PYTEST_ADDOPTS"}  # fmt: skip
 
