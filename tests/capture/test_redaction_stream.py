@@ -214,8 +214,8 @@ def test_a_pem_key_in_ymodem_blocks_never_reaches_the_capture(key, pad, cuts, di
 
 
 @pytest.mark.parametrize("key", KEYS[:2])
-def test_capture_show_and_allure_attachment_carry_no_key(tmp_path, key, monkeypatch):
-    import allure
+def test_capture_show_and_allure_attachment_carry_no_key(tmp_path, key):
+    import allure_commons
 
     from harness import report
     path = tmp_path / "c.jsonl"
@@ -224,11 +224,21 @@ def test_capture_show_and_allure_attachment_carry_no_key(tmp_path, key, monkeypa
         for i in range(0, len(stream), 7):
             cap.wire(RX, stream[i : i + 7])
     attached: list[str] = []
-    monkeypatch.setattr(allure, "attach", lambda body, **_kw: attached.append(body))
+
+    class Listener:  # an Allure listener as allure-pytest registers one: attachments reach it
+        @allure_commons.hookimpl
+        def attach_data(self, body, name, attachment_type, extension):
+            attached.append(body)
+
     from harness.capture import read_capture as rc
     from harness.capture import render
 
-    report.attach_capture(path, lambda: "\n".join(render(rc(path))))
+    listener = Listener()
+    allure_commons.plugin_manager.register(listener)
+    try:
+        report.attach_capture(path, lambda: "\n".join(render(rc(path))))
+    finally:
+        allure_commons.plugin_manager.unregister(listener)
     assert len(attached) == 2
     for body in attached:
         _assert_no_key(body, key)
