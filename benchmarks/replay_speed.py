@@ -121,7 +121,6 @@ def main() -> int:
                    "all of suites/ (benchmarks/testsets.py)")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON here")
     args = p.parse_args()
-    extra: list[str] = []
     targets = testsets.pytest_args(args.test_set, args.keyword)
     runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,19 +132,19 @@ def main() -> int:
             runs["recording"] = pytest_run(
                 "record, module timing (realistic)",
                 ["--device", args.device, "--record", str(work / "rec"),
-                 "--sim-timing", "realistic", *extra], work / "r1", targets)  # fmt: skip
-        runs["fast"] = pytest_run("fast simulator", ["--device", args.device, *extra],
+                 "--sim-timing", "realistic"], work / "r1", targets)  # fmt: skip
+        runs["fast"] = pytest_run("fast simulator", ["--device", args.device],
                                   work / "r2", targets)  # fmt: skip
         runs["replay"] = pytest_run("replay, shipped cassettes",
-                                    ["--device", f"replay:{args.deck}", *extra], work / "r3",
+                                    ["--device", f"replay:{args.deck}"], work / "r3",
                                     targets)  # fmt: skip
         if args.also_real:
             runs["fast_real"] = pytest_run("fast simulator, --clock real",
-                                           ["--device", args.device, "--clock", "real", *extra],
+                                           ["--device", args.device, "--clock", "real"],
                                            work / "r4", targets)  # fmt: skip
             runs["replay_real"] = pytest_run(
                 "replay, shipped cassettes, --clock real",
-                ["--device", f"replay:{args.deck}", "--clock", "real", *extra], work / "r5",
+                ["--device", f"replay:{args.deck}", "--clock", "real"], work / "r5",
                 targets)  # fmt: skip
     for run in runs.values():
         print(run.line())

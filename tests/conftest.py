@@ -77,6 +77,22 @@ def _serve(port: str, server: SimServer[Modem]) -> str:
 
 
 @pytest.fixture
+def stubborn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The servers started in this process keep each connection open after answering (a
+    keep-alive server that ignores the client's `Connection: close`): what leaves a module's
+    socket open after a test (A-LEFTOVER)."""
+    from harness.servers import http as http_servers
+
+    answer = http_servers._Handler._answer
+
+    def keep_open(self: Any, body_in: bytes, *, head: bool = False) -> None:
+        answer(self, body_in, head=head)
+        self.close_connection = False
+
+    monkeypatch.setattr(http_servers._Handler, "_answer", keep_open)
+
+
+@pytest.fixture
 def start_sim() -> Iterator[Callable[..., SimOnPort]]:
     """`start_sim(personality, ap=, nvm=, flash=, port="pty", hosts=, routes=, ...)`;
     `registering_s` makes a copy of the personality that registers that fast; every simulator

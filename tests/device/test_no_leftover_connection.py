@@ -18,25 +18,11 @@ from harness.device.module import Module
 from harness.device.transport import open_device
 from harness.profiles import BUILTIN_PROFILE_DIR
 from harness.pytest_plugin.simrig import start_rig
-from harness.servers import http as http_servers
 from harness.sim.core.effects import Failure
 from harness.sim.core.personality import load
 
 LTEM = "ltem-11415"
 URL = "https://google.com/"
-
-
-@pytest.fixture
-def stubborn(monkeypatch):
-    """The rig's servers keep each connection open after answering (a keep-alive server
-    that ignores the client's `Connection: close`)."""
-    answer = http_servers._Handler._answer
-
-    def keep_open(self, body_in: bytes, *, head: bool = False) -> None:
-        answer(self, body_in, head=head)
-        self.close_connection = False
-
-    monkeypatch.setattr(http_servers._Handler, "_answer", keep_open)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from harness.capture import read_capture
-from harness.servers import http as http_servers
 from tests.plugin.benchrig import BenchRig, start_bench
 from tests.plugin.relayrig import Relay
 
@@ -39,18 +38,6 @@ def test_a_settles(xbee, http_target, xbee_faults):
     xbee_faults.reconfigure()
     assert xbee.get(http_target).status == 200
 """
-
-
-@pytest.fixture
-def stubborn(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bench's servers (in this process) keep each connection open after answering."""
-    answer = http_servers._Handler._answer
-
-    def keep_open(self, body_in: bytes, *, head: bool = False) -> None:
-        answer(self, body_in, head=head)
-        self.close_connection = False
-
-    monkeypatch.setattr(http_servers._Handler, "_answer", keep_open)
 
 
 @pytest.fixture
